@@ -67,9 +67,8 @@ public sealed class CredentialsFile
         {
             throw new RlabsConfigException(failure ?? $"The credentials file '{fullPath}' cannot be read.", fullPath);
         }
-        using (var reader = new StringReader(text))
         {
-            var root = YamlTreeReader.Read(reader, out var errors);
+            var root = YamlTreeReader.Read(text, out var errors);
             if (errors.Count > 0)
             {
                 var error = errors[0];
@@ -108,13 +107,13 @@ public sealed class CredentialsFile
                 {
                     continue;
                 }
-                if (lower.Contains("access_key", StringComparison.Ordinal) || lower == "accesskey")
-                {
-                    accessKey ??= value;
-                }
-                else if (lower.Contains("secret", StringComparison.Ordinal))
+                if (lower.Contains("secret", StringComparison.Ordinal))
                 {
                     secretKey ??= value;
+                }
+                else if (lower.Contains("access", StringComparison.Ordinal))
+                {
+                    accessKey ??= value;
                 }
                 else
                 {

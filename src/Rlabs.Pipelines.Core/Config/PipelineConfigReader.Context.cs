@@ -25,18 +25,14 @@ public static partial class PipelineConfigReader
             {
                 return null;
             }
-            YamlNodeBase? root;
-            using (var reader = new StringReader(text))
+            var root = YamlTreeReader.Read(text, out var errors);
+            foreach (var error in errors)
             {
-                root = YamlTreeReader.Read(reader, out var errors);
-                foreach (var error in errors)
-                {
-                    Error(error.RuleName, error.Line, error.Column, error.Message, error.Hint);
-                }
-                if (errors.Count > 0)
-                {
-                    return null;
-                }
+                Error(error.RuleName, error.Line, error.Column, error.Message, error.Hint);
+            }
+            if (errors.Count > 0)
+            {
+                return null;
             }
             if (root is null || root is YamlScalarNode { IsNull: true })
             {

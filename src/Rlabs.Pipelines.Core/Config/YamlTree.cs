@@ -70,11 +70,13 @@ internal static class YamlTreeReader
 {
     public const int MaxDepth = 64;
 
-    public static YamlNodeBase? Read(TextReader reader, out IReadOnlyList<YamlTreeError> errors)
+    public static YamlNodeBase? Read(string text, out IReadOnlyList<YamlTreeError> errors)
     {
         var problems = new List<YamlTreeError>();
         errors = problems;
+        using var reader = new StringReader(text);
         var parser = new Parser(reader);
+        var lastMark = Mark.Empty;
         var anchors = new Dictionary<string, YamlNodeBase>(StringComparer.Ordinal);
         var stack = new Stack<(YamlNodeBase Node, string? Anchor, YamlNodeBase? PendingKey)>();
         YamlNodeBase? root = null;
@@ -83,7 +85,8 @@ internal static class YamlTreeReader
         {
             while (parser.MoveNext())
             {
-                var current = parser.Current;
+                var current = parser.Current!;
+                lastMark = current.End;
                 switch (current)
                 {
                     case DocumentStart ds when !ds.IsImplicit || documents > 0:
@@ -159,7 +162,13 @@ internal static class YamlTreeReader
         }
         catch (YamlException ex)
         {
-            problems.Add(new YamlTreeError("YamlSyntax", ex.Start, CleanMessage(ex.Message), SyntaxHint(ex.Message)));
+            problems.Add(TabIndentation(text) ?? new YamlTreeError("YamlSyntax", ex.Start, CleanMessage(ex.Message), SyntaxHint(ex.Message)));
+            return null;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or IndexOutOfRangeException or NullReferenceException)
+        {
+            // The parser has internal failure modes on some malformed input; still a syntax error to the user.
+            problems.Add(TabIndentation(text) ?? new YamlTreeError("YamlSyntax", lastMark, "The YAML cannot be parsed after this position.", "Check quotes, brackets and indentation from here on."));
             return null;
         }
 
@@ -189,6 +198,22 @@ internal static class YamlTreeReader
                 break;
         }
         return true;
+    }
+
+    /// <summary>YAML forbids tabs in indentation; the parser's own message points elsewhere, so find the line.</summary>
+    private static YamlTreeError? TabIndentation(string text)
+    {
+        var line = 0;
+        foreach (var raw in text.Split('\n'))
+        {
+            line++;
+            var indentation = raw.Length - raw.TrimStart(' ', '\t').Length;
+            if (raw.AsSpan(0, indentation).Contains('\t') && raw.Trim().Length > 0 && !raw.TrimStart().StartsWith('#'))
+            {
+                return new YamlTreeError("YamlSyntax", new Mark(0, line, raw.IndexOf('\t', StringComparison.Ordinal) + 1), "This line is indented with a tab.", "YAML does not allow tabs for indentation: indent with spaces.");
+            }
+        }
+        return null;
     }
 
     private static YamlTreeError TooDeep(Mark at) =>

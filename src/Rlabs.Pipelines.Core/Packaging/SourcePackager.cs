@@ -78,7 +78,7 @@ public static class SourcePackager
                     pending.Push((entry.FullName, entryRelative, ignores));
                     continue;
                 }
-                if (ignores.IsIgnored(entryRelative, false))
+                if (entry.Name == ".git" || ignores.IsIgnored(entryRelative, false))
                 {
                     continue;
                 }
