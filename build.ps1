@@ -71,7 +71,7 @@ function Invoke-Build {
     }
     Copy-Item (Join-Path $Root 'src/Rlabs.Pipelines/Rlabs.Pipelines.Format.ps1xml') $ModuleOut
     Copy-Item (Join-Path $Root 'Rlabs.Pipelines.psd1') $ModuleOut
-    if (Test-Path (Join-Path $Root 'build/ConvertTo-MamlHelp.ps1')) { & (Join-Path $Root 'build/ConvertTo-MamlHelp.ps1') -DocsPath (Join-Path $Root 'docs') -OutputPath $help }
+    & (Join-Path $Root 'build/ConvertTo-MamlHelp.ps1') -DocsPath (Join-Path $Root 'docs') -OutputPath $help | Out-Null
     if (Get-ChildItem $ModuleOut -Recurse -Filter 'System.Management.Automation.dll') {
         throw 'The module must not ship System.Management.Automation.dll.'
     }

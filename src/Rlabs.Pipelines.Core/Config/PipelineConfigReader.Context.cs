@@ -139,7 +139,11 @@ public static partial class PipelineConfigReader
                 {
                     names[step.Name] = step;
                 }
-                if (suffixes.TryGetValue(step.JobSuffix, out var sameSuffix))
+                if (step.JobSuffix.Length == 0)
+                {
+                    // Missing, reported already.
+                }
+                else if (suffixes.TryGetValue(step.JobSuffix, out var sameSuffix))
                 {
                     Error("DuplicateJobSuffix", step.Line, 1, $"The job suffix '{step.JobSuffix}' of step '{step.Name}' is already used by step '{sameSuffix.Name}' (suffixes compare without case).", "Give every step a unique job_suffix: job names are built from it.");
                 }
@@ -217,7 +221,8 @@ public static partial class PipelineConfigReader
                 NetworkIsolation = Boolean(entries, "network_isolation"),
                 Line = map.Line,
             };
-            return name is null || suffix is null || code is null || output is null ? null : step;
+            // Kept even when other keys are missing, so duplicate names are still reported.
+            return name is null ? null : step;
         }
 
         private OrderedDictionary<string, string> ReadParams(Dictionary<string, (YamlScalarNode Key, YamlNodeBase Value)> entries, string label)
