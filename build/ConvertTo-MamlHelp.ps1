@@ -173,11 +173,17 @@ function ConvertTo-Block {
 # spans keep their backticks, as in the help PowerShell ships.
 function ConvertFrom-InlineMarkdown {
     param([string] $Text)
-    $Text = [regex]::Replace($Text, '\[([^\]]+)\]\((https?://[^)\s]+)\)', '$1 ($2)')
-    $Text = [regex]::Replace($Text, '\[([^\]]+)\]\([^)]*\)', '$1')
-    $Text = [regex]::Replace($Text, '\*\*([^*]+)\*\*', '$1')
-    $Text = [regex]::Replace($Text, '(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])', '$1')
-    return $Text
+    # Code spans are left alone: `*.pem` keeps its star.
+    $parts = [regex]::Split($Text, '(`[^`]*`)')
+    for ($i = 0; $i -lt $parts.Count; $i += 2) {
+        $part = $parts[$i]
+        $part = [regex]::Replace($part, '\[([^\]]+)\]\((https?://[^)\s]+)\)', '$1 ($2)')
+        $part = [regex]::Replace($part, '\[([^\]]+)\]\([^)]*\)', '$1')
+        $part = [regex]::Replace($part, '\*\*([^*]+)\*\*', '$1')
+        $part = [regex]::Replace($part, '(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])', '$1')
+        $parts[$i] = $part
+    }
+    return $parts -join ''
 }
 
 # Paragraph texts for maml:para elements.
