@@ -18,9 +18,9 @@ public sealed class AdminApi
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    private readonly AwsEmulator _emulator;
+    private readonly EmulatorState _emulator;
 
-    public AdminApi(AwsEmulator emulator)
+    public AdminApi(EmulatorState emulator)
     {
         _emulator = emulator;
     }

@@ -19,7 +19,7 @@ public sealed class AwsEmulatorHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private AwsEmulatorHost(WebApplication app, AwsEmulator emulator, Uri baseUrl)
+    private AwsEmulatorHost(WebApplication app, EmulatorState emulator, Uri baseUrl)
     {
         _app = app;
         Emulator = emulator;
@@ -29,12 +29,12 @@ public sealed class AwsEmulatorHost : IAsyncDisposable
     /// <summary>e.g. <c>http://127.0.0.1:41234/</c>; the endpoint URL for every service.</summary>
     public Uri BaseUrl { get; }
 
-    public AwsEmulator Emulator { get; }
+    public EmulatorState Emulator { get; }
 
     public static async Task<AwsEmulatorHost> StartAsync(EmulatorOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new EmulatorOptions();
-        var emulator = new AwsEmulator(options);
+        var emulator = new EmulatorState(options);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel =>

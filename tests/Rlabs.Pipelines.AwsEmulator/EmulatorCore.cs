@@ -71,6 +71,9 @@ public sealed class RecordedRequest
 
     public JsonNode? Parameters { get; set; }
 
+    /// <summary>Whether the request carried X-Amz-Security-Token (its value is never kept).</summary>
+    public bool HasSessionToken { get; set; }
+
     public int StatusCode { get; set; }
 
     public string? ErrorCode { get; set; }

@@ -87,7 +87,7 @@ public sealed class AwsServiceException : Exception
         if (errorCode.Contains("AccessDenied", StringComparison.OrdinalIgnoreCase)
             || errorCode is "UnauthorizedOperation" or "UnrecognizedClientException" or "InvalidClientTokenId"
                 or "SignatureDoesNotMatch" or "ExpiredToken" or "ExpiredTokenException" or "AuthFailure"
-                or "InvalidAccessKeyId" or "MissingAuthenticationToken"
+                or "InvalidAccessKeyId" or "MissingAuthenticationToken" or "NoCredentials"
             || statusCode == HttpStatusCode.Forbidden)
         {
             return AwsErrorKind.AccessDenied;
@@ -105,7 +105,8 @@ public sealed class AwsServiceException : Exception
         if (errorCode is "ValidationException" or "ValidationError" or "InvalidParameterException"
                 or "InvalidParameterValueException" or "InvalidParameterValue" or "InvalidParameterCombination"
                 or "MissingParameter" or "SerializationException" or "MalformedPolicyDocument"
-                or "InvalidRequestContentException" or "InvalidArgument" or "InvalidInput" or "InvalidEventPatternException")
+                or "InvalidRequestContentException" or "InvalidArgument" or "InvalidInput" or "InvalidEventPatternException"
+                or "NoRegion" or "IncompleteCredentials" or "InvalidEndpointUrl" or "ProfileNotFound")
         {
             return AwsErrorKind.Validation;
         }

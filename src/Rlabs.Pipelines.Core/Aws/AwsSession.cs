@@ -86,19 +86,14 @@ public sealed class AwsSession : IDisposable
             file = AwsCredentialsFileReader.Read(options.CredentialsFile);
         }
 
+        // AWSSDK.Core reads AWS_CONFIG_FILE itself but not AWS_SHARED_CREDENTIALS_FILE, which the CLI and
+        // boto3 honour; pass it on so a profile means the same thing here as in the user's other tools.
+        var profiles = new CredentialProfileStoreChain(environment("AWS_SHARED_CREDENTIALS_FILE") is { Length: > 0 } credentialsPath ? credentialsPath : null);
         CredentialProfile? profile = null;
-        var profileName = options.ProfileName;
-        if (!string.IsNullOrEmpty(profileName))
+        var profileName = FirstNonEmpty(options.ProfileName, environment("AWS_PROFILE"));
+        if (profileName is not null && !profiles.TryGetProfile(profileName, out profile))
         {
-            if (!new CredentialProfileStoreChain().TryGetProfile(profileName, out profile))
-            {
-                throw Configuration("ProfileNotFound", $"The AWS profile '{profileName}' was not found in the shared config or credentials file.");
-            }
-        }
-        else if (environment("AWS_PROFILE") is { Length: > 0 } envProfile)
-        {
-            // Only for its region and endpoint_url; the SDK chain picks up its credentials itself.
-            new CredentialProfileStoreChain().TryGetProfile(envProfile, out profile);
+            throw Configuration("ProfileNotFound", $"The AWS profile '{profileName}' was not found in the shared config or credentials file.");
         }
 
         AWSCredentials credentials;
@@ -113,10 +108,9 @@ public sealed class AwsSession : IDisposable
             credentials = Keys(options.AccessKey, options.SecretKey, options.SessionToken);
             source = "explicit keys";
         }
-        else if (!string.IsNullOrEmpty(profileName))
+        else if (profileName is not null && (!string.IsNullOrEmpty(options.ProfileName) || file is not { HasKeys: true }))
         {
-            var chain = new CredentialProfileStoreChain();
-            if (!chain.TryGetAWSCredentials(profileName, out credentials))
+            if (!profiles.TryGetAWSCredentials(profileName, out credentials))
             {
                 throw Configuration("ProfileNotUsable", $"The AWS profile '{profileName}' has no usable credentials.");
             }

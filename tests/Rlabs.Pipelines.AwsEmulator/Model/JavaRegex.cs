@@ -117,7 +117,16 @@ public static class JavaRegex
                     }
                 }
 
-                output.Append(c).Append(next);
+                if (next == '_')
+                {
+                    // Java lets any non-letter be escaped; .NET rejects "\_".
+                    output.Append('_');
+                }
+                else
+                {
+                    output.Append(c).Append(next);
+                }
+
                 i++;
                 continue;
             }

@@ -14,9 +14,10 @@ namespace Rlabs.Pipelines.AwsEmulator.Protocols;
 /// </summary>
 public sealed partial class Dispatcher
 {
-    private readonly AwsEmulator _emulator;
+    private readonly EmulatorState _emulator;
+    private readonly AsyncLocal<bool> _currentHasToken = new();
 
-    public Dispatcher(AwsEmulator emulator)
+    public Dispatcher(EmulatorState emulator)
     {
         _emulator = emulator;
     }
@@ -27,6 +28,7 @@ public sealed partial class Dispatcher
         var request = http.Request;
         var body = await ReadBodyAsync(request).ConfigureAwait(false);
         var auth = ParseAuthorization(request);
+        _currentHasToken.Value = request.Headers.ContainsKey("X-Amz-Security-Token") || request.Query.ContainsKey("X-Amz-Security-Token");
         if (auth is null)
         {
             await WriteAsync(http, 403, "application/xml",
@@ -88,6 +90,7 @@ public sealed partial class Dispatcher
     {
         var record = _emulator.Requests.Add(service.Name, operation, auth.Region, auth.AccessKeyId);
         record.Parameters = input.DeepClone();
+        record.HasSessionToken = _currentHasToken.Value;
         error = null;
         try
         {

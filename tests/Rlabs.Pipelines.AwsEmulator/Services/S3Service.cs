@@ -82,7 +82,7 @@ public sealed partial class S3Service
         }
     }
 
-    internal async Task HandleAsync(HttpContext http, byte[] rawBody, string region, string accessKeyId, AwsEmulator emulator)
+    internal async Task HandleAsync(HttpContext http, byte[] rawBody, string region, string accessKeyId, EmulatorState emulator)
     {
         var request = http.Request;
         var requestId = Convert.ToHexString(RandomNumberGenerator.GetBytes(8));

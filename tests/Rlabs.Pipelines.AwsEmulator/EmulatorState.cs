@@ -20,11 +20,11 @@ public sealed class EmulatorOptions
 }
 
 /// <summary>The state of all emulated services, the request log and the fault rules.</summary>
-public sealed class AwsEmulator
+public sealed class EmulatorState
 {
     private readonly Dictionary<string, IEmulatedService> _services = new(StringComparer.Ordinal);
 
-    public AwsEmulator(EmulatorOptions options)
+    public EmulatorState(EmulatorOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         Options = options;
