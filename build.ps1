@@ -1,0 +1,183 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Builds, tests, demonstrates and benchmarks Rlabs.Pipelines.
+.DESCRIPTION
+    Build  assembles out/Rlabs.Pipelines/ from an explicit list of files.
+    Test   installs what the tests need, builds, runs xunit and Pester (in a fresh pwsh against the built
+           module) and prints 'N passed, N failed'.
+    Demo   runs the sample pipeline in examples/ locally (no AWS, no Docker) and prints the run table.
+    Bench  measures side by side: cold Import-Module and the per-step overhead of a local run.
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh ./build.ps1 Test
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Position = 0)]
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean')]
+    [string] $Task = 'Build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+
+    # Bench: how many alternating rounds to measure.
+    [int] $Rounds = 5
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out'
+$ModuleOut = Join-Path $Out 'Rlabs.Pipelines'
+$Manifest = Import-PowerShellDataFile (Join-Path $Root 'Rlabs.Pipelines.psd1')
+$Version = $Manifest.ModuleVersion
+
+# Everything the module ships; the build fails when one is missing (never ships System.Management.Automation).
+$ModuleFiles = @('Rlabs.Pipelines.dll')
+$DependencyFiles = @(
+    'Rlabs.Pipelines.Core.dll'
+    'YamlDotNet.dll'
+    'AWSSDK.Core.dll'
+    'AWSSDK.Extensions.Numerics.dll'
+    'System.IO.Hashing.dll'
+)
+
+function Invoke-Native {
+    param([string] $Command, [string[]] $Arguments)
+    & $Command @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "'$Command $($Arguments -join ' ')' failed with exit code $LASTEXITCODE." }
+}
+
+function Invoke-Build {
+    $obj = Join-Path $Out 'obj'
+    $corePublish = Join-Path $obj 'core'
+    $cmdletBuild = Join-Path $obj 'cmdlets'
+    Remove-Item $corePublish, $cmdletBuild, $ModuleOut -Recurse -Force -ErrorAction Ignore
+    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/Rlabs.Pipelines.Core'), '-c', $Configuration, '-o', $corePublish, "-p:Version=$Version", '--nologo', '-v', 'q')
+    Invoke-Native dotnet @('build', (Join-Path $Root 'src/Rlabs.Pipelines'), '-c', $Configuration, '-o', $cmdletBuild, "-p:Version=$Version", '--nologo', '-v', 'q')
+
+    $dependencies = Join-Path $ModuleOut 'Dependencies'
+    $help = Join-Path $ModuleOut 'en-US'
+    New-Item -ItemType Directory -Force -Path $dependencies, $help | Out-Null
+    foreach ($file in $ModuleFiles) {
+        $source = Join-Path $cmdletBuild $file
+        if (-not (Test-Path $source)) { throw "Build output is missing $file." }
+        Copy-Item $source $ModuleOut
+    }
+    foreach ($file in $DependencyFiles) {
+        $source = Join-Path $corePublish $file
+        if (-not (Test-Path $source)) { throw "Core publish output is missing $file." }
+        Copy-Item $source $dependencies
+    }
+    Copy-Item (Join-Path $Root 'src/Rlabs.Pipelines/Rlabs.Pipelines.Format.ps1xml') $ModuleOut
+    Copy-Item (Join-Path $Root 'Rlabs.Pipelines.psd1') $ModuleOut
+    & (Join-Path $Root 'build/ConvertTo-MamlHelp.ps1') -DocsPath (Join-Path $Root 'docs') -OutputPath $help | Out-Null
+    if (Get-ChildItem $ModuleOut -Recurse -Filter 'System.Management.Automation.dll') {
+        throw 'The module must not ship System.Management.Automation.dll.'
+    }
+    Write-Host "Built Rlabs.Pipelines $Version in $ModuleOut"
+}
+
+function Install-TestPrerequisites {
+    # Pester comes from NuGet through a PackageDownload in tests/tools.
+    Invoke-Native dotnet @('restore', (Join-Path $Root 'tests/tools/tools.csproj'), '--nologo', '-v', 'q')
+    $missing = @()
+    if ($IsLinux -and (Get-Command dpkg-query -ErrorAction Ignore)) {
+        $wanted = 'python3-nbclient', 'python3-ipykernel', 'python3-nbformat', 'python3-botocore', 'python3-boto3', 'zip'
+        foreach ($package in $wanted) {
+            $status = & dpkg-query -W -f='${Status}' $package 2>$null
+            if ($status -notmatch 'install ok installed') { $missing += $package }
+        }
+        if ($missing) {
+            $isRoot = (& id -u) -eq '0'
+            if ($isRoot -and (Get-Command apt-get -ErrorAction Ignore)) {
+                Write-Host "Installing Debian packages the tests need: $($missing -join ', ')"
+                $env:DEBIAN_FRONTEND = 'noninteractive'
+                Invoke-Native apt-get @('update', '-qq')
+                Invoke-Native apt-get @('install', '-y', '-qq', '--no-install-recommends') + $missing
+            } else {
+                Write-Warning "Some tests need Debian packages that are missing: sudo apt-get install -y $($missing -join ' ')"
+            }
+        }
+    }
+}
+
+function Get-PesterModulePath {
+    $packages = (& dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', ''
+    $path = Join-Path $packages.Trim() 'pester/5.9.1/tools/Pester.psd1'
+    if (-not (Test-Path $path)) { throw "Pester 5.9.1 was not restored to $path (dotnet restore tests/tools/tools.csproj)." }
+    $path
+}
+
+function Invoke-Test {
+    Install-TestPrerequisites
+    Invoke-Build
+    $results = Join-Path $Out 'test-results'
+    Remove-Item $results -Recurse -Force -ErrorAction Ignore
+    New-Item -ItemType Directory -Force -Path $results | Out-Null
+    $env:AWS_EC2_METADATA_DISABLED = 'true'
+
+    # xunit: the core, in-process.
+    & dotnet test (Join-Path $Root 'tests/Rlabs.Pipelines.Core.Tests') -c $Configuration --nologo -v q `
+        --logger "trx;LogFileName=core.trx" --results-directory $results
+    $xunitExit = $LASTEXITCODE
+    $xunitPassed = 0; $xunitFailed = 0
+    $trx = Get-ChildItem $results -Filter '*.trx' -Recurse | Select-Object -First 1
+    if ($trx) {
+        $counters = ([xml](Get-Content $trx.FullName -Raw)).TestRun.ResultSummary.Counters
+        $xunitPassed = [int]$counters.passed
+        $xunitFailed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+    } elseif ($xunitExit -ne 0) {
+        $xunitFailed = 1 # the test project did not even build or run
+    }
+
+    # Pester: the cmdlets as users type them, in a fresh pwsh against the built module.
+    $pesterSummary = Join-Path $results 'pester.json'
+    $runner = Join-Path $Root 'tests/Rlabs.Pipelines.Tests/Invoke-Tests.ps1'
+    & dotnet pwsh -NoProfile -NonInteractive -File $runner -PesterPath (Get-PesterModulePath) `
+        -ModulePath (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1') -SummaryPath $pesterSummary -ResultsPath (Join-Path $results 'pester.xml')
+    $pesterPassed = 0; $pesterFailed = 1
+    if (Test-Path $pesterSummary) {
+        $summary = Get-Content $pesterSummary -Raw | ConvertFrom-Json
+        $pesterPassed = $summary.Passed
+        $pesterFailed = $summary.Failed
+    }
+    Write-Host "xunit: $xunitPassed passed, $xunitFailed failed; Pester: $pesterPassed passed, $pesterFailed failed"
+    $passed = $xunitPassed + $pesterPassed
+    $failed = $xunitFailed + $pesterFailed
+    Write-Host "$passed passed, $failed failed"
+    if ($failed -gt 0 -or $xunitExit -ne 0 -or $passed -eq 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    Invoke-Build
+    $demo = Join-Path $Out 'demo'
+    Remove-Item $demo -Recurse -Force -ErrorAction Ignore
+    Copy-Item (Join-Path $Root 'examples') $demo -Recurse
+    $script = {
+        param($ModulePath, $Repository)
+        Import-Module $ModulePath
+        $run = Invoke-RlabsPipeline -Path (Join-Path $Repository 'pipelines/sample_pipeline.yaml') -RepositoryPath $Repository -InstanceType local -ErrorAction Stop
+        $run | Format-Table | Out-String | Write-Host
+        $run.Steps | Format-Table | Out-String | Write-Host
+        $metrics = Get-ChildItem $run.DataRoot -Recurse -Filter metrics.json | Select-Object -First 1
+        if ($metrics) { Write-Host "metrics.json: $(Get-Content $metrics.FullName -Raw)" }
+        if ($run.Status -ne 'Completed') { exit 1 }
+    }
+    & dotnet pwsh -NoProfile -NonInteractive -Command $script -args (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1'), $demo
+    if ($LASTEXITCODE -ne 0) { throw 'The demo pipeline did not complete.' }
+}
+
+function Invoke-Bench {
+    Invoke-Build
+    & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/bench/Invoke-Bench.ps1') -ModulePath (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1') -Examples (Join-Path $Root 'examples') -Rounds $Rounds
+    if ($LASTEXITCODE -ne 0) { throw 'The benchmark failed.' }
+}
+
+switch ($Task) {
+    'Build' { Invoke-Build }
+    'Test' { Invoke-Test }
+    'Demo' { Invoke-Demo }
+    'Bench' { Invoke-Bench }
+    'Clean' { Remove-Item $Out -Recurse -Force -ErrorAction Ignore }
+}

@@ -1,0 +1,138 @@
+namespace Rlabs.Pipelines;
+
+/// <summary>Where a run or a step stands.</summary>
+public enum RlabsRunStatus
+{
+    /// <summary>Not started yet.</summary>
+    Pending,
+
+    /// <summary>Running now.</summary>
+    Running,
+
+    /// <summary>Finished successfully.</summary>
+    Completed,
+
+    /// <summary>Finished with an error.</summary>
+    Failed,
+
+    /// <summary>Stopped by the user (Ctrl-C or Stop-RlabsPipelineRun).</summary>
+    Stopped,
+
+    /// <summary>Not run because an earlier step did not complete.</summary>
+    Skipped,
+}
+
+/// <summary>One run of a pipeline, identified by its job id.</summary>
+public sealed class RlabsPipelineRun
+{
+    internal RlabsPipelineRun(string jobId, RlabsPipeline pipeline, string instanceType, string dataRoot, IReadOnlyList<RlabsPipelineStepRun> steps)
+    {
+        JobId = jobId;
+        PipelineName = pipeline.Name;
+        PipelinePath = pipeline.Path;
+        RepositoryPath = pipeline.RepositoryPath;
+        ProjectName = pipeline.ProjectName;
+        InstanceType = instanceType;
+        DataRoot = dataRoot;
+        Steps = steps;
+    }
+
+    /// <summary>The run's job id; data paths and job names derive from it.</summary>
+    public string JobId { get; }
+
+    /// <summary>Pipeline file name without extension.</summary>
+    public string PipelineName { get; }
+
+    /// <summary>Full path of the pipeline file.</summary>
+    public string PipelinePath { get; }
+
+    /// <summary>The data-apps repository.</summary>
+    public string RepositoryPath { get; }
+
+    /// <summary>Project name used in job names.</summary>
+    public string ProjectName { get; }
+
+    /// <summary>'local' or the SageMaker instance type given for the run.</summary>
+    public string InstanceType { get; }
+
+    /// <summary>Where step data lives: a folder for local runs, an s3:// prefix for cloud runs.</summary>
+    public string DataRoot { get; }
+
+    /// <summary>Overall status: Failed or Stopped as soon as a step is, Completed when all are.</summary>
+    public RlabsRunStatus Status { get; internal set; } = RlabsRunStatus.Pending;
+
+    /// <summary>When the first step started.</summary>
+    public DateTimeOffset? StartTime { get; internal set; }
+
+    /// <summary>When the run ended.</summary>
+    public DateTimeOffset? EndTime { get; internal set; }
+
+    /// <summary>EndTime minus StartTime.</summary>
+    public TimeSpan? Duration => StartTime is { } start && EndTime is { } end ? end - start : null;
+
+    /// <summary>The steps' runs, in pipeline order.</summary>
+    public IReadOnlyList<RlabsPipelineStepRun> Steps { get; }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{PipelineName} {JobId} {Status}";
+}
+
+/// <summary>One step's run.</summary>
+public sealed class RlabsPipelineStepRun
+{
+    internal RlabsPipelineStepRun(string jobId, string stepName, string jobName, string runtime)
+    {
+        JobId = jobId;
+        StepName = stepName;
+        JobName = jobName;
+        Runtime = runtime;
+    }
+
+    /// <summary>The run's job id.</summary>
+    public string JobId { get; }
+
+    /// <summary>The step's name.</summary>
+    public string StepName { get; }
+
+    /// <summary>The job name (SageMaker processing job name in the cloud).</summary>
+    public string JobName { get; }
+
+    /// <summary>Process, Container or SageMaker.</summary>
+    public string Runtime { get; internal set; }
+
+    /// <summary>Where the step stands.</summary>
+    public RlabsRunStatus Status { get; internal set; } = RlabsRunStatus.Pending;
+
+    /// <summary>When the step started.</summary>
+    public DateTimeOffset? StartTime { get; internal set; }
+
+    /// <summary>When the step ended.</summary>
+    public DateTimeOffset? EndTime { get; internal set; }
+
+    /// <summary>EndTime minus StartTime.</summary>
+    public TimeSpan? Duration => StartTime is { } start && EndTime is { } end ? end - start : null;
+
+    /// <summary>The code script's exit code, when it ran.</summary>
+    public int? ExitCode { get; internal set; }
+
+    /// <summary>The input data location, when the step has input data.</summary>
+    public string? InputLocation { get; internal set; }
+
+    /// <summary>Where the step's output lands: &lt;data root&gt;/&lt;output_path&gt;/&lt;job_id&gt;.</summary>
+    public string? OutputLocation { get; internal set; }
+
+    /// <summary>The step's log file.</summary>
+    public string? LogPath { get; internal set; }
+
+    /// <summary>Why the step failed or was skipped.</summary>
+    public string? FailureReason { get; internal set; }
+
+    /// <summary>The last lines of the step log when it failed.</summary>
+    public IReadOnlyList<string> LogTail { get; internal set; } = [];
+
+    /// <summary>The command line the step ran (interpreter, script and arguments).</summary>
+    public IReadOnlyList<string> Command { get; internal set; } = [];
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{StepName} {Status}";
+}

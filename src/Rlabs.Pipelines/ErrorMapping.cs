@@ -1,0 +1,25 @@
+using System.Management.Automation;
+
+namespace Rlabs.Pipelines;
+
+/// <summary>The one place where exceptions become ErrorRecords with a stable id and a category.</summary>
+internal static class ErrorMapping
+{
+    public static ErrorRecord Record(Exception exception, string errorId, object? target) =>
+        new(exception, errorId, Category(exception), target);
+
+    public static ErrorRecord Record(Exception exception, string errorId, ErrorCategory category, object? target) =>
+        new(exception, errorId, category, target);
+
+    public static ErrorCategory Category(Exception exception) => exception switch
+    {
+        OperationCanceledException => ErrorCategory.OperationStopped,
+        UnauthorizedAccessException => ErrorCategory.PermissionDenied,
+        FileNotFoundException or DirectoryNotFoundException => ErrorCategory.ObjectNotFound,
+        RlabsConfigException => ErrorCategory.InvalidData,
+        ArgumentException => ErrorCategory.InvalidArgument,
+        TimeoutException => ErrorCategory.OperationTimeout,
+        IOException => ErrorCategory.WriteError,
+        _ => ErrorCategory.NotSpecified,
+    };
+}

@@ -1,0 +1,402 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Rlabs.Pipelines.Config;
+using Rlabs.Pipelines.Running;
+
+namespace Rlabs.Pipelines.Tests.Running;
+
+/// <summary>Local runs with real Python processes.</summary>
+public sealed class LocalRunTests : IDisposable
+{
+    private const string StepScript = """
+        import argparse, json, os, subprocess, sys, time, zipfile
+        p = argparse.ArgumentParser()
+        p.add_argument('-j', '--job-id', required=True)
+        p.add_argument('-i', '--input-data-zip')
+        p.add_argument('-ip', '--input-data-path')
+        p.add_argument('-o', '--output-data-path', required=True)
+        p.add_argument('-s', '--source-code-zip', required=True)
+        p.add_argument('-r', '--requirements-path', required=True)
+        args, extra = p.parse_known_args()
+        params = dict(zip([e[2:] for e in extra[::2]], extra[1::2]))
+        name = os.environ['RLABS_STEP_NAME']
+        os.makedirs(args.output_data_path, exist_ok=True)
+        creds = os.environ.get('RLABS_CREDENTIALS_FILE')
+        record = {
+            'argv': sys.argv[1:],
+            'params': params,
+            'cwd': os.getcwd(),
+            'inputs': sorted(os.listdir(args.input_data_path)) if args.input_data_path else None,
+            'zip': zipfile.ZipFile(args.input_data_zip).namelist() if args.input_data_zip else None,
+            'source': sorted(zipfile.ZipFile(args.source_code_zip).namelist()),
+            'requirements': open(args.requirements_path).read(),
+            'credentials': open(creds).read() if creds else None,
+            'env': os.environ.get('STAGE'),
+        }
+        with open(os.path.join(args.output_data_path, name + '.json'), 'w', encoding='utf-8') as f:
+            json.dump(record, f, ensure_ascii=False)
+        print('step', name, 'done with', len(params), 'params', flush=True)
+        mode = params.get('mode')
+        if mode == 'fail':
+            print('something broke', file=sys.stderr, flush=True)
+            sys.exit(3)
+        if mode == 'hang':
+            child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])
+            with open(params['pidfile'], 'w') as f:
+                f.write(f'{os.getpid()} {child.pid}')
+            time.sleep(120)
+        """;
+
+    private readonly TempRepository _repo = new();
+
+    public LocalRunTests()
+    {
+        _repo.Write("step.py", StepScript);
+        _repo.Write("requirements.txt", "# nothing\n");
+        _repo.Write("lib/helpers.py", "X = 1\n");
+        _repo.Write(".gitignore", "*.tmp\n");
+        _repo.Write("junk.tmp", "x");
+    }
+
+    public void Dispose() => _repo.Dispose();
+
+    private RlabsPipeline Pipeline(string yaml)
+    {
+        var result = PipelineConfigReader.Read(_repo.Write("pipeline.yaml", yaml), _repo.Root);
+        Assert.False(result.HasErrors, string.Join(Environment.NewLine, result.Diagnostics));
+        return result.Pipeline!;
+    }
+
+    private static async Task<(RlabsPipelineRun Run, LocalRunPlan Plan, RecordingReporter Reporter)> RunAsync(RlabsPipeline pipeline, string jobId, CredentialsFile? credentials = null, CancellationToken cancellationToken = default)
+    {
+        var plan = LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = jobId, Credentials = credentials });
+        var reporter = new RecordingReporter();
+        LocalRunPlanner.Prepare(plan, reporter, cancellationToken);
+        try
+        {
+            var run = await PipelineExecutor.RunAsync(plan.NewRun(), new LocalProcessRunner(plan), reporter, cancellationToken);
+            return (run, plan, reporter);
+        }
+        finally
+        {
+            LocalRunPlanner.Cleanup(plan);
+        }
+    }
+
+    private static JsonElement Record(LocalRunPlan plan, string step) =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(plan.DataRoot, "data", plan.Request.JobId, step + ".json"))).RootElement;
+
+    [Fact]
+    public async Task Should_run_steps_in_order_and_hand_data_through_the_job_id_folder()
+    {
+        var pipeline = Pipeline("""
+            pipeline:
+              - { name: prepare, job_suffix: P, code: step.py, output_path: data }
+              - { name: train, job_suffix: T, code: step.py, input_data: "data/<job_id>", output_path: data }
+              - { name: score, job_suffix: S, code: step.py, input_data: "data/<job_id>", output_path: data }
+            """);
+
+        var (run, plan, reporter) = await RunAsync(pipeline, "job-1");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.All(run.Steps, s => Assert.Equal(RlabsRunStatus.Completed, s.Status));
+        Assert.All(run.Steps, s => Assert.Equal(0, s.ExitCode));
+        Assert.Equal(JsonValueKind.Null, Record(plan, "prepare").GetProperty("inputs").ValueKind);
+        Assert.Equal(["prepare.json"], Record(plan, "train").GetProperty("inputs").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["prepare.json", "train.json"], Record(plan, "score").GetProperty("inputs").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(Path.Combine(plan.DataRoot, "data", "job-1"), run.Steps[2].OutputLocation);
+        Assert.Contains(reporter.Lines, l => l == "[train] step train done with 0 params");
+        Assert.Contains("step train done", File.ReadAllText(run.Steps[1].LogPath!), StringComparison.Ordinal);
+        Assert.True(reporter.Progress.Last().Completed);
+    }
+
+    [Fact]
+    public async Task Should_pass_the_mandatory_arguments_then_params_in_file_order()
+    {
+        var pipeline = Pipeline("""
+            pipeline:
+              - name: only
+                job_suffix: O
+                code: step.py
+                output_path: out
+                params:
+                  notebook_path: "lib/helpers.py"
+                  train_id: "1"
+                  run: "<job_id>-x"
+            """);
+
+        var (run, plan, _) = await RunAsync(pipeline, "j2");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var json = File.ReadAllText(Path.Combine(plan.DataRoot, "out", "j2", "only.json"));
+        var argv = JsonDocument.Parse(json).RootElement.GetProperty("argv").EnumerateArray().Select(e => e.GetString()).ToList();
+        var step = Path.Combine(plan.RunDirectory, "only");
+        Assert.Equal(
+            ["--job-id", "j2", "--output-data-path", Path.Combine(step, "output"), "--source-code-zip", plan.SourceZip,
+             "--requirements-path", Path.Combine(step, "input", "requirements", "requirements.txt"),
+             "--notebook_path", "lib/helpers.py", "--train_id", "1", "--run", "j2-x"],
+            argv);
+    }
+
+    [Fact]
+    public async Task Should_pass_params_with_spaces_quotes_and_unicode_unchanged()
+    {
+        var pipeline = Pipeline("""
+            pipeline:
+              - name: only
+                job_suffix: O
+                code: step.py
+                output_path: out
+                params:
+                  title: "it's a \"quoted\" value; $(rm -rf /) `x`"
+                  city: "Zürich – 東京 🚀"
+                  spaced: "  two  spaces  "
+                  empty: ""
+            """);
+
+        var (run, plan, _) = await RunAsync(pipeline, "j3");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var parameters = JsonDocument.Parse(File.ReadAllText(Path.Combine(plan.DataRoot, "out", "j3", "only.json"))).RootElement.GetProperty("params");
+        Assert.Equal("it's a \"quoted\" value; $(rm -rf /) `x`", parameters.GetProperty("title").GetString());
+        Assert.Equal("Zürich – 東京 🚀", parameters.GetProperty("city").GetString());
+        Assert.Equal("  two  spaces  ", parameters.GetProperty("spaced").GetString());
+        Assert.Equal(string.Empty, parameters.GetProperty("empty").GetString());
+    }
+
+    [Fact]
+    public async Task Should_stop_at_a_failing_step_and_skip_the_rest()
+    {
+        var pipeline = Pipeline("""
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, output_path: data }
+              - { name: b, job_suffix: B, code: step.py, output_path: data, params: { mode: fail } }
+              - { name: c, job_suffix: C, code: step.py, output_path: data }
+            """);
+
+        var (run, plan, _) = await RunAsync(pipeline, "j4");
+
+        Assert.Equal(RlabsRunStatus.Failed, run.Status);
+        Assert.Equal([RlabsRunStatus.Completed, RlabsRunStatus.Failed, RlabsRunStatus.Skipped], run.Steps.Select(s => s.Status));
+        Assert.Equal(3, run.Steps[1].ExitCode);
+        Assert.Contains("exited with code 3", run.Steps[1].FailureReason, StringComparison.Ordinal);
+        Assert.Contains("something broke", run.Steps[1].LogTail);
+        Assert.Contains("'b' failed", run.Steps[2].FailureReason, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(plan.DataRoot, "data", "j4", "b.json")), "a failed step's output is not published");
+    }
+
+    [Fact]
+    public async Task Should_fail_a_step_whose_input_is_missing_with_the_resolved_path()
+    {
+        var pipeline = Pipeline("""
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, input_data: "raw/<job_id>", output_path: data }
+            """);
+
+        var (run, plan, _) = await RunAsync(pipeline, "j5");
+
+        Assert.Equal(RlabsRunStatus.Failed, run.Status);
+        Assert.Contains(Path.Combine(plan.DataRoot, "raw", "j5"), run.Steps[0].FailureReason, StringComparison.Ordinal);
+        Assert.Null(run.Steps[0].ExitCode);
+    }
+
+    [Fact]
+    public async Task Should_pass_a_zip_input_as_input_data_zip()
+    {
+        var pipeline = Pipeline("""
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, input_data: "raw/batch.zip", output_path: data }
+            """);
+        var dataRoot = Path.Combine(_repo.Root, ".rlabs", "data", "raw");
+        Directory.CreateDirectory(dataRoot);
+        using (var zip = System.IO.Compression.ZipFile.Open(Path.Combine(dataRoot, "batch.zip"), System.IO.Compression.ZipArchiveMode.Create))
+        {
+            zip.CreateEntry("rows.csv");
+        }
+
+        var (run, plan, _) = await RunAsync(pipeline, "j6");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var record = Record(plan, "a");
+        Assert.Equal(["rows.csv"], record.GetProperty("zip").EnumerateArray().Select(e => e.GetString()));
+        Assert.DoesNotContain("--input-data-path", record.GetProperty("argv").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public async Task Should_ship_the_repository_zip_without_ignored_files_or_run_folders()
+    {
+        var pipeline = Pipeline("""
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, output_path: data }
+            """);
+
+        var (_, plan, _) = await RunAsync(pipeline, "j7");
+        var (_, plan2, _) = await RunAsync(pipeline, "j8");
+
+        var source = Record(plan2, "a").GetProperty("source").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Equal([".gitignore", "lib/helpers.py", "pipeline.yaml", "requirements.txt", "step.py"], source);
+        Assert.Equal("# nothing\n", Record(plan, "a").GetProperty("requirements").GetString());
+        Assert.Equal("*\n", File.ReadAllText(Path.Combine(_repo.Root, ".rlabs", ".gitignore")).Split('\n', 2)[1]);
+    }
+
+    [Fact]
+    public async Task Should_hand_steps_the_credentials_without_aws_keys_and_delete_the_copy_afterwards()
+    {
+        var credentialsPath = _repo.Write("credentials.yaml", "aws:\n  aws_access_key_id: AKIAXXX\n  aws_secret_access_key: SECRETXXX\nwarehouse:\n  password: pw123\n");
+        var pipeline = Pipeline("""
+            environment: { STAGE: "dev-<job_id>" }
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, output_path: data }
+            """);
+
+        var (run, plan, reporter) = await RunAsync(pipeline, "j9", CredentialsFile.Load(credentialsPath));
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var record = Record(plan, "a");
+        var handed = record.GetProperty("credentials").GetString()!;
+        Assert.Contains("pw123", handed, StringComparison.Ordinal);
+        Assert.DoesNotContain("SECRETXXX", handed, StringComparison.Ordinal);
+        Assert.DoesNotContain("AKIAXXX", handed, StringComparison.Ordinal);
+        Assert.Equal("dev-j9", record.GetProperty("env").GetString());
+        Assert.DoesNotContain("credentials.yaml", record.GetProperty("source").EnumerateArray().Select(e => e.GetString()));
+        Assert.False(File.Exists(plan.CredentialsCopy));
+        Assert.DoesNotContain(reporter.Lines.Concat(reporter.Warnings), l => l.Contains("SECRETXXX", StringComparison.Ordinal) || l.Contains("pw123", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_kill_the_whole_process_tree_and_return_stopped_when_cancelled()
+    {
+        var pidFile = Path.Combine(_repo.Root, "pids.txt");
+        var pipeline = Pipeline($$"""
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, output_path: data, params: { mode: hang, pidfile: "{{pidFile.Replace("\\", "/", StringComparison.Ordinal)}}" } }
+              - { name: b, job_suffix: B, code: step.py, output_path: data }
+            """);
+        using var cancellation = new CancellationTokenSource();
+        var running = RunAsync(pipeline, "j10", cancellationToken: cancellation.Token);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!File.Exists(pidFile) || File.ReadAllText(pidFile).Split(' ').Length < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the step never started");
+            await Task.Delay(50);
+        }
+        var pids = File.ReadAllText(pidFile).Split(' ').Select(int.Parse).ToList();
+
+        var watch = Stopwatch.StartNew();
+        cancellation.Cancel();
+        var (run, _, _) = await running;
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+        Assert.Equal(RlabsRunStatus.Stopped, run.Status);
+        Assert.Equal([RlabsRunStatus.Stopped, RlabsRunStatus.Skipped], run.Steps.Select(s => s.Status));
+        foreach (var pid in pids)
+        {
+            Assert.True(await ExitedAsync(pid), $"process {pid} is still running");
+        }
+    }
+
+    [Fact]
+    public async Task Should_fail_a_step_that_exceeds_its_max_runtime()
+    {
+        var pidFile = Path.Combine(_repo.Root, "pids2.txt");
+        var pipeline = Pipeline($$"""
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, output_path: data, max_runtime: 2, params: { mode: hang, pidfile: "{{pidFile.Replace("\\", "/", StringComparison.Ordinal)}}" } }
+            """);
+
+        var (run, _, _) = await RunAsync(pipeline, "j11");
+
+        Assert.Equal(RlabsRunStatus.Failed, run.Status);
+        Assert.Contains("max_runtime", run.Steps[0].FailureReason, StringComparison.Ordinal);
+        foreach (var pid in File.ReadAllText(pidFile).Split(' ').Select(int.Parse))
+        {
+            Assert.True(await ExitedAsync(pid), $"process {pid} is still running");
+        }
+    }
+
+    [Fact]
+    public void Should_describe_the_plan_without_touching_disk()
+    {
+        var pipeline = Pipeline("""
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, output_path: data, params: { title: "a b" } }
+            """);
+
+        var plan = LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = "j12" });
+        var lines = plan.Describe().ToList();
+
+        Assert.Contains(lines, l => l.Contains("job id j12", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("--title 'a b'", StringComparison.Ordinal));
+        Assert.False(Directory.Exists(Path.Combine(_repo.Root, ".rlabs")));
+    }
+
+    [Fact]
+    public void Should_explain_when_the_python_interpreter_is_missing()
+    {
+        var error = Assert.Throws<RlabsConfigException>(() => PythonLocator.Resolve(Path.Combine(_repo.Root, "no", "python3")));
+
+        Assert.Contains("-PythonPath", error.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task<bool> ExitedAsync(int pid)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                if (process.HasExited || IsZombie(pid))
+                {
+                    return true;
+                }
+            }
+            catch (ArgumentException)
+            {
+                return true;
+            }
+            await Task.Delay(50);
+        }
+        return false;
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        var status = $"/proc/{pid}/stat";
+        return OperatingSystem.IsLinux() && File.Exists(status) && File.ReadAllText(status).Split(' ')[2] == "Z";
+    }
+
+    private sealed class RecordingReporter : IRunReporter
+    {
+        private readonly object _gate = new();
+
+        public List<string> Lines { get; } = [];
+
+        public List<string> Warnings { get; } = [];
+
+        public List<RunProgress> Progress { get; } = [];
+
+        void IRunReporter.Progress(RunProgress progress)
+        {
+            lock (_gate)
+            {
+                Progress.Add(progress);
+            }
+        }
+
+        public void Verbose(string message)
+        {
+            lock (_gate)
+            {
+                Lines.Add(message);
+            }
+        }
+
+        public void Warning(string message)
+        {
+            lock (_gate)
+            {
+                Warnings.Add(message);
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+BeforeAll {
+    Import-Module $env:RLABS_MODULE_PATH -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $repo = Copy-ExampleRepository (Join-Path $TestDrive 'examples')
+    $sample = Join-Path $repo 'pipelines/sample_pipeline.yaml'
+}
+
+Describe 'Invoke-RlabsPipeline' {
+    Context 'Given the sample pipeline run locally' {
+        BeforeAll {
+            $verbose = Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType local -JobId 'pester-1' -Verbose 4>&1
+            $run = $verbose | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+            $logLines = $verbose | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
+        }
+
+        It 'Should return a completed typed run' {
+            $run.GetType().FullName | Should -Be 'Rlabs.Pipelines.RlabsPipelineRun'
+            $run.Status | Should -Be 'Completed'
+            $run.JobId | Should -Be 'pester-1'
+            $run.InstanceType | Should -Be 'local'
+            $run.Steps.StepName | Should -Be @('prepare', 'train', 'score')
+            $run.Steps.Status | Should -Be @('Completed', 'Completed', 'Completed')
+            $run.Steps.ExitCode | Should -Be @(0, 0, 0)
+            $run.Duration | Should -BeOfType [timespan]
+        }
+
+        It 'Should hand data from step to step through <output_path>/<job_id>' {
+            $data = Join-Path $repo '.rlabs/data/data/pester-1'
+            Join-Path $data 'prepared/train.csv' | Should -Exist
+            Join-Path $data 'model/model.json' | Should -Exist
+            $metrics = Get-Content (Join-Path $data 'scores/metrics.json') -Raw | ConvertFrom-Json
+            $metrics.accuracy | Should -BeGreaterThan 0.5
+            $run.Steps[2].OutputLocation | Should -Be $data
+        }
+
+        It 'Should stream step output to -Verbose and keep a log per step' {
+            $logLines | Should -Contain '[train] starting job examples-pester-1-T'
+            ($logLines -match '^\[score\] ').Count | Should -BeGreaterThan 1
+            foreach ($step in $run.Steps) { $step.LogPath | Should -Exist }
+            Get-Content $run.Steps[0].LogPath -Raw | Should -Match 'exit code 0'
+        }
+
+        It 'Should keep runs out of git with its own .gitignore' {
+            Get-Content (Join-Path $repo '.rlabs/.gitignore') | Should -Contain '*'
+        }
+
+        It 'Should format the run and its steps as tables' {
+            ($run | Out-String) | Should -Match 'JobId\s+Pipeline\s+Status'
+            ($run.Steps | Out-String) | Should -Match 'Step\s+JobName\s+Status'
+        }
+    }
+
+    Context 'Given a pipeline object from Get-RlabsPipeline' {
+        It 'Should run it from the pipeline' {
+            $run = Get-RlabsPipeline -Path $sample -RepositoryPath $repo | Invoke-RlabsPipeline -InstanceType local -JobId 'piped'
+
+            $run.Status | Should -Be 'Completed'
+            $run.PipelinePath | Should -Be $sample
+        }
+    }
+
+    Context 'Given -WhatIf' {
+        It 'Should print the plan and run nothing' {
+            $whatIfRepo = Copy-ExampleRepository (Join-Path $TestDrive 'whatif')
+            # What-if text goes to the host, so run it in a child session and read what it printed.
+            $result = Invoke-ChildPwsh -ArgumentList $env:RLABS_MODULE_PATH, $whatIfRepo -ScriptBlock {
+                param($module, $repo)
+                Import-Module $module
+                Invoke-RlabsPipeline -Path (Join-Path $repo 'pipelines/sample_pipeline.yaml') -RepositoryPath $repo -InstanceType local -JobId 'dry' -WhatIf
+            }
+            $output = $result.Output -join "`n"
+
+            $output | Should -Match 'What if: Run pipeline locally'
+            $output | Should -Match 'job id dry'
+            $output | Should -Match '--module churn.train'
+            $output | Should -Match 'data/dry'
+            Join-Path $whatIfRepo '.rlabs' | Should -Not -Exist
+        }
+    }
+
+    Context 'Given a failing step' {
+        BeforeAll {
+            $failRepo = Copy-ExampleRepository (Join-Path $TestDrive 'fail')
+            $failing = Join-Path $failRepo 'pipelines/failing.yaml'
+            (Get-Content (Join-Path $failRepo 'pipelines/sample_pipeline.yaml') -Raw) -replace 'churn\.train', 'churn.does_not_exist' | Set-Content $failing
+        }
+
+        It 'Should write a StepFailed error naming the step, exit code and last log lines, and skip later steps' {
+            $run = Invoke-RlabsPipeline -Path $failing -RepositoryPath $failRepo -InstanceType local -JobId 'fails' -ErrorVariable errors -ErrorAction SilentlyContinue
+
+            $run.Status | Should -Be 'Failed'
+            $run.Steps.Status | Should -Be @('Completed', 'Failed', 'Skipped')
+            $errors.Count | Should -Be 1
+            $errors[0].FullyQualifiedErrorId | Should -Be 'StepFailed,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+            $errors[0].Exception.Message | Should -Match "Step 'train'"
+            $errors[0].Exception.Message | Should -Match 'exit code [1-9]'
+            $errors[0].Exception.Message | Should -Match 'does_not_exist'
+            $errors[0].TargetObject.StepName | Should -Be 'train'
+        }
+
+        It 'Should terminate with -ErrorAction Stop, as CI tasks want' {
+            { Invoke-RlabsPipeline -Path $failing -RepositoryPath $failRepo -InstanceType local -JobId 'fails2' -ErrorAction Stop } |
+                Should -Throw -ErrorId 'StepFailed,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+        }
+    }
+
+    Context 'Given bad parameters' {
+        It 'Should reject job id <JobId>' -ForEach @(
+            @{ JobId = 'has space' }, @{ JobId = '../up' }, @{ JobId = 'x' * 41 }, @{ JobId = 'under_score' }
+        ) {
+            { Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType local -JobId $JobId } |
+                Should -Throw -ErrorId 'InvalidJobId,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+        }
+
+        It 'Should reject an invalid instance type' {
+            { Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType 'huge' } |
+                Should -Throw -ErrorId 'InvalidInstanceType,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+        }
+
+        It 'Should reject a missing Python interpreter with the fix' {
+            $err = { Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType local -PythonPath (Join-Path $TestDrive 'no/python3') } | Should -Throw -PassThru
+
+            $err.FullyQualifiedErrorId | Should -BeLike 'PythonNotFound,*'
+            $err.Exception.Message | Should -Match 'PythonPath'
+        }
+
+        It 'Should reject an invalid pipeline before running anything' {
+            $bad = Join-Path $TestDrive 'invalid.yaml'
+            Set-Content $bad "pipeline:`n  - name: a"
+
+            { Invoke-RlabsPipeline -Path $bad -RepositoryPath $repo -InstanceType local } |
+                Should -Throw -ErrorId 'PipelineConfigInvalid,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+        }
+
+        It 'Should complete instance types on Tab' {
+            $line = 'Invoke-RlabsPipeline -InstanceType ml.m5.x'
+            $completions = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+
+            $completions.CompletionMatches.CompletionText | Should -Contain 'ml.m5.xlarge'
+        }
+    }
+
+    Context 'Given a credentials file' {
+        It 'Should hand it to the steps without AWS keys and never print a secret' {
+            $credRepo = Copy-ExampleRepository (Join-Path $TestDrive 'cred')
+            $credentials = Join-Path $credRepo 'credentials.yaml'
+            "aws:`n  aws_access_key_id: AKIATESTTESTTEST`n  aws_secret_access_key: sup3r/s3cret`nwarehouse:`n  password: hunter2-pw" | Set-Content $credentials
+
+            $all = Invoke-RlabsPipeline -Path (Join-Path $credRepo 'pipelines/sample_pipeline.yaml') -RepositoryPath $credRepo -InstanceType local -JobId 'cred' -CredentialsFile $credentials -Verbose *>&1 | Out-String
+
+            $all | Should -Not -Match 'sup3r/s3cret|hunter2-pw|AKIATESTTESTTEST'
+            $all | Should -Match 'Completed'
+            Get-ChildItem (Join-Path $credRepo '.rlabs') -Recurse -Filter 'credentials.yaml' | Should -BeNullOrEmpty
+            Add-Type -AssemblyName System.IO.Compression.FileSystem
+            $zip = [IO.Compression.ZipFile]::OpenRead((Join-Path $credRepo '.rlabs/runs/cred/input/source/source.zip'))
+            try { $zip.Entries.FullName | Should -Not -Contain 'credentials.yaml' } finally { $zip.Dispose() }
+        }
+
+        It 'Should reject a malformed credentials file without echoing it' {
+            $bad = Join-Path $TestDrive 'creds-bad.yaml'
+            "aws:`n  aws_secret_access_key: `"leaky-secret`n  other: [" | Set-Content $bad
+
+            $err = { Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType local -CredentialsFile $bad } | Should -Throw -PassThru
+
+            $err.FullyQualifiedErrorId | Should -BeLike 'CredentialsFileInvalid,*'
+            $err.Exception.Message | Should -Not -Match 'leaky-secret'
+        }
+    }
+
+    Context 'Given Ctrl-C during a run' {
+        It 'Should kill the running step''s processes and return promptly' {
+            $stopRepo = Copy-ExampleRepository (Join-Path $TestDrive 'stop')
+            $pidFile = Join-Path $TestDrive 'sleeper.pid'
+            Set-Content (Join-Path $stopRepo 'sleeper.py') @"
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])
+open(r'$pidFile', 'w').write(f'{os.getpid()} {child.pid}')
+time.sleep(300)
+"@
+            $slow = Join-Path $stopRepo 'pipelines/slow.yaml'
+            "pipeline:`n  - { name: sleep, job_suffix: Z, code: sleeper.py, output_path: data }`n  - { name: after, job_suffix: A, code: sleeper.py, output_path: data }" | Set-Content $slow
+
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddCommand('Import-Module').AddArgument($env:RLABS_MODULE_PATH).AddStatement().
+                    AddCommand('Invoke-RlabsPipeline').AddParameter('Path', $slow).AddParameter('RepositoryPath', $stopRepo).AddParameter('InstanceType', 'local')
+                $async = $ps.BeginInvoke()
+                $deadline = (Get-Date).AddSeconds(60)
+                while (-not ((Test-Path $pidFile) -and ((Get-Content $pidFile -Raw) -split ' ').Count -eq 2)) {
+                    if ((Get-Date) -gt $deadline) { throw "The step never started: $($ps.Streams.Error)" }
+                    Start-Sleep -Milliseconds 100
+                }
+                $pids = (Get-Content $pidFile -Raw) -split ' ' | ForEach-Object { [int]$_ }
+
+                $watch = [Diagnostics.Stopwatch]::StartNew()
+                $ps.Stop()
+                $watch.Elapsed.TotalSeconds | Should -BeLessThan 10
+
+                foreach ($p in $pids) {
+                    $gone = $false
+                    foreach ($i in 1..50) {
+                        $proc = Get-Process -Id $p -ErrorAction Ignore
+                        if (-not $proc -or $proc.HasExited -or ($IsLinux -and ((Get-Content "/proc/$p/stat" -ErrorAction Ignore) -split ' ')[2] -eq 'Z')) { $gone = $true; break }
+                        Start-Sleep -Milliseconds 100
+                    }
+                    $gone | Should -BeTrue -Because "process $p of the stopped step must be killed"
+                }
+                $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+            } finally {
+                $ps.Dispose()
+            }
+        }
+    }
+
+    Context 'Given the notebook pipeline and a Python with nbclient' {
+        It 'Should execute the notebook with the injected parameters' {
+            $python = '/usr/bin/python3'
+            if (-not $IsLinux) { Set-ItResult -Skipped -Because 'Debian python3-nbclient is the CI reference'; return }
+            $nbRepo = Copy-ExampleRepository (Join-Path $TestDrive 'nb')
+
+            $run = Invoke-RlabsPipeline -Path (Join-Path $nbRepo 'pipelines/notebook_pipeline.yaml') -RepositoryPath $nbRepo -InstanceType local -JobId 'nb1' -PythonPath $python
+
+            $run.Status | Should -Be 'Completed' -Because ($run.Steps | Where-Object Status -ne 'Completed' | ForEach-Object { "$($_.StepName): $($_.FailureReason) $($_.LogTail -join "`n")" })
+            $report = Get-ChildItem (Join-Path $nbRepo '.rlabs/data/reports/nb1') -Recurse -Filter 'summary.md' | Select-Object -First 1
+            $report | Should -Not -BeNullOrEmpty
+            Get-Content $report.FullName -Raw | Should -Match 'nb1'
+            Get-ChildItem (Join-Path $nbRepo '.rlabs/data/reports/nb1') -Recurse -Filter '*.ipynb' | Should -Not -BeNullOrEmpty
+        }
+    }
+}

@@ -1,0 +1,29 @@
+<#
+.SYNOPSIS
+    Runs the Pester tests against the built module in this (fresh) pwsh and writes a JSON summary.
+#>
+param(
+    [Parameter(Mandatory)] [string] $PesterPath,
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [Parameter(Mandatory)] [string] $SummaryPath,
+    [string] $ResultsPath,
+    [string[]] $Path = $PSScriptRoot
+)
+$ErrorActionPreference = 'Stop'
+Import-Module $PesterPath -Force
+$env:RLABS_MODULE_PATH = (Resolve-Path $ModulePath).Path
+$env:AWS_EC2_METADATA_DISABLED = 'true'
+$configuration = New-PesterConfiguration
+$configuration.Run.Path = $Path
+$configuration.Run.PassThru = $true
+$configuration.Output.Verbosity = 'Normal'
+if ($ResultsPath) {
+    $configuration.TestResult.Enabled = $true
+    $configuration.TestResult.OutputPath = $ResultsPath
+}
+$result = Invoke-Pester -Configuration $configuration
+[pscustomobject]@{
+    Passed  = $result.PassedCount
+    Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+    Skipped = $result.SkippedCount
+} | ConvertTo-Json | Set-Content -Path $SummaryPath
