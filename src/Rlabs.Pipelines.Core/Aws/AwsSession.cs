@@ -7,6 +7,7 @@ using Amazon.Runtime.Credentials;
 using Amazon.S3;
 using Amazon.SecurityToken;
 using Amazon.SecurityToken.Model;
+using Rlabs.Pipelines.Config;
 
 namespace Rlabs.Pipelines.Aws;
 
@@ -75,16 +76,8 @@ public sealed class AwsSession : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(environment);
 
-        AwsFileCredentials? file = null;
-        if (!string.IsNullOrEmpty(options.CredentialsFile))
-        {
-            if (!File.Exists(options.CredentialsFile))
-            {
-                throw new FileNotFoundException($"Credentials file '{options.CredentialsFile}' was not found.", options.CredentialsFile);
-            }
-
-            file = AwsCredentialsFileReader.Read(options.CredentialsFile);
-        }
+        // Its loader reports a missing or malformed file as RlabsConfigException, naming the file, never a value.
+        var file = string.IsNullOrEmpty(options.CredentialsFile) ? null : CredentialsFile.Load(options.CredentialsFile);
 
         // AWSSDK.Core reads AWS_CONFIG_FILE itself but not AWS_SHARED_CREDENTIALS_FILE, which the CLI and
         // boto3 honour; pass it on so a profile means the same thing here as in the user's other tools.
@@ -108,7 +101,7 @@ public sealed class AwsSession : IDisposable
             credentials = Keys(options.AccessKey, options.SecretKey, options.SessionToken);
             source = "explicit keys";
         }
-        else if (profileName is not null && (!string.IsNullOrEmpty(options.ProfileName) || file is not { HasKeys: true }))
+        else if (profileName is not null && (!string.IsNullOrEmpty(options.ProfileName) || file is not { HasAwsKeys: true }))
         {
             if (!profiles.TryGetAWSCredentials(profileName, out credentials))
             {
@@ -117,7 +110,7 @@ public sealed class AwsSession : IDisposable
 
             source = $"profile '{profileName}'";
         }
-        else if (file is { HasKeys: true })
+        else if (file is { HasAwsKeys: true })
         {
             credentials = Keys(file.AccessKey!, file.SecretKey!, file.SessionToken);
             source = $"credentials file '{Path.GetFileName(options.CredentialsFile)}'";
