@@ -32,8 +32,11 @@ public sealed class EmulatorState
         Logs = new LogsService(Load("logs"));
         SageMaker = new SageMakerService(Load("sagemaker"), Logs);
         S3 = new S3Service(Load("s3"));
+        Ec2 = new Ec2Service(Load("ec2"));
         Add(Logs);
         Add(SageMaker);
+        Add(Ec2);
+        Add(new StsService(Load("sts")));
     }
 
     public EmulatorOptions Options { get; }
@@ -47,6 +50,8 @@ public sealed class EmulatorState
     public SageMakerService SageMaker { get; }
 
     public S3Service S3 { get; }
+
+    public Ec2Service Ec2 { get; }
 
     public IReadOnlyDictionary<string, IEmulatedService> Services => _services;
 
