@@ -37,6 +37,12 @@ public sealed class EmulatorState
         Add(SageMaker);
         Add(Ec2);
         Add(new StsService(Load("sts")));
+        Iam = new IamService(Load("iam"));
+        Lambda = new LambdaService(Load("lambda"), Iam);
+        Events = new EventsService(Load("events"));
+        Add(Iam);
+        Add(Lambda);
+        Add(Events);
     }
 
     public EmulatorOptions Options { get; }
@@ -52,6 +58,12 @@ public sealed class EmulatorState
     public S3Service S3 { get; }
 
     public Ec2Service Ec2 { get; }
+
+    public IamService Iam { get; }
+
+    public LambdaService Lambda { get; }
+
+    public EventsService Events { get; }
 
     public IReadOnlyDictionary<string, IEmulatedService> Services => _services;
 
