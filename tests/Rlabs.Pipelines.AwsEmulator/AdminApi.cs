@@ -82,13 +82,17 @@ public sealed class AdminApi
         }
     }
 
-    private Task<bool> HandleExtraAsync(HttpContext http, string method, string path)
+    private async Task<bool> HandleExtraAsync(HttpContext http, string method, string path)
     {
-        _ = http;
-        _ = method;
-        _ = path;
-        _ = _emulator;
-        return Task.FromResult(false);
+        switch (method, path)
+        {
+            case ("POST", "/ec2/instances"):
+                _emulator.Ec2.Seed(await ReadAsync<Ec2InstanceSeed>(http).ConfigureAwait(false));
+                http.Response.StatusCode = 204;
+                return true;
+            default:
+                return false;
+        }
     }
 
     private static async Task<T> ReadAsync<T>(HttpContext http) =>

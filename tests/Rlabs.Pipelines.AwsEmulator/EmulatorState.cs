@@ -32,8 +32,17 @@ public sealed class EmulatorState
         Logs = new LogsService(Load("logs"));
         SageMaker = new SageMakerService(Load("sagemaker"), Logs);
         S3 = new S3Service(Load("s3"));
+        Ec2 = new Ec2Service(Load("ec2"));
         Add(Logs);
         Add(SageMaker);
+        Add(Ec2);
+        Add(new StsService(Load("sts")));
+        Iam = new IamService(Load("iam"));
+        Lambda = new LambdaService(Load("lambda"), Iam);
+        Events = new EventsService(Load("events"));
+        Add(Iam);
+        Add(Lambda);
+        Add(Events);
     }
 
     public EmulatorOptions Options { get; }
@@ -47,6 +56,14 @@ public sealed class EmulatorState
     public SageMakerService SageMaker { get; }
 
     public S3Service S3 { get; }
+
+    public Ec2Service Ec2 { get; }
+
+    public IamService Iam { get; }
+
+    public LambdaService Lambda { get; }
+
+    public EventsService Events { get; }
 
     public IReadOnlyDictionary<string, IEmulatedService> Services => _services;
 

@@ -91,7 +91,8 @@ public sealed partial class S3Service
         var path = request.Path.Value ?? "/";
         var segments = path.TrimStart('/').Split('/', 2);
         var bucket = Uri.UnescapeDataString(segments[0]);
-        var key = segments.Length > 1 ? Uri.UnescapeDataString(segments[1]) : null;
+        // SDKs send bucket-level calls both as "/bucket" and "/bucket/".
+        var key = segments.Length > 1 && segments[1].Length > 0 ? Uri.UnescapeDataString(segments[1]) : null;
         var query = request.Query.ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal);
         var headers = request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
         var operation = Operation(request.Method, bucket, key, query, headers);
