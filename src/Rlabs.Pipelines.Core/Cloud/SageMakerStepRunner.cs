@@ -40,7 +40,19 @@ internal sealed class SageMakerStepRunner : IStepRunner
         {
             while (true)
             {
-                var job = await _service.SageMaker.DescribeProcessingJobAsync(jobName, cancellationToken).ConfigureAwait(false);
+                DescribeProcessingJobResponse job;
+                try
+                {
+                    job = await _service.SageMaker.DescribeProcessingJobAsync(jobName, cancellationToken).ConfigureAwait(false);
+                }
+                catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.Throttling)
+                {
+                    // The client's own retries are spent: waiting is all a poll needs, so back off harder and go on.
+                    delay = TimeSpan.FromSeconds(Math.Min(60, delay.TotalSeconds * 2));
+                    reporter.Verbose($"[{step.Name}] DescribeProcessingJob is throttled; polling again in {delay.TotalSeconds:0} s.");
+                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
                 stepRun.StartTime = job.ProcessingStartTime ?? stepRun.StartTime;
                 await logs.PumpAsync(cancellationToken).ConfigureAwait(false);
                 if (job.IsTerminal)
