@@ -39,6 +39,11 @@ $DependencyFiles = @(
     'YamlDotNet.dll'
     'AWSSDK.Core.dll'
     'AWSSDK.Extensions.Numerics.dll'
+    'AWSSDK.S3.dll'
+    'AWSSDK.EC2.dll'
+    'AWSSDK.SecurityToken.dll'
+    'AWSSDK.SSO.dll'
+    'AWSSDK.SSOOIDC.dll'
     'System.IO.Hashing.dll'
 )
 
