@@ -95,6 +95,34 @@ public sealed class EmulatorConformanceTests : IClassFixture<EmulatorFixture>
     }
 
     [Fact]
+    public async Task The_standalone_emulator_stops_cleanly_on_SIGTERM()
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add(typeof(AwsEmulatorHost).Assembly.Location);
+        using var process = Process.Start(start)!;
+        try
+        {
+            using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            Assert.StartsWith("Listening on http://127.0.0.1:", await process.StandardOutput.ReadLineAsync(cancel.Token), StringComparison.Ordinal);
+
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync(cancel.Token);
+            }
+
+            await process.WaitForExitAsync(cancel.Token);
+            Assert.Equal(0, process.ExitCode);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    [Fact]
     public async Task The_standalone_emulator_prints_its_address_serves_the_admin_API_and_stops_when_stdin_closes()
     {
         var dll = typeof(AwsEmulatorHost).Assembly.Location;
