@@ -44,7 +44,7 @@ public static partial class PipelineConfigReader
                 Error("WrongType", root.Line, root.Column, $"The file's top level is {root.KindName}; a mapping with a 'pipeline' key is expected.", "Start with 'pipeline:' followed by a list of steps.");
                 return null;
             }
-            var entries = Entries(top, TopLevelKeys, "top level");
+            var entries = Entries(top, TopLevelKeys, "the top level");
             var defaults = ReadDefaults(entries);
             var steps = ReadSteps(top, entries);
             var project = OptionalString(entries, "project");
@@ -64,7 +64,7 @@ public static partial class PipelineConfigReader
             List<string> groups = [];
             if (vpc is YamlMappingNode vpcMap)
             {
-                var vpcEntries = Entries(vpcMap, s_vpcKeys, "vpc");
+                var vpcEntries = Entries(vpcMap, s_vpcKeys, "'vpc'");
                 subnets = StringList(vpcEntries, "subnets", 1, 16) ?? [];
                 groups = StringList(vpcEntries, "security_group_ids", 1, 5) ?? [];
                 if (subnets.Count == 0 != (groups.Count == 0))
@@ -373,7 +373,8 @@ public static partial class PipelineConfigReader
             {
                 if (match.Value != "<job_id>")
                 {
-                    var hint = match.Value.Equals("<job_id>", StringComparison.OrdinalIgnoreCase) || match.Value.Replace('-', '_').Equals("<job_id>", StringComparison.OrdinalIgnoreCase) || match.Value.Replace(" ", string.Empty, StringComparison.Ordinal) == "<job_id>"
+                    var squeezed = new string(match.Value.Where(char.IsAsciiLetterOrDigit).ToArray());
+                    var hint = squeezed.Equals("jobid", StringComparison.OrdinalIgnoreCase)
                         ? "Write the placeholder exactly as <job_id>."
                         : "<job_id> is the only placeholder; it is replaced by the run's job id.";
                     Error("InvalidPlaceholder", node.Line, node.Column, $"{Capitalize(what)} uses the unknown placeholder '{match.Value}'.", hint);
@@ -416,13 +417,13 @@ public static partial class PipelineConfigReader
             {
                 if (keyNode is not YamlScalarNode key || key.IsNull)
                 {
-                    Error("WrongType", keyNode.Line, keyNode.Column, $"A key at the {where} is {keyNode.KindName}; keys are plain names.", "Write keys as 'name: value'.");
+                    Error("WrongType", keyNode.Line, keyNode.Column, $"A key in {where} is {keyNode.KindName}; keys are plain names.", "Write keys as 'name: value'.");
                     continue;
                 }
                 if (!known.Contains(key.Value))
                 {
                     var near = Suggest(key.Value, known);
-                    Error("UnknownKey", key.Line, key.Column, $"Unknown key '{key.Value}' at the {where}.",
+                    Error("UnknownKey", key.Line, key.Column, $"Unknown key '{key.Value}' in {where}.",
                         near is not null ? $"Did you mean '{near}'?" : $"Known keys: {string.Join(", ", known)}.");
                     continue;
                 }
@@ -430,7 +431,7 @@ public static partial class PipelineConfigReader
                 {
                     if (!ReferenceEquals(first.Key, key))
                     {
-                        Error("DuplicateKey", key.Line, key.Column, $"The key '{key.Value}' at the {where} is given twice (first at line {first.Key.Line}).", "Keep one of them.");
+                        Error("DuplicateKey", key.Line, key.Column, $"The key '{key.Value}' in {where} is given twice (first at line {first.Key.Line}).", "Keep one of them.");
                     }
                     continue;
                 }

@@ -158,6 +158,8 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
             ThrowTerminatingError(ErrorMapping.Record(ex, "RunPreparationFailed", plan.RunDirectory));
         }
 
+        // The run goes out first, so a caller with -ErrorAction Stop still gets it before the error terminates.
+        WriteObject(run);
         foreach (var failed in run.Steps.Where(s => s.Status == RlabsRunStatus.Failed))
         {
             var message = new StringBuilder($"Step '{failed.StepName}' of pipeline '{run.PipelineName}' (job {run.JobId}) failed");
@@ -173,6 +175,5 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
             message.AppendLine().Append("Full log: ").Append(failed.LogPath);
             WriteError(ErrorMapping.Record(new InvalidOperationException(message.ToString()), "StepFailed", ErrorCategory.InvalidResult, failed));
         }
-        WriteObject(run);
     }
 }

@@ -245,6 +245,14 @@ public sealed class PipelineConfigReaderTests : IDisposable
         Assert.Equal(5, Single(result, "InvalidPlaceholder").Line);
     }
 
+    [Fact]
+    public void Should_point_out_a_misspelt_job_id_placeholder()
+    {
+        var result = Read(SeedYaml.Replace("data/<job_id>", "data/<Job-ID>", StringComparison.Ordinal));
+
+        Assert.Contains("exactly as <job_id>", Single(result, "InvalidPlaceholder").Hint, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("/abs/data")]
     [InlineData("../outside")]
