@@ -32,6 +32,7 @@ public sealed class EmulatorState
         Logs = new LogsService(Load("logs"));
         SageMaker = new SageMakerService(Load("sagemaker"), Logs);
         S3 = new S3Service(Load("s3"));
+        SageMaker.Executor = new LocalProcessingJobExecutor(S3);
         Ec2 = new Ec2Service(Load("ec2"));
         Add(Logs);
         Add(SageMaker);

@@ -23,8 +23,8 @@ public sealed class ProcessingJobBehaviour
 /// <summary>Runs a processing job's command for real; see <see cref="LocalProcessingJobExecutor"/>.</summary>
 public interface IProcessingJobExecutor
 {
-    /// <summary>Runs the job to its end and returns (succeeded, failure reason, log lines).</summary>
-    Task<(bool Succeeded, string? FailureReason, IReadOnlyList<string> LogLines)> RunAsync(JsonObject job, string region, CancellationToken cancellationToken);
+    /// <summary>Runs the job to its end, writing its output lines through <paramref name="log"/> as they come.</summary>
+    Task<(bool Succeeded, string? FailureReason)> RunAsync(JsonObject job, Action<string> log, CancellationToken cancellationToken);
 }
 
 /// <summary>SageMaker Processing: jobs move InProgress → Completed/Failed, or Stopping → Stopped.</summary>
@@ -130,10 +130,20 @@ public sealed class SageMakerService : IEmulatedService
 
     private async Task RunExecutorAsync(Job job)
     {
-        (bool Succeeded, string? FailureReason, IReadOnlyList<string> LogLines) result;
+        // Off the request thread: the job runs while clients poll DescribeProcessingJob and read its logs.
+        await Task.Yield();
+        void Log(string line)
+        {
+            lock (_jobs)
+            {
+                _logs.Append(LogGroup, job.LogStream, DateTimeOffset.UtcNow, [line]);
+            }
+        }
+
+        (bool Succeeded, string? FailureReason) result;
         try
         {
-            result = await Executor!.RunAsync((JsonObject)job.Data.DeepClone(), job.Region, job.Cancellation.Token).ConfigureAwait(false);
+            result = await Executor!.RunAsync((JsonObject)job.Data.DeepClone(), Log, job.Cancellation.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -141,16 +151,15 @@ public sealed class SageMakerService : IEmulatedService
         }
         catch (Exception ex)
         {
-            result = (false, "InternalServerError: " + ex.Message, [ex.ToString()]);
+            Log(ex.ToString());
+            result = (false, "InternalServerError: " + ex.Message);
         }
 
         lock (_jobs)
         {
-            var now = DateTimeOffset.UtcNow;
-            _logs.Append(LogGroup, job.LogStream, now, result.LogLines);
             if (job.Status == "InProgress")
             {
-                Finish(job, result.Succeeded ? "Completed" : "Failed", result.FailureReason, now);
+                Finish(job, result.Succeeded ? "Completed" : "Failed", result.FailureReason, DateTimeOffset.UtcNow);
             }
         }
     }

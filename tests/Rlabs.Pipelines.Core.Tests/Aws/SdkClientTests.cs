@@ -43,6 +43,30 @@ public sealed class SdkClientTests : IClassFixture<EmulatorFixture>, IDisposable
     }
 
     [Fact]
+    public async Task S3_and_EC2_clients_go_to_their_service_specific_endpoint_variables()
+    {
+        var environment = new Dictionary<string, string>
+        {
+            // Nothing listens on port 1: a client that ignored its own variable would fail.
+            ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:1/",
+            ["AWS_ENDPOINT_URL_S3"] = _fixture.Endpoint,
+            ["AWS_ENDPOINT_URL_EC2"] = _fixture.Endpoint,
+        };
+        using var session = AwsSession.Create(new AwsSessionOptions { AccessKey = "AKIDSDKENDPOINT", SecretKey = "s", Region = "eu-west-1", MaxAttempts = 1 }, n => environment.GetValueOrDefault(n));
+        using var s3 = new S3Storage(session);
+        using var ec2 = new Ec2Client(session);
+        _fixture.Emulator.Ec2.Seed(new Ec2InstanceSeed { InstanceId = "i-0ddddddddddddddd4", State = "stopped" });
+
+        var exists = await s3.BucketExistsAsync("rlabs-endpoint-check", CancellationToken.None);
+        var instance = await ec2.DescribeInstanceAsync("i-0ddddddddddddddd4", CancellationToken.None);
+
+        Assert.False(exists);
+        Assert.Equal("stopped", instance.State);
+        Assert.Contains(_fixture.Emulator.Requests.For("s3", "HeadBucket"), r => r.AccessKeyId == "AKIDSDKENDPOINT");
+        Assert.Contains(_fixture.Emulator.Requests.For("ec2", "DescribeInstances"), r => r.AccessKeyId == "AKIDSDKENDPOINT" && r.Region == "eu-west-1");
+    }
+
+    [Fact]
     public async Task EnsureBucket_creates_a_private_encrypted_bucket_once()
     {
         using var session = _fixture.Session();
