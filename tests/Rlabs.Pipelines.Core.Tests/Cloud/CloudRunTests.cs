@@ -7,7 +7,7 @@ using Rlabs.Pipelines.Running;
 
 namespace Rlabs.Pipelines.Tests.Cloud;
 
-/// <summary>Cloud runs against the model-checked emulator; jobs really execute the code scripts with python3.</summary>
+/// <summary>Cloud runs against the model-checked emulator; its jobs really execute the code scripts (LocalProcessingJobExecutor).</summary>
 public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
 {
     private const string RoleArn = "arn:aws:iam::123456789012:role/rlabs-sagemaker";
@@ -43,7 +43,6 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     {
         _fixture = fixture;
         _fixture.Emulator.Reset();
-        _fixture.Emulator.SageMaker.Executor = new PythonJobExecutor(_fixture.Emulator.S3);
         _fixture.Emulator.SageMaker.SetBehaviour(null, new ProcessingJobBehaviour { Execute = true });
         _repo.Write("step.py", StepScript);
         _repo.Write("requirements.txt", "# none\n");
@@ -188,7 +187,7 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
 
         Assert.Equal(RlabsRunStatus.Failed, run.Status);
         Assert.Equal([RlabsRunStatus.Completed, RlabsRunStatus.Failed, RlabsRunStatus.Skipped], run.Steps.Select(s => s.Status));
-        Assert.Contains("exited with code 4", run.Steps[1].FailureReason, StringComparison.Ordinal);
+        Assert.Contains("exit code 4", run.Steps[1].FailureReason, StringComparison.Ordinal);
         Assert.Contains(run.Steps[1].LogTail, l => l.Contains("bad things happened", StringComparison.Ordinal));
         Assert.Null(Created("score"));
     }
