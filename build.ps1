@@ -137,6 +137,7 @@ function Invoke-Test {
     }
 
     # Pester: the cmdlets as users type them, in a fresh pwsh against the built module.
+    $env:RLABS_EMULATOR_DIR = Join-Path $Root "tests/Rlabs.Pipelines.AwsEmulator/bin/$Configuration/net10.0"
     $pesterSummary = Join-Path $results 'pester.json'
     $runner = Join-Path $Root 'tests/Rlabs.Pipelines.Tests/Invoke-Tests.ps1'
     & dotnet pwsh -NoProfile -NonInteractive -File $runner -PesterPath (Get-PesterModulePath) `
