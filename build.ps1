@@ -176,7 +176,8 @@ function Invoke-Demo {
 
 function Invoke-Bench {
     Invoke-Build
-    & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/bench/Invoke-Bench.ps1') -ModulePath (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1') -Examples (Join-Path $Root 'examples') -Rounds $Rounds
+    Invoke-Native dotnet @('build', (Join-Path $Root 'tests/Rlabs.Pipelines.AwsEmulator'), '-c', $Configuration, '--nologo', '-v', 'q')
+    & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/bench/Invoke-Bench.ps1') -ModulePath (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1') -Examples (Join-Path $Root 'examples') -Rounds $Rounds -EmulatorDirectory (Join-Path $Root "tests/Rlabs.Pipelines.AwsEmulator/bin/$Configuration/net10.0")
     if ($LASTEXITCODE -ne 0) { throw 'The benchmark failed.' }
 }
 
