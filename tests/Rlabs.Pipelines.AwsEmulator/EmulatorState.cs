@@ -48,6 +48,9 @@ public sealed class EmulatorState
 
     public EmulatorOptions Options { get; }
 
+    /// <summary>Keep each non-S3 request's raw form (headers, body) in the log; off by default to save memory.</summary>
+    public bool CaptureRawRequests { get; set; }
+
     public RequestLog Requests { get; } = new();
 
     public FaultInjector Faults { get; } = new();
