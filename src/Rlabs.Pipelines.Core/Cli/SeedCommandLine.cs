@@ -1,0 +1,418 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using Rlabs.Pipelines.Config;
+
+namespace Rlabs.Pipelines.Cli;
+
+/// <summary>What a command line of the original CLI asks for.</summary>
+public enum SeedCommandLineOutcome
+{
+    /// <summary>Run a cmdlet with parameters.</summary>
+    Invoke,
+
+    /// <summary>Print usage text (--help) and succeed.</summary>
+    Help,
+
+    /// <summary>The command line is wrong: print the one-line message and fail.</summary>
+    UsageError,
+}
+
+/// <summary>The parsed command line: a cmdlet and its parameters, help text, or a usage error.</summary>
+public sealed class SeedCommandLineResult
+{
+    private SeedCommandLineResult(SeedCommandLineOutcome outcome, string commandPath)
+    {
+        Outcome = outcome;
+        CommandPath = commandPath;
+    }
+
+    /// <summary>Invoke, Help or UsageError.</summary>
+    public SeedCommandLineOutcome Outcome { get; }
+
+    /// <summary>The command the line reached, e.g. "rlabs aws pipeline run".</summary>
+    public string CommandPath { get; }
+
+    /// <summary>The cmdlet to run (Invoke), e.g. "Invoke-RlabsPipeline".</summary>
+    public string? CmdletName { get; private init; }
+
+    /// <summary>The cmdlet's parameters (Invoke): string values, or true for switches.</summary>
+    public IReadOnlyDictionary<string, object> Parameters { get; private init; } = new Dictionary<string, object>();
+
+    /// <summary>Usage text in the original CLI's style (Help).</summary>
+    public string? HelpText { get; private init; }
+
+    /// <summary>One line: what is wrong and what is expected (UsageError).</summary>
+    public string? ErrorMessage { get; private init; }
+
+    /// <summary>The flag or word the error is about, when there is one (UsageError).</summary>
+    public string? Flag { get; private init; }
+
+    internal static SeedCommandLineResult Invoke(string path, string cmdlet, IReadOnlyDictionary<string, object> parameters) =>
+        new(SeedCommandLineOutcome.Invoke, path) { CmdletName = cmdlet, Parameters = parameters };
+
+    internal static SeedCommandLineResult Help(string path, string text) =>
+        new(SeedCommandLineOutcome.Help, path) { HelpText = text };
+
+    internal static SeedCommandLineResult Error(string path, string message, string? flag) =>
+        new(SeedCommandLineOutcome.UsageError, path) { ErrorMessage = $"{message} See '{path} --help'.", Flag = flag };
+}
+
+/// <summary>
+/// Parses the command lines of the original Python CLI (<c>rlabs aws pipeline run | schedule |
+/// enable-scheduling | disable-scheduling</c>) into the cmdlet and parameters that do the work, so the
+/// <c>rlabs</c> command is a front over the cmdlets rather than a second implementation. Pure: no I/O.
+/// </summary>
+public static partial class SeedCommandLine
+{
+    /// <summary>The program name every usage line starts with.</summary>
+    public const string Program = "rlabs";
+
+    private const string DefaultInstanceType = "ml.t3.xlarge";
+
+    private static readonly SeedOption s_verbose = new(["-v", "-vv", "--verbose"], null, "Verbose", "Verbose mode: write what each step does");
+
+    private static readonly SeedSubcommand[] s_subcommands =
+    [
+        new("run", "Invoke-RlabsPipeline",
+            "Run the pipeline as SageMaker Processing jobs on the cloud, or locally with -i local.",
+            [
+                new(["-p", "--pipeline-config-file"], "FILE", "Path", "path to the pipeline configuration file", Required: true),
+                new(["-c", "--credentials-file"], "FILE", "CredentialsFile", "path to the credentials file (contains AWS credentials, data warehouse credentials)"),
+                new(["-r", "--repository-path"], "PATH", "RepositoryPath", "path to the data apps project repository", DefaultText: "current directory"),
+                new(["-i", "--instance-type"], "TYPE", "InstanceType", "instance type to run the pipeline; 'local' runs every step on this computer", DefaultText: DefaultInstanceType + ", or instance_type of the pipeline file", Validate: ValidateInstanceType),
+                new(["-j", "--job-id"], "ID", "JobId", "job id to run the pipeline, used while storing output or reading input in between processing pipeline steps", DefaultText: "generated", Validate: ValidateJobId),
+                s_verbose,
+            ],
+            null),
+        new("schedule", "New-RlabsPipelineSchedule",
+            "Schedule the pipeline: an EC2 instance, started by a Lambda function on an EventBridge rule, runs it as SageMaker Processing jobs.",
+            [
+                new(["-id", "--instance-id"], "ID", "InstanceId", "EC2 machine instance id", Required: true, Validate: ValidateInstanceId),
+                new(["-sit", "--sagemaker-instance-type"], "TYPE", "SageMakerInstanceType", "instance type to be used for the SageMaker Processing jobs", DefaultText: DefaultInstanceType, Validate: ValidateSageMakerInstanceType),
+                new(["-p", "--pem-file"], "FILE", "PemFile", "path to the pem file used for transferring files to the EC2 instance", Required: true),
+                new(["-u", "--ec2-username"], "NAME", "Ec2UserName", "user name of the EC2 instance", DefaultText: "ec2-user"),
+                new(["-r", "--repository-path"], "PATH", "RepositoryPath", "path to the data apps project repository", DefaultText: "current directory"),
+                new(["-pn", "--project-name"], "NAME", "ProjectName", "name of the project", DefaultText: "project repository folder name"),
+                new(["-pc", "--pipeline-config-file"], "FILE", "PipelinePath", "path to the pipeline configuration file", Required: true),
+                new(["-c", "--credentials-file"], "FILE", "CredentialsFile", "path to the credentials file (contains AWS credentials, data warehouse credentials)", DefaultText: "credentials.yaml", Implied: "credentials.yaml"),
+                new(["-es", "--event-schedule"], "EXPR", "ScheduleExpression", "event schedule for the pipeline, e.g. \"rate(1 hour)\" or \"cron(0 6 * * ? *)\"", Required: true, Validate: ValidateScheduleExpression, JoinParentheses: true),
+                new(["--role-name"], "NAME", "RoleName", "role name to be used for the pipeline (long form only: -r is --repository-path)", DefaultText: "<project_name>-lambda-role"),
+                s_verbose,
+            ],
+            "The original CLI gave -r to both --repository-path and --role-name: here -r is the repository path, and the role name has only the long form --role-name."),
+        new("enable-scheduling", "Enable-RlabsPipelineSchedule",
+            "Enable the schedule of a pipeline (its EventBridge rule).",
+            EnableDisableOptions(),
+            null),
+        new("disable-scheduling", "Disable-RlabsPipelineSchedule",
+            "Disable the schedule of a pipeline (its EventBridge rule); enable-scheduling turns it back on.",
+            EnableDisableOptions(),
+            null),
+    ];
+
+    private static readonly string[] s_helpFlags = ["--help", "-h"];
+
+    /// <summary>The subcommands of <c>rlabs aws pipeline</c>, in help order.</summary>
+    public static IReadOnlyList<string> Subcommands { get; } = s_subcommands.Select(s => s.Name).ToArray();
+
+    /// <summary>The cmdlet a subcommand of <c>rlabs aws pipeline</c> runs.</summary>
+    public static string CmdletFor(string subcommand) =>
+        s_subcommands.FirstOrDefault(s => s.Name == subcommand)?.CmdletName
+        ?? throw new ArgumentException($"'{subcommand}' is not a subcommand of rlabs aws pipeline.", nameof(subcommand));
+
+    /// <summary>Parses the arguments that follow the program name (<c>aws pipeline run -p …</c>).</summary>
+    public static SeedCommandLineResult Parse(IReadOnlyList<string?>? arguments)
+    {
+        var args = (arguments ?? []).Select(a => a ?? string.Empty).ToArray();
+        // The groups: rlabs → aws → pipeline → subcommand.
+        string[] groupWords = ["aws", "pipeline"];
+        var path = Program;
+        var index = 0;
+        foreach (var word in groupWords)
+        {
+            if (index >= args.Length)
+            {
+                return SeedCommandLineResult.Error(path, $"Missing command: expected '{word}'.", null);
+            }
+            var token = args[index];
+            if (IsHelp(token))
+            {
+                return SeedCommandLineResult.Help(path, GroupHelp(path, [word]));
+            }
+            if (token != word)
+            {
+                return token.StartsWith('-')
+                    ? SeedCommandLineResult.Error(path, $"No such option: {token}. Expected the command '{word}'.", token)
+                    : SeedCommandLineResult.Error(path, $"No such command '{token}': expected '{word}'.", token);
+            }
+            path += " " + word;
+            index++;
+        }
+
+        if (index >= args.Length)
+        {
+            return SeedCommandLineResult.Error(path, $"Missing command: expected one of {string.Join(", ", Subcommands)}.", null);
+        }
+        var name = args[index];
+        if (IsHelp(name))
+        {
+            return SeedCommandLineResult.Help(path, GroupHelp(path, Subcommands));
+        }
+        var subcommand = s_subcommands.FirstOrDefault(s => s.Name == name);
+        if (subcommand is null)
+        {
+            var suggestion = Suggest(name, Subcommands);
+            var hint = suggestion is null ? string.Empty : $" Did you mean '{suggestion}'?";
+            return name.StartsWith('-')
+                ? SeedCommandLineResult.Error(path, $"No such option: {name}. Expected one of the commands {string.Join(", ", Subcommands)}.", name)
+                : SeedCommandLineResult.Error(path, $"No such command '{name}': expected one of {string.Join(", ", Subcommands)}.{hint}", name);
+        }
+        path += " " + subcommand.Name;
+        var rest = args.AsSpan(index + 1).ToArray();
+        // --help wins wherever it is, as with the original (click's eager --help).
+        return rest.Any(IsHelp)
+            ? SeedCommandLineResult.Help(path, SubcommandHelp(path, subcommand))
+            : ParseOptions(path, subcommand, rest);
+    }
+
+    /// <summary>Usage text of a command path such as "rlabs aws pipeline run", as --help prints it.</summary>
+    public static string HelpFor(string commandPath)
+    {
+        var result = Parse([.. commandPath.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1), "--help"]);
+        return result.HelpText ?? throw new ArgumentException($"'{commandPath}' is not an rlabs command.", nameof(commandPath));
+    }
+
+    private static SeedCommandLineResult ParseOptions(string path, SeedSubcommand subcommand, string[] args)
+    {
+        var values = new Dictionary<SeedOption, string>();
+        var parameters = new Dictionary<string, object>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+        {
+            var token = args[i];
+            string? inline = null;
+            var flag = token;
+            if (token.StartsWith("--", StringComparison.Ordinal) && token.IndexOf('=', StringComparison.Ordinal) is var equals and > 2)
+            {
+                flag = token[..equals];
+                inline = token[(equals + 1)..];
+            }
+            var option = subcommand.Find(flag);
+            if (option is null)
+            {
+                return token.StartsWith('-') && token.Length > 1
+                    ? SeedCommandLineResult.Error(path, $"No such option: {flag}.{subcommand.SuggestOption(flag)}", flag)
+                    : SeedCommandLineResult.Error(path, $"Unexpected argument '{token}': {path} takes only options (e.g. {subcommand.Options[0].Names[^1]} {subcommand.Options[0].Metavar}).", token);
+            }
+            if (option.IsSwitch)
+            {
+                if (inline is not null)
+                {
+                    return SeedCommandLineResult.Error(path, $"Option {flag} does not take a value.", flag);
+                }
+                parameters[option.Parameter] = true;
+                continue;
+            }
+            if (values.ContainsKey(option))
+            {
+                var roleHint = option.Parameter == "RepositoryPath" && subcommand.Find("--role-name") is not null
+                    ? " (-r is --repository-path; give the role name with --role-name)"
+                    : string.Empty;
+                return SeedCommandLineResult.Error(path, $"Option {option.Display} is given more than once{roleHint}: give it once.", flag);
+            }
+
+            string value;
+            if (inline is not null)
+            {
+                value = inline;
+            }
+            else if (i + 1 < args.Length && subcommand.Find(args[i + 1]) is null && !IsLongOptionWithValue(subcommand, args[i + 1]))
+            {
+                value = args[++i];
+            }
+            else
+            {
+                return SeedCommandLineResult.Error(path, $"Option {option.Display} requires a value: {option.Metavar}, {option.Help}.", flag);
+            }
+            if (option.JoinParentheses)
+            {
+                // bash splits an unquoted 'rate(1 hour)' into 'rate(1' and 'hour)': join until the parentheses balance.
+                while (Depth(value) > 0 && i + 1 < args.Length && subcommand.Find(args[i + 1]) is null)
+                {
+                    value += " " + args[++i];
+                }
+                if (Depth(value) != 0)
+                {
+                    return SeedCommandLineResult.Error(path, $"Option {option.Display} has unbalanced parentheses in '{value}': expected e.g. \"rate(1 hour)\".", flag);
+                }
+            }
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                return SeedCommandLineResult.Error(path, $"Option {option.Display} requires a non-empty value: {option.Metavar}, {option.Help}.", flag);
+            }
+            if (option.Validate?.Invoke(value) is { } problem)
+            {
+                return SeedCommandLineResult.Error(path, $"Option {option.Display}: {problem}", flag);
+            }
+            values[option] = value;
+            parameters[option.Parameter] = value;
+        }
+
+        foreach (var option in subcommand.Options)
+        {
+            if (option.Required && !values.ContainsKey(option))
+            {
+                return SeedCommandLineResult.Error(path, $"Missing option {option.Display} {option.Metavar}: {option.Help}.", option.Names[^1]);
+            }
+            if (option.Implied is { } implied && !values.ContainsKey(option))
+            {
+                parameters[option.Parameter] = implied;
+            }
+        }
+        return SeedCommandLineResult.Invoke(path, subcommand.CmdletName, parameters);
+    }
+
+    private static bool IsLongOptionWithValue(SeedSubcommand subcommand, string token) =>
+        token.StartsWith("--", StringComparison.Ordinal) && token.IndexOf('=', StringComparison.Ordinal) is var equals and > 2
+        && subcommand.Find(token[..equals]) is not null;
+
+    private static string? Suggest(string word, IEnumerable<string> known)
+    {
+        // PipelineConfigReader.Suggest compares YAML keys, which spell '-' as '_'.
+        var byKey = known.Distinct(StringComparer.Ordinal).ToDictionary(k => k.Replace('-', '_'), k => k, StringComparer.Ordinal);
+        return PipelineConfigReader.Suggest(word, byKey.Keys) is { } key ? byKey[key] : null;
+    }
+
+    private static bool IsHelp(string token) => s_helpFlags.Contains(token, StringComparer.Ordinal);
+
+    private static int Depth(string value) => value.Count(c => c == '(') - value.Count(c => c == ')');
+
+    private static SeedOption[] EnableDisableOptions() =>
+    [
+        new(["-c", "--credentials-file"], "FILE", "CredentialsFile", "path to the credentials file (contains AWS credentials, data warehouse credentials)", DefaultText: "credentials.yaml", Implied: "credentials.yaml"),
+        new(["-p", "--pipeline"], "FILE", "PipelinePath", "path to the pipeline configuration file", Required: true),
+        new(["-pc", "-pn", "--project-name"], "NAME", "ProjectName", "name of the project; \"_\" and \".\" become \"-\", as when the schedule was created", Required: true),
+        s_verbose,
+    ];
+
+    private static string GroupHelp(string path, IReadOnlyList<string> commands)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"Usage: {path} [OPTIONS] COMMAND [ARGS]...").AppendLine().AppendLine();
+        text.AppendLine("Options:");
+        text.AppendLine("  --help  Show this message and exit.").AppendLine();
+        text.AppendLine("Commands:");
+        var width = commands.Max(c => c.Length) + 2;
+        foreach (var command in commands)
+        {
+            var summary = s_subcommands.FirstOrDefault(s => s.Name == command)?.Summary ?? command switch
+            {
+                "aws" => "Commands for Amazon Web Services.",
+                _ => "Run, schedule, enable and disable data apps pipelines.",
+            };
+            text.Append("  ").Append(command.PadRight(width)).AppendLine(summary);
+        }
+        return text.ToString().TrimEnd() + Environment.NewLine;
+    }
+
+    private static string SubcommandHelp(string path, SeedSubcommand subcommand)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"Usage: {path} [OPTIONS]").AppendLine().AppendLine();
+        text.Append("  ").AppendLine(subcommand.Summary);
+        text.Append(CultureInfo.InvariantCulture, $"  Runs the cmdlet {subcommand.CmdletName}; Get-Help {subcommand.CmdletName} -Full tells more.").AppendLine();
+        if (subcommand.Note is { } note)
+        {
+            text.AppendLine().Append("  ").AppendLine(note);
+        }
+        text.AppendLine().AppendLine("Options:");
+        var rows = subcommand.Options
+            .Select(o => (Left: string.Join(", ", o.Names) + (o.IsSwitch ? string.Empty : " " + o.Metavar), Right: Describe(o)))
+            .Append((Left: "--help", Right: "Show this message and exit."))
+            .ToList();
+        var width = rows.Max(r => r.Left.Length) + 2;
+        foreach (var (left, right) in rows)
+        {
+            text.Append("  ").Append(left.PadRight(width)).AppendLine(right);
+        }
+        return text.ToString();
+    }
+
+    private static string Describe(SeedOption option)
+    {
+        var text = char.ToUpperInvariant(option.Help[0]) + option.Help[1..];
+        if (option.DefaultText is { } defaultText)
+        {
+            text += $"  [default: {defaultText}]";
+        }
+        if (option.Required)
+        {
+            text += "  [required]";
+        }
+        return text;
+    }
+
+    private static string? ValidateInstanceType(string value) =>
+        PipelineConfigReader.IsValidInstanceType(value)
+            ? null
+            : $"'{value}' is not an instance type: expected 'local' or a SageMaker instance type such as {DefaultInstanceType}.";
+
+    private static string? ValidateSageMakerInstanceType(string value) =>
+        value.StartsWith("ml.", StringComparison.Ordinal) && PipelineConfigReader.IsValidInstanceType(value)
+            ? null
+            : $"'{value}' is not a SageMaker instance type: expected one such as {DefaultInstanceType}.";
+
+    private static string? ValidateJobId(string value) =>
+        ProjectNaming.ValidateJobId(value) is { } problem ? $"'{value}' is not a valid job id. {problem}" : null;
+
+    private static string? ValidateInstanceId(string value) =>
+        InstanceIdRegex().IsMatch(value)
+            ? null
+            : $"'{value}' is not an EC2 instance id: expected 'i-' and 8 or 17 hexadecimal digits, e.g. i-07c3cedbe6988ed49.";
+
+    private static string? ValidateScheduleExpression(string value) =>
+        RateRegex().Match(value) is { Success: true } rate
+            ? (rate.Groups["n"].Value == "1") == !rate.Groups["unit"].Value.EndsWith('s')
+                ? null
+                : $"'{value}' is not a rate EventBridge accepts: use the singular unit for 1 and the plural otherwise, e.g. \"rate(1 hour)\", \"rate(10 minutes)\"."
+            : CronRegex().IsMatch(value)
+                ? null
+                : $"'{value}' is not an event schedule: expected \"rate(<n> minute[s]|hour[s]|day[s])\" or \"cron(<6 fields>)\", e.g. \"rate(1 hour)\".";
+
+    [GeneratedRegex(@"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$", RegexOptions.CultureInvariant)]
+    private static partial Regex InstanceIdRegex();
+
+    [GeneratedRegex(@"^rate\((?<n>[1-9][0-9]{0,5}) (?<unit>minutes?|hours?|days?)\)$", RegexOptions.CultureInvariant)]
+    private static partial Regex RateRegex();
+
+    [GeneratedRegex(@"^cron\(\S+(?: \S+){5}\)$", RegexOptions.CultureInvariant)]
+    private static partial Regex CronRegex();
+
+    /// <summary>One option: its names (short first), value name (null for a switch) and cmdlet parameter.</summary>
+    private sealed record SeedOption(
+        string[] Names,
+        string? Metavar,
+        string Parameter,
+        string Help,
+        bool Required = false,
+        string? DefaultText = null,
+        string? Implied = null,
+        Func<string, string?>? Validate = null,
+        bool JoinParentheses = false)
+    {
+        public bool IsSwitch => Metavar is null;
+
+        public string Display => string.Join("/", Names);
+    }
+
+    private sealed record SeedSubcommand(string Name, string CmdletName, string Summary, SeedOption[] Options, string? Note)
+    {
+        public SeedOption? Find(string flag) => Options.FirstOrDefault(o => o.Names.Contains(flag, StringComparer.Ordinal));
+
+        public string SuggestOption(string flag)
+        {
+            var suggestion = SeedCommandLine.Suggest(flag, Options.SelectMany(o => o.Names).Where(n => n.Length > 3));
+            return suggestion is null ? $" Expected one of {string.Join(", ", Options.Select(o => o.Names[^1]))}." : $" Did you mean {suggestion}?";
+        }
+    }
+}
