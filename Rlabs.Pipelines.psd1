@@ -8,6 +8,8 @@
     Description          = 'Run multi-step data-apps pipelines (code scripts and notebooks from your repository) locally or as Amazon SageMaker Processing jobs, and schedule them.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
+    # rlabs, the original CLI's command lines over the cmdlets: a script function, so -p, -i, -v stay its own.
+    NestedModules        = @('Rlabs.Pipelines.Cli.psm1')
     FormatsToProcess     = @('Rlabs.Pipelines.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-RlabsPipeline'
@@ -17,7 +19,7 @@
         'Wait-RlabsPipelineRun'
         'Stop-RlabsPipelineRun'
     )
-    FunctionsToExport    = @()
+    FunctionsToExport    = @('rlabs')
     VariablesToExport    = @()
     AliasesToExport      = @()
     PrivateData          = @{

@@ -3,7 +3,8 @@
 .SYNOPSIS
     Builds, tests, demonstrates and benchmarks Rlabs.Pipelines.
 .DESCRIPTION
-    Build  assembles out/Rlabs.Pipelines/ from an explicit list of files.
+    Build  assembles out/Rlabs.Pipelines/ from an explicit list of files, and out/bin/ with the rlabs
+           launchers for bash (rlabs) and cmd (rlabs.cmd).
     Test   installs what the tests need, builds, runs xunit and Pester (in a fresh pwsh against the built
            module) and prints 'N passed, N failed'.
     Demo   runs the sample pipeline in examples/ locally (no AWS, no Docker) and prints the run table.
@@ -47,6 +48,9 @@ $DependencyFiles = @(
     'System.IO.Hashing.dll'
 )
 
+# The rlabs launchers written to out/bin (from src/launcher).
+$LauncherFiles = @('rlabs', 'rlabs.cmd', 'rlabs.ps1')
+
 function Invoke-Native {
     param([string] $Command, [string[]] $Arguments)
     & $Command @Arguments
@@ -75,12 +79,32 @@ function Invoke-Build {
         Copy-Item $source $dependencies
     }
     Copy-Item (Join-Path $Root 'src/Rlabs.Pipelines/Rlabs.Pipelines.Format.ps1xml') $ModuleOut
+    Copy-Item (Join-Path $Root 'src/Rlabs.Pipelines/Rlabs.Pipelines.Cli.psm1') $ModuleOut
+    Install-Launcher
     Copy-Item (Join-Path $Root 'Rlabs.Pipelines.psd1') $ModuleOut
     & (Join-Path $Root 'build/ConvertTo-MamlHelp.ps1') -DocsPath (Join-Path $Root 'docs') -OutputPath $help | Out-Null
     if (Get-ChildItem $ModuleOut -Recurse -Filter 'System.Management.Automation.dll') {
         throw 'The module must not ship System.Management.Automation.dll.'
     }
     Write-Host "Built Rlabs.Pipelines $Version in $ModuleOut"
+}
+
+# out/bin: the rlabs launchers for bash and cmd, next to the module they import (../Rlabs.Pipelines).
+function Install-Launcher {
+    $bin = Join-Path $Out 'bin'
+    Remove-Item $bin -Recurse -Force -ErrorAction Ignore
+    New-Item -ItemType Directory -Force -Path $bin | Out-Null
+    foreach ($file in $LauncherFiles) {
+        $source = Join-Path $Root "src/launcher/$file"
+        if (-not (Test-Path $source)) { throw "The launcher source src/launcher/$file is missing." }
+        $text = [System.IO.File]::ReadAllText($source) -replace "`r`n", "`n"
+        # cmd.exe reads batch files reliably only with CRLF line ends; bash needs LF.
+        if ($file -like '*.cmd') { $text = $text -replace "`n", "`r`n" }
+        [System.IO.File]::WriteAllText((Join-Path $bin $file), $text, [System.Text.UTF8Encoding]::new($false))
+    }
+    if (-not $IsWindows) {
+        [System.IO.File]::SetUnixFileMode((Join-Path $bin 'rlabs'), [System.IO.UnixFileMode] 'UserRead, UserWrite, UserExecute, GroupRead, GroupExecute, OtherRead, OtherExecute')
+    }
 }
 
 function Install-TestPrerequisites {

@@ -1,0 +1,50 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    The rlabs launcher's PowerShell half: imports Rlabs.Pipelines from ../Rlabs.Pipelines, runs the
+    rlabs command with the arguments as given and turns the outcome into an exit code.
+.DESCRIPTION
+    Started by bin/rlabs (bash) and bin/rlabs.cmd (cmd). Exit code: 0 when the run completed, the
+    schedule command succeeded or --help was asked for; 1 when the pipeline or schedule failed; 2 when
+    the command line is wrong. Errors are printed as lines of text on stderr, never as a stack trace.
+#>
+Set-StrictMode -Version 3.0
+# Cron mails and CI logs get plain text, not colour escapes.
+if ([Console]::IsOutputRedirected -or [Console]::IsErrorRedirected) { $PSStyle.OutputRendering = 'PlainText' }
+
+function Write-Failure([string] $Message) {
+    # The message as it is: the module's messages are written for people and never hold a secret.
+    [Console]::Error.WriteLine($(if ($Message.StartsWith('rlabs')) { $Message } else { "rlabs: $Message" }))
+}
+
+try {
+    Import-Module (Join-Path $PSScriptRoot '../Rlabs.Pipelines/Rlabs.Pipelines.psd1') -ErrorAction Stop
+} catch {
+    Write-Failure "cannot import the Rlabs.Pipelines module next to $PSScriptRoot`: $($_.Exception.Message)"
+    exit 1
+}
+
+$script:failed = $false
+$script:completedRun = $false
+# A run command that ends without a run (stopped before its first step) did not succeed either.
+$request = [Rlabs.Pipelines.CommandLine.RlabsCommandLine]::Parse([string[]] $args)
+$expectsRun = $request.Outcome -eq 'Invoke' -and $request.Command.Name -eq 'Invoke-RlabsPipeline'
+try {
+    # 2>&1 brings the cmdlet's non-terminating errors (a failed step) into this pipeline, in order with
+    # its output; verbose lines (-v) go straight to the console.
+    rlabs @args 2>&1 | ForEach-Object {
+        if ($_ -is [System.Management.Automation.ErrorRecord]) {
+            $script:failed = $true
+            Write-Failure $_.Exception.Message
+        } else {
+            if ($_.PSObject.TypeNames -contains 'Rlabs.Pipelines.RlabsPipelineRun') {
+                if ("$($_.Status)" -eq 'Completed') { $script:completedRun = $true } else { $script:failed = $true }
+            }
+            $_
+        }
+    } | Out-Default
+} catch {
+    Write-Failure $_.Exception.Message
+    exit $(if ($_.FullyQualifiedErrorId -like 'CommandLineInvalid*') { 2 } else { 1 })
+}
+exit $(if ($script:failed -or ($expectsRun -and -not $script:completedRun)) { 1 } else { 0 })
