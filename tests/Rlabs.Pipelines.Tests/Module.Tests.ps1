@@ -5,11 +5,22 @@ BeforeAll {
 }
 
 Describe 'The Rlabs.Pipelines module' {
-    It 'Should export exactly the cmdlets its manifest lists' {
+    It 'Should export exactly the cmdlets its manifest lists, and the rlabs function' {
         Import-Module $env:RLABS_MODULE_PATH -Force
-        (Get-Command -Module Rlabs.Pipelines).Name | Sort-Object | Should -Be ($manifest.CmdletsToExport | Sort-Object)
-        $manifest.FunctionsToExport | Should -BeNullOrEmpty
+        (Get-Command -Module Rlabs.Pipelines -CommandType Cmdlet).Name | Sort-Object | Should -Be ($manifest.CmdletsToExport | Sort-Object)
+        $manifest.FunctionsToExport | Should -Be 'rlabs'
+        (Get-Command -Module Rlabs.Pipelines -CommandType Function).Name | Should -Be 'rlabs'
+        (Get-Command -Module Rlabs.Pipelines).Count | Should -Be ($manifest.CmdletsToExport.Count + 1)
         $manifest.CompatiblePSEditions | Should -Be 'Core'
+    }
+
+    It 'Should ship the rlabs launchers next to the module' {
+        $bin = Join-Path (Split-Path $moduleRoot) 'bin'
+        Join-Path $moduleRoot 'Rlabs.Pipelines.Cli.psm1' | Should -Exist
+        foreach ($file in 'rlabs', 'rlabs.cmd', 'rlabs.ps1') { Join-Path $bin $file | Should -Exist }
+        if (-not $IsWindows) {
+            (Get-Item (Join-Path $bin 'rlabs')).UnixFileMode.HasFlag([System.IO.UnixFileMode]::UserExecute) | Should -BeTrue
+        }
     }
 
     It 'Should ship its dependencies in Dependencies/ and never System.Management.Automation' {
