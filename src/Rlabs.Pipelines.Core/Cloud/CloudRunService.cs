@@ -102,12 +102,12 @@ public sealed class CloudRunService : IDisposable
         {
             step.Status = RlabsRunStatus.Pending; // the runner re-attaches to the started job instead of creating it
         }
-        if (run.Status is RlabsRunStatus.Failed or RlabsRunStatus.Stopped or RlabsRunStatus.Completed)
+        if (run.Status is not (RlabsRunStatus.Failed or RlabsRunStatus.Stopped or RlabsRunStatus.Completed))
         {
-            return run;
+            await PipelineExecutor.RunAsync(run, StepRunner(manifest, stopOnCancel: false), reporter, cancellationToken).ConfigureAwait(false);
         }
-        await PipelineExecutor.RunAsync(run, StepRunner(manifest, stopOnCancel: false), reporter, cancellationToken).ConfigureAwait(false);
-        if (run.Status != RlabsRunStatus.Running)
+        // Ctrl-C here only stops waiting: the job goes on and may still need the credentials.
+        if (!cancellationToken.IsCancellationRequested && run.Status is RlabsRunStatus.Completed or RlabsRunStatus.Failed or RlabsRunStatus.Stopped)
         {
             await CleanupAsync(manifest, CancellationToken.None).ConfigureAwait(false);
         }
@@ -260,6 +260,11 @@ public sealed class CloudRunService : IDisposable
     /// <summary>Stops the run's running jobs and marks it so no later step starts.</summary>
     public async Task StopAsync(CloudRunManifest manifest, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
     {
+        if (run.Status is RlabsRunStatus.Completed or RlabsRunStatus.Failed or RlabsRunStatus.Stopped)
+        {
+            reporter.Verbose($"Run {run.JobId} already ended ({run.Status}); nothing to stop.");
+            return;
+        }
         manifest.Stopped = true;
         await SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
         foreach (var step in run.Steps.Where(s => s.Status == RlabsRunStatus.Running))
@@ -274,6 +279,14 @@ public sealed class CloudRunService : IDisposable
         }
         run.Status = RlabsRunStatus.Stopped;
         run.EndTime = DateTimeOffset.Now;
+        await CleanupAsync(manifest, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Whether someone stopped the run since this manifest was read (another session's Stop).</summary>
+    internal async Task<bool> WasStoppedAsync(CloudRunManifest manifest, CancellationToken cancellationToken)
+    {
+        var json = await _store.GetTextAsync(manifest.Bucket, CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(manifest.ProjectName), manifest.JobId), cancellationToken).ConfigureAwait(false);
+        return json is not null && CloudRunManifest.FromJson(json).Stopped;
     }
 
     /// <summary>Deletes the credentials copy once no step needs it any more.</summary>
