@@ -110,6 +110,24 @@ public sealed class CreateProcessingJobRequest
     public required string RoleArn { get; init; }
 
     public IReadOnlyList<AwsTag>? Tags { get; init; }
+
+    public NetworkConfig? NetworkConfig { get; init; }
+}
+
+public sealed class NetworkConfig
+{
+    public bool? EnableNetworkIsolation { get; init; }
+
+    public bool? EnableInterContainerTrafficEncryption { get; init; }
+
+    public VpcConfig? VpcConfig { get; init; }
+}
+
+public sealed class VpcConfig
+{
+    public required IReadOnlyList<string> SecurityGroupIds { get; init; }
+
+    public required IReadOnlyList<string> Subnets { get; init; }
 }
 
 public sealed class CreateProcessingJobResponse
@@ -151,6 +169,8 @@ public sealed class DescribeProcessingJobResponse
     public IReadOnlyDictionary<string, string>? Environment { get; init; }
 
     public string? RoleArn { get; init; }
+
+    public NetworkConfig? NetworkConfig { get; init; }
 
     /// <summary>Whether the job reached a status it never leaves.</summary>
     public bool IsTerminal => ProcessingJobStatus is "Completed" or "Failed" or "Stopped";
