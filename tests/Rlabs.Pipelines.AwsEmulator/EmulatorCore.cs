@@ -74,6 +74,9 @@ public sealed class RecordedRequest
     /// <summary>Whether the request carried X-Amz-Security-Token (its value is never kept).</summary>
     public bool HasSessionToken { get; set; }
 
+    /// <summary>The request as sent, when <see cref="EmulatorState.CaptureRawRequests"/> is on (signature checks).</summary>
+    public RawRequest? Raw { get; set; }
+
     public int StatusCode { get; set; }
 
     public string? ErrorCode { get; set; }
@@ -249,4 +252,17 @@ public static class Json
 
         return obj;
     }
+}
+
+/// <summary>A request exactly as it arrived: enough to recompute its SigV4 signature elsewhere.</summary>
+public sealed class RawRequest
+{
+    public string Method { get; init; } = string.Empty;
+
+    /// <summary>Path and query as sent, still percent-encoded.</summary>
+    public string RawTarget { get; init; } = string.Empty;
+
+    public Dictionary<string, string> Headers { get; init; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public string BodyBase64 { get; init; } = string.Empty;
 }

@@ -15,8 +15,11 @@ internal sealed class AwsHttpRequest
 
     public required HttpMethod Method { get; init; }
 
-    /// <summary>Already percent-encoded path, starting with '/'.</summary>
+    /// <summary>Path starting with '/', with <c>{Name}</c> markers for the values in <see cref="PathResources"/>.</summary>
     public string Path { get; init; } = "/";
+
+    /// <summary>Unencoded values of the path markers; the signer and the URL encode them the same way.</summary>
+    public IReadOnlyDictionary<string, string> PathResources { get; init; } = new Dictionary<string, string>();
 
     public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
 
@@ -121,6 +124,11 @@ internal sealed class AwsHttpSender
         var endpoint = _session.GetEndpoint(_service);
         var basePath = endpoint.AbsolutePath.TrimEnd('/');
         var path = basePath + request.Path;
+        var encodedPath = path;
+        foreach (var resource in request.PathResources)
+        {
+            encodedPath = encodedPath.Replace(resource.Key, Uri.EscapeDataString(resource.Value), StringComparison.Ordinal);
+        }
 
         using var signable = new DefaultRequest(SignableRequest.Instance, _serviceName)
         {
@@ -130,6 +138,13 @@ internal sealed class AwsHttpSender
             Content = request.Body,
             AuthenticationRegion = _session.GetSigningRegion(_service),
         };
+        foreach (var resource in request.PathResources)
+        {
+            // As the SDK's marshallers do: the signer builds the canonical URI from the template and
+            // the raw values, encoding them twice for SigV4 (once for the URL, once for the canonical form).
+            signable.AddPathResource(resource.Key, resource.Value);
+        }
+
         foreach (var header in request.Headers)
         {
             signable.Headers[header.Key] = header.Value;
@@ -148,7 +163,7 @@ internal sealed class AwsHttpSender
 
         new AWS4Signer().Sign(signable, _signingConfig, new RequestMetrics(), new BasicAWSCredentials(credentials.AccessKey, credentials.SecretKey));
 
-        var message = new HttpRequestMessage(request.Method, new Uri(endpoint.GetLeftPart(UriPartial.Authority) + path));
+        var message = new HttpRequestMessage(request.Method, new Uri(endpoint.GetLeftPart(UriPartial.Authority) + encodedPath));
         var content = new ByteArrayContent(request.Body);
         foreach (var header in signable.Headers)
         {

@@ -121,25 +121,25 @@ internal sealed class AwsRestJsonClient
         _sender = new AwsHttpSender(session, service, serviceName, AwsJson.ParseError);
     }
 
-    public async Task<TResponse> InvokeAsync<TResponse>(string operation, HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    public async Task<TResponse> InvokeAsync<TResponse>(
+        string operation, HttpMethod method, string path, IReadOnlyDictionary<string, string> pathResources, object? body, CancellationToken cancellationToken)
         where TResponse : new()
     {
-        var response = await SendAsync(operation, method, path, body, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(operation, method, path, pathResources, body, cancellationToken).ConfigureAwait(false);
         return response.Body.Length == 0 ? new TResponse() : JsonSerializer.Deserialize<TResponse>(response.Body, AwsJson.Options) ?? new TResponse();
     }
 
-    public Task<AwsHttpResponse> SendAsync(string operation, HttpMethod method, string path, object? body, CancellationToken cancellationToken) =>
+    public Task<AwsHttpResponse> SendAsync(
+        string operation, HttpMethod method, string path, IReadOnlyDictionary<string, string> pathResources, object? body, CancellationToken cancellationToken) =>
         _sender.SendAsync(new AwsHttpRequest
         {
             Operation = operation,
             Method = method,
             Path = path,
+            PathResources = pathResources,
             Body = body is null ? [] : JsonSerializer.SerializeToUtf8Bytes(body, body.GetType(), AwsJson.Options),
             ContentType = body is null ? null : "application/json",
         }, cancellationToken);
-
-    /// <summary>Percent-encodes one path segment (a function name may be an ARN with ':').</summary>
-    public static string Segment(string value) => Uri.EscapeDataString(value);
 }
 
 /// <summary>The Query protocol (IAM): form-encoded POST, XML responses.</summary>

@@ -95,14 +95,14 @@ public sealed class AwsServiceException : Exception
 
         if (errorCode.StartsWith("NoSuch", StringComparison.Ordinal)
             || errorCode.EndsWith(".NotFound", StringComparison.Ordinal)
-            || errorCode.EndsWith(".Malformed", StringComparison.Ordinal) && errorCode.StartsWith("InvalidInstanceID", StringComparison.Ordinal)
             || errorCode is "ResourceNotFoundException" or "ResourceNotFound" or "NotFound" or "NoSuchEntity"
             || statusCode == HttpStatusCode.NotFound)
         {
             return AwsErrorKind.NotFound;
         }
 
-        if (errorCode is "ValidationException" or "ValidationError" or "InvalidParameterException"
+        if (errorCode.EndsWith(".Malformed", StringComparison.Ordinal)
+            || errorCode is "ValidationException" or "ValidationError" or "InvalidParameterException"
                 or "InvalidParameterValueException" or "InvalidParameterValue" or "InvalidParameterCombination"
                 or "MissingParameter" or "SerializationException" or "MalformedPolicyDocument"
                 or "InvalidRequestContentException" or "InvalidArgument" or "InvalidInput" or "InvalidEventPatternException"

@@ -141,6 +141,7 @@ public sealed class AddPermissionResponse
 public sealed class LambdaClient
 {
     private const string Functions = "/2015-03-31/functions";
+    private const string Function = Functions + "/{FunctionName}";
     private readonly AwsRestJsonClient _client;
 
     public LambdaClient(AwsSession session)
@@ -149,10 +150,10 @@ public sealed class LambdaClient
     }
 
     public Task<FunctionConfiguration> CreateFunctionAsync(CreateFunctionRequest request, CancellationToken cancellationToken) =>
-        _client.InvokeAsync<FunctionConfiguration>("CreateFunction", HttpMethod.Post, Functions, request, cancellationToken);
+        _client.InvokeAsync<FunctionConfiguration>("CreateFunction", HttpMethod.Post, Functions, s_noResources, request, cancellationToken);
 
     public Task<GetFunctionResponse> GetFunctionAsync(string functionName, CancellationToken cancellationToken) =>
-        _client.InvokeAsync<GetFunctionResponse>("GetFunction", HttpMethod.Get, Path(functionName), null, cancellationToken);
+        _client.InvokeAsync<GetFunctionResponse>("GetFunction", HttpMethod.Get, Function, Name(functionName), null, cancellationToken);
 
     /// <summary>The function, or null when it does not exist.</summary>
     public async Task<GetFunctionResponse?> FindFunctionAsync(string functionName, CancellationToken cancellationToken)
@@ -168,7 +169,7 @@ public sealed class LambdaClient
     }
 
     public Task<FunctionConfiguration> UpdateFunctionCodeAsync(string functionName, byte[] zipFile, CancellationToken cancellationToken) =>
-        _client.InvokeAsync<FunctionConfiguration>("UpdateFunctionCode", HttpMethod.Put, Path(functionName) + "/code",
+        _client.InvokeAsync<FunctionConfiguration>("UpdateFunctionCode", HttpMethod.Put, Function + "/code", Name(functionName),
             new CodeUpdate(zipFile), cancellationToken);
 
     public Task<FunctionConfiguration> UpdateFunctionConfigurationAsync(UpdateFunctionConfigurationRequest request, CancellationToken cancellationToken)
@@ -176,23 +177,26 @@ public sealed class LambdaClient
         ArgumentNullException.ThrowIfNull(request);
         // FunctionName travels in the path; the body holds only the changes.
         var body = new ConfigurationUpdate(request.Role, request.Handler, request.Description, request.Timeout, request.MemorySize, request.Environment, request.Runtime);
-        return _client.InvokeAsync<FunctionConfiguration>("UpdateFunctionConfiguration", HttpMethod.Put, Path(request.FunctionName) + "/configuration", body, cancellationToken);
+        return _client.InvokeAsync<FunctionConfiguration>("UpdateFunctionConfiguration", HttpMethod.Put, Function + "/configuration", Name(request.FunctionName), body, cancellationToken);
     }
 
     public async Task DeleteFunctionAsync(string functionName, CancellationToken cancellationToken) =>
-        await _client.SendAsync("DeleteFunction", HttpMethod.Delete, Path(functionName), null, cancellationToken).ConfigureAwait(false);
+        await _client.SendAsync("DeleteFunction", HttpMethod.Delete, Function, Name(functionName), null, cancellationToken).ConfigureAwait(false);
 
     public Task<AddPermissionResponse> AddPermissionAsync(AddPermissionRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var body = new PermissionBody(request.StatementId, request.Action, request.Principal, request.SourceArn, request.SourceAccount);
-        return _client.InvokeAsync<AddPermissionResponse>("AddPermission", HttpMethod.Post, Path(request.FunctionName) + "/policy", body, cancellationToken);
+        return _client.InvokeAsync<AddPermissionResponse>("AddPermission", HttpMethod.Post, Function + "/policy", Name(request.FunctionName), body, cancellationToken);
     }
 
     public async Task RemovePermissionAsync(string functionName, string statementId, CancellationToken cancellationToken) =>
-        await _client.SendAsync("RemovePermission", HttpMethod.Delete, Path(functionName) + "/policy/" + AwsRestJsonClient.Segment(statementId), null, cancellationToken).ConfigureAwait(false);
+        await _client.SendAsync("RemovePermission", HttpMethod.Delete, Function + "/policy/{StatementId}",
+            new Dictionary<string, string> { ["{FunctionName}"] = functionName, ["{StatementId}"] = statementId }, null, cancellationToken).ConfigureAwait(false);
 
-    private static string Path(string functionName) => Functions + "/" + AwsRestJsonClient.Segment(functionName);
+    private static readonly Dictionary<string, string> s_noResources = [];
+
+    private static Dictionary<string, string> Name(string functionName) => new() { ["{FunctionName}"] = functionName };
 
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1819", Justification = "Mirrors the AWS blob member.")]
     private sealed record CodeUpdate(byte[] ZipFile);

@@ -16,6 +16,7 @@ public sealed partial class Dispatcher
 {
     private readonly EmulatorState _emulator;
     private readonly AsyncLocal<bool> _currentHasToken = new();
+    private readonly AsyncLocal<RawRequest?> _currentRaw = new();
 
     public Dispatcher(EmulatorState emulator)
     {
@@ -29,6 +30,15 @@ public sealed partial class Dispatcher
         var body = await ReadBodyAsync(request).ConfigureAwait(false);
         var auth = ParseAuthorization(request);
         _currentHasToken.Value = request.Headers.ContainsKey("X-Amz-Security-Token") || request.Query.ContainsKey("X-Amz-Security-Token");
+        _currentRaw.Value = _emulator.CaptureRawRequests
+            ? new RawRequest
+            {
+                Method = request.Method,
+                RawTarget = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? request.Path + request.QueryString,
+                Headers = request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
+                BodyBase64 = Convert.ToBase64String(body),
+            }
+            : null;
         if (auth is null)
         {
             await WriteAsync(http, 403, "application/xml",
@@ -91,9 +101,21 @@ public sealed partial class Dispatcher
         var record = _emulator.Requests.Add(service.Name, operation, auth.Region, auth.AccessKeyId);
         record.Parameters = input.DeepClone();
         record.HasSessionToken = _currentHasToken.Value;
+        record.Raw = _currentRaw.Value;
         error = null;
         try
         {
+            if (_emulator.IsUnknownKey(auth.AccessKeyId))
+            {
+                throw service.Model.Protocol switch
+                {
+                    "query" => new EmulatorError("InvalidClientTokenId", "The security token included in the request is invalid.", 403),
+                    "ec2" => new EmulatorError("AuthFailure", "AWS was not able to validate the provided access credentials", 401),
+                    "rest-json" => new EmulatorError("UnrecognizedClientException", "The security token included in the request is invalid.", 403),
+                    _ => new EmulatorError("UnrecognizedClientException", "The security token included in the request is invalid.", 400),
+                };
+            }
+
             var (delay, fault) = _emulator.Faults.Take(service.Name, operation);
             answer.DelayMs = delay;
             if (fault is not null)

@@ -79,9 +79,9 @@ public sealed class RetryAndErrorTests : IClassFixture<EmulatorFixture>, IDispos
     [Fact]
     public async Task A_slow_answer_times_out_and_the_next_attempt_succeeds()
     {
-        var (name, client, session) = await JobAsync(maxAttempts: 2, timeout: TimeSpan.FromMilliseconds(300));
+        var (name, client, session) = await JobAsync(maxAttempts: 2, timeout: TimeSpan.FromSeconds(1));
         using var _ = session;
-        _fixture.Emulator.Faults.Add(new FaultRule { Service = "sagemaker", Operation = "DescribeProcessingJob", Kind = "Latency", DelayMs = 3000, Count = 1 });
+        _fixture.Emulator.Faults.Add(new FaultRule { Service = "sagemaker", Operation = "DescribeProcessingJob", Kind = "Latency", DelayMs = 10_000, Count = 1 });
 
         var job = await client.DescribeProcessingJobAsync(name, CancellationToken.None);
 
@@ -135,6 +135,7 @@ public sealed class RetryAndErrorTests : IClassFixture<EmulatorFixture>, IDispos
     [InlineData("UnauthorizedOperation", 403, AwsErrorKind.AccessDenied)]
     [InlineData("NoSuchEntity", 404, AwsErrorKind.NotFound)]
     [InlineData("InvalidInstanceID.NotFound", 400, AwsErrorKind.NotFound)]
+    [InlineData("InvalidInstanceID.Malformed", 400, AwsErrorKind.Validation)]
     [InlineData("ResourceNotFoundException", 404, AwsErrorKind.NotFound)]
     [InlineData("ValidationError", 400, AwsErrorKind.Validation)]
     [InlineData("InvalidParameterValueException", 400, AwsErrorKind.Validation)]

@@ -77,19 +77,23 @@ public sealed class SageMakerClientTests : IClassFixture<EmulatorFixture>
         using var session = _fixture.Session();
         var client = new SageMakerClient(session);
         var name = EmulatorFixture.UniqueName("complete");
-        _fixture.Emulator.SageMaker.SetBehaviour(name, new ProcessingJobBehaviour { DurationMs = 400 });
+        _fixture.Emulator.SageMaker.SetBehaviour(name, new ProcessingJobBehaviour { DurationMs = 3000 });
 
         await client.CreateProcessingJobAsync(Job(name), CancellationToken.None);
         var running = await client.DescribeProcessingJobAsync(name, CancellationToken.None);
-        await Task.Delay(600);
-        var done = await client.DescribeProcessingJobAsync(name, CancellationToken.None);
+        var done = running;
+        for (var i = 0; i < 100 && !done.IsTerminal; i++)
+        {
+            await Task.Delay(100);
+            done = await client.DescribeProcessingJobAsync(name, CancellationToken.None);
+        }
 
         Assert.Equal("InProgress", running.ProcessingJobStatus);
         Assert.False(running.IsTerminal);
         Assert.Equal("Completed", done.ProcessingJobStatus);
         Assert.True(done.IsTerminal);
         Assert.NotNull(done.ProcessingEndTime);
-        Assert.True(done.ProcessingEndTime >= done.CreationTime);
+        Assert.Equal(3.0, (done.ProcessingEndTime!.Value - done.CreationTime!.Value).TotalSeconds, 0.01);
         Assert.True(Math.Abs((done.CreationTime!.Value - DateTimeOffset.UtcNow).TotalMinutes) < 1, "timestamps are epoch seconds, parsed as such");
         Assert.Equal("ml.t3.xlarge", done.ProcessingResources!.ClusterConfig.InstanceType);
         Assert.Equal(["--job-id", "42"], done.AppSpecification!.ContainerArguments);
