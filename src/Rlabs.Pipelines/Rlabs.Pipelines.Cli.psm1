@@ -55,14 +55,21 @@ function rlabs {
     # A simple function on purpose (no [CmdletBinding()], no param block): an advanced function would
     # bind -p, -i, -o, -e, -v … to PowerShell's common parameters and fail on ambiguous prefixes. The
     # words reach the parser as typed: [string[]] keeps a number such as 0345687 in its typed form.
-    $request = [Rlabs.Pipelines.CommandLine.RlabsCommandLine]::Parse([string[]] $args)
+    $request = [Rlabs.Pipelines.CommandLine.RlabsCommandLine]::Parse([string[]] $args, $ExecutionContext.SessionState.Path.CurrentFileSystemLocation.ProviderPath)
     switch ($request.Outcome) {
         'Help' {
             $request.HelpText
         }
         'Invoke' {
+            # This module's own cmdlet, found by its class: right even with -Prefix or a shadowing function.
+            $command = $MyInvocation.MyCommand.Module.ExportedCmdlets.Values | Where-Object ImplementingType -EQ $request.CmdletType
+            if (-not $command) {
+                throw [System.Management.Automation.ErrorRecord]::new(
+                    [System.NotSupportedException]::new("$($request.CommandPath): the module does not export $($request.CmdletName)."),
+                    'CommandNotAvailable', 'NotImplemented', $request.CmdletName)
+            }
             $parameters = $request.Parameters
-            & $request.Command @parameters
+            & $command @parameters
         }
         default {
             throw $request.Error

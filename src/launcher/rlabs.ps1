@@ -27,8 +27,8 @@ try {
 $script:failed = $false
 $script:completedRun = $false
 # A run command that ends without a run (stopped before its first step) did not succeed either.
-$request = [Rlabs.Pipelines.CommandLine.RlabsCommandLine]::Parse([string[]] $args)
-$expectsRun = $request.Outcome -eq 'Invoke' -and $request.Command.Name -eq 'Invoke-RlabsPipeline'
+$request = [Rlabs.Pipelines.CommandLine.RlabsCommandLine]::Parse([string[]] $args, $PWD.ProviderPath)
+$expectsRun = $request.Outcome -eq 'Invoke' -and $request.CmdletName -eq 'Invoke-RlabsPipeline'
 try {
     # 2>&1 brings the cmdlet's non-terminating errors (a failed step) into this pipeline, in order with
     # its output; verbose lines (-v) go straight to the console.

@@ -90,6 +90,24 @@ Describe 'rlabs' {
         }
     }
 
+    Context 'Given a session that imported the module with -Prefix and shadows Invoke-RlabsPipeline' {
+        It 'Should still run the module''s own cmdlet' {
+            $repo = New-SeedRepository 'prefix'
+
+            $result = Invoke-ChildPwsh -ArgumentList $env:RLABS_MODULE_PATH, $repo -ScriptBlock {
+                param($module, $repo)
+                function Invoke-RlabsPipeline { 'SHADOW' }
+                function Invoke-ZzRlabsPipeline { 'SHADOW' }
+                Import-Module $module -Prefix Zz
+                Set-Location $repo
+                $run = Zzrlabs aws pipeline run -p pipeline.yaml -i local -j prefix-1
+                "RESULT=$($run.JobId)|$($run.Status)"
+            }
+
+            $result.Output | Should -Contain 'RESULT=prefix-1|Completed' -Because ($result.Output -join "`n")
+        }
+    }
+
     Context 'Given run Example 2 (-i local) from bash' {
         It 'Should run the pipeline with out/bin/rlabs and exit 0' {
             $repo = New-SeedRepository 'bash-local'

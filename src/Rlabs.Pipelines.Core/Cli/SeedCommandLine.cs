@@ -92,12 +92,14 @@ public static partial class SeedCommandLine
                 new(["-sit", "--sagemaker-instance-type"], "TYPE", "SageMakerInstanceType", "instance type to be used for the SageMaker Processing jobs", DefaultText: DefaultInstanceType, Validate: ValidateSageMakerInstanceType),
                 new(["-p", "--pem-file"], "FILE", "PemFile", "path to the pem file used for transferring files to the EC2 instance", Required: true),
                 new(["-u", "--ec2-username"], "NAME", "Ec2UserName", "user name of the EC2 instance", DefaultText: "ec2-user"),
-                new(["-r", "--repository-path"], "PATH", "RepositoryPath", "path to the data apps project repository", DefaultText: "current directory"),
+                new(["-r", "--repository-path"], "PATH", "RepositoryPath", "path to the data apps project repository", DefaultText: "current directory", Implied: "."),
                 new(["-pn", "--project-name"], "NAME", "ProjectName", "name of the project", DefaultText: "project repository folder name"),
                 new(["-pc", "--pipeline-config-file"], "FILE", "PipelinePath", "path to the pipeline configuration file", Required: true),
-                new(["-c", "--credentials-file"], "FILE", "CredentialsFile", "path to the credentials file (contains AWS credentials, data warehouse credentials)", DefaultText: "credentials.yaml", Implied: "credentials.yaml"),
+                // Without -c, New-RlabsPipelineSchedule itself looks for credentials.yaml, as the original did.
+                new(["-c", "--credentials-file"], "FILE", "CredentialsFile", "path to the credentials file (contains AWS credentials, data warehouse credentials)", DefaultText: "credentials.yaml in the current directory or the repository"),
                 new(["-es", "--event-schedule"], "EXPR", "ScheduleExpression", "event schedule for the pipeline, e.g. \"rate(1 hour)\" or \"cron(0 6 * * ? *)\"", Required: true, Validate: ValidateScheduleExpression, JoinParentheses: true),
                 new(["--role-name"], "NAME", "RoleName", "role name to be used for the pipeline (long form only: -r is --repository-path)", DefaultText: "<project_name>-lambda-role"),
+                new(["--ssh-port"], "PORT", "SshPort", "SSH port of the EC2 instance (not in the original CLI)", DefaultText: "22", Validate: ValidatePort),
                 s_verbose,
             ],
             "The original CLI gave -r to both --repository-path and --role-name: here -r is the repository path, and the role name has only the long form --role-name."),
@@ -122,7 +124,10 @@ public static partial class SeedCommandLine
         ?? throw new ArgumentException($"'{subcommand}' is not a subcommand of rlabs aws pipeline.", nameof(subcommand));
 
     /// <summary>Parses the arguments that follow the program name (<c>aws pipeline run -p …</c>).</summary>
-    public static SeedCommandLineResult Parse(IReadOnlyList<string?>? arguments)
+    /// <param name="arguments">The words after <c>rlabs</c>.</param>
+    /// <param name="fileExists">Whether a file exists, relative to the current directory: the original's
+    /// default credentials.yaml is passed on only when there is one. Null: no file exists.</param>
+    public static SeedCommandLineResult Parse(IReadOnlyList<string?>? arguments, Func<string, bool>? fileExists = null)
     {
         var args = (arguments ?? []).Select(a => a ?? string.Empty).ToArray();
         // The groups: rlabs → aws → pipeline → subcommand.
@@ -173,7 +178,7 @@ public static partial class SeedCommandLine
         // --help wins wherever it is, as with the original (click's eager --help).
         return rest.Any(IsHelp)
             ? SeedCommandLineResult.Help(path, SubcommandHelp(path, subcommand))
-            : ParseOptions(path, subcommand, rest);
+            : ParseOptions(path, subcommand, rest, fileExists ?? (_ => false));
     }
 
     /// <summary>Usage text of a command path such as "rlabs aws pipeline run", as --help prints it.</summary>
@@ -183,7 +188,7 @@ public static partial class SeedCommandLine
         return result.HelpText ?? throw new ArgumentException($"'{commandPath}' is not an rlabs command.", nameof(commandPath));
     }
 
-    private static SeedCommandLineResult ParseOptions(string path, SeedSubcommand subcommand, string[] args)
+    private static SeedCommandLineResult ParseOptions(string path, SeedSubcommand subcommand, string[] args, Func<string, bool> fileExists)
     {
         var values = new Dictionary<SeedOption, string>();
         var parameters = new Dictionary<string, object>(StringComparer.Ordinal);
@@ -268,6 +273,10 @@ public static partial class SeedCommandLine
             {
                 parameters[option.Parameter] = implied;
             }
+            if (option.ImpliedIfExists is { } file && !values.ContainsKey(option) && fileExists(file))
+            {
+                parameters[option.Parameter] = file;
+            }
         }
         return SeedCommandLineResult.Invoke(path, subcommand.CmdletName, parameters);
     }
@@ -289,7 +298,7 @@ public static partial class SeedCommandLine
 
     private static SeedOption[] EnableDisableOptions() =>
     [
-        new(["-c", "--credentials-file"], "FILE", "CredentialsFile", "path to the credentials file (contains AWS credentials, data warehouse credentials)", DefaultText: "credentials.yaml", Implied: "credentials.yaml"),
+        new(["-c", "--credentials-file"], "FILE", "CredentialsFile", "path to the credentials file (contains AWS credentials, data warehouse credentials)", DefaultText: "credentials.yaml, when the current directory has one", ImpliedIfExists: "credentials.yaml"),
         new(["-p", "--pipeline"], "FILE", "PipelinePath", "path to the pipeline configuration file", Required: true),
         new(["-pc", "-pn", "--project-name"], "NAME", "ProjectName", "name of the project; \"_\" and \".\" become \"-\", as when the schedule was created", Required: true),
         s_verbose,
@@ -362,6 +371,11 @@ public static partial class SeedCommandLine
             ? null
             : $"'{value}' is not a SageMaker instance type: expected one such as {DefaultInstanceType}.";
 
+    private static string? ValidatePort(string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535
+            ? null
+            : $"'{value}' is not a port: expected a number from 1 to 65535.";
+
     private static string? ValidateJobId(string value) =>
         ProjectNaming.ValidateJobId(value) is { } problem ? $"'{value}' is not a valid job id. {problem}" : null;
 
@@ -397,6 +411,7 @@ public static partial class SeedCommandLine
         bool Required = false,
         string? DefaultText = null,
         string? Implied = null,
+        string? ImpliedIfExists = null,
         Func<string, string?>? Validate = null,
         bool JoinParentheses = false)
     {

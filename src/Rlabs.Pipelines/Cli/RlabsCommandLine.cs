@@ -15,8 +15,9 @@ namespace Rlabs.Pipelines.CommandLine;
 /// module's private load context, which PowerShell's type lookup cannot load on demand, while this assembly
 /// is loaded by Import-Module and resolves the core the same way the cmdlets do. A cmdlet
 /// (ConvertFrom-RlabsCommandLine) would add public surface, with help to maintain, for an internal step.
-/// The cmdlet is handed back as a <see cref="CmdletInfo"/> of this module's own type, so a session that
-/// imported the module with -Prefix, or shadowed Invoke-RlabsPipeline with a function, still runs ours.
+/// The cmdlet is handed back as its type, which the function finds among its module's exported cmdlets:
+/// a session that imported the module with -Prefix, shadowed Invoke-RlabsPipeline with a function or
+/// loaded two versions of the module still runs this module's cmdlet, bound to the module.
 /// </remarks>
 public static class RlabsCommandLine
 {
@@ -29,9 +30,11 @@ public static class RlabsCommandLine
         .ToDictionary(c => c.Attribute!.VerbName + "-" + c.Attribute.NounName, c => c.Type, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Parses the words after <c>rlabs</c>, e.g. <c>aws pipeline run -p pipeline.yaml -i local</c>.</summary>
-    public static RlabsCommandLineRequest Parse(string[]? arguments)
+    /// <param name="arguments">The words as typed.</param>
+    /// <param name="currentDirectory">The current file-system location, where default files such as credentials.yaml are looked for.</param>
+    public static RlabsCommandLineRequest Parse(string[]? arguments, string currentDirectory)
     {
-        var result = SeedCommandLine.Parse(arguments);
+        var result = SeedCommandLine.Parse(arguments, file => File.Exists(Path.Combine(currentDirectory, file)));
         switch (result.Outcome)
         {
             case SeedCommandLineOutcome.Help:
@@ -58,7 +61,8 @@ public static class RlabsCommandLine
                 }
                 return new RlabsCommandLineRequest(RlabsCommandLineOutcome.Invoke, result.CommandPath)
                 {
-                    Command = new CmdletInfo(result.CmdletName!, type),
+                    CmdletName = result.CmdletName,
+                    CmdletType = type,
                     Parameters = parameters,
                 };
         }
@@ -68,7 +72,7 @@ public static class RlabsCommandLine
 /// <summary>What the <c>rlabs</c> function does with a command line.</summary>
 public enum RlabsCommandLineOutcome
 {
-    /// <summary>Run <see cref="RlabsCommandLineRequest.Command"/> with <see cref="RlabsCommandLineRequest.Parameters"/>.</summary>
+    /// <summary>Run <see cref="RlabsCommandLineRequest.CmdletType"/> with <see cref="RlabsCommandLineRequest.Parameters"/>.</summary>
     Invoke,
 
     /// <summary>Write <see cref="RlabsCommandLineRequest.HelpText"/>.</summary>
@@ -96,8 +100,11 @@ public sealed class RlabsCommandLineRequest
     /// <summary>The command the line reached, e.g. "rlabs aws pipeline run".</summary>
     public string CommandPath { get; }
 
-    /// <summary>The cmdlet to run (Invoke).</summary>
-    public CmdletInfo? Command { get; internal init; }
+    /// <summary>The name of the cmdlet to run, without a prefix (Invoke).</summary>
+    public string? CmdletName { get; internal init; }
+
+    /// <summary>The class of the cmdlet to run (Invoke).</summary>
+    public Type? CmdletType { get; internal init; }
 
     /// <summary>The cmdlet's parameters, ready to splat (Invoke).</summary>
     public Hashtable Parameters { get; internal init; } = new(StringComparer.OrdinalIgnoreCase);

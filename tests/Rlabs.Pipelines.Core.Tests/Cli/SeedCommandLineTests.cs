@@ -173,6 +173,7 @@ public sealed class SeedCommandLineTests
                 ["InstanceId"] = "i-07c3cedbe6988ed49",
                 ["PemFile"] = "~/.ssh/instance.pem",
                 ["Ec2UserName"] = "ubuntu",
+                ["RepositoryPath"] = ".",
                 ["ProjectName"] = "lead-scoring-test",
                 ["PipelinePath"] = "pipelines/sample_pipeline.yaml",
                 ["CredentialsFile"] = "credentials_modified.yaml",
@@ -223,14 +224,59 @@ public sealed class SeedCommandLineTests
     }
 
     [Fact]
-    public void Should_default_the_credentials_file_of_the_schedule_commands_to_credentials_yaml_as_the_seed_does()
+    public void Should_schedule_the_current_directory_and_leave_the_credentials_file_to_the_cmdlet_when_not_given()
     {
-        var schedule = Parse("aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(5 minutes)");
-        var disable = Parse("aws", "pipeline", "disable-scheduling", "-p", "p.yaml", "-pc", "proj");
+        var schedule = SeedCommandLine.Parse(["aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(5 minutes)"], _ => true);
 
-        Assert.Equal("credentials.yaml", schedule.Parameters["CredentialsFile"]);
-        Assert.Equal("credentials.yaml", disable.Parameters["CredentialsFile"]);
-        Assert.False(schedule.Parameters.ContainsKey("Verbose"));
+        Assert.Equal(
+            new Dictionary<string, object>
+            {
+                ["InstanceId"] = "i-07c3cedbe6988ed49",
+                ["PemFile"] = "k.pem",
+                ["PipelinePath"] = "p.yaml",
+                ["ScheduleExpression"] = "rate(5 minutes)",
+                ["RepositoryPath"] = ".",
+            },
+            schedule.Parameters);
+    }
+
+    [Theory]
+    [InlineData("enable-scheduling", true)]
+    [InlineData("disable-scheduling", true)]
+    [InlineData("enable-scheduling", false)]
+    [InlineData("disable-scheduling", false)]
+    public void Should_pass_the_seed_default_credentials_yaml_only_when_the_current_directory_has_one(string subcommand, bool exists)
+    {
+        var asked = new List<string>();
+
+        var result = SeedCommandLine.Parse(["aws", "pipeline", subcommand, "-p", "p.yaml", "-pc", "proj"], file =>
+        {
+            asked.Add(file);
+            return exists;
+        });
+
+        Assert.Equal(["credentials.yaml"], asked);
+        Assert.Equal(exists, result.Parameters.ContainsKey("CredentialsFile"));
+        if (exists)
+        {
+            Assert.Equal("credentials.yaml", result.Parameters["CredentialsFile"]);
+        }
+    }
+
+    [Fact]
+    public void Should_not_look_for_credentials_yaml_when_c_is_given()
+    {
+        var result = SeedCommandLine.Parse(["aws", "pipeline", "enable-scheduling", "-c", "other.yaml", "-p", "p.yaml", "-pn", "proj"], _ => throw new InvalidOperationException("not asked"));
+
+        Assert.Equal("other.yaml", result.Parameters["CredentialsFile"]);
+    }
+
+    [Fact]
+    public void Should_take_an_ssh_port_for_schedule_beyond_the_seed()
+    {
+        var result = Parse("aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(1 day)", "--ssh-port", "2222");
+
+        Assert.Equal("2222", result.Parameters["SshPort"]);
     }
 
     [Theory]
@@ -306,7 +352,7 @@ public sealed class SeedCommandLineTests
     [Theory]
     [InlineData("run", new[] { "-p, --pipeline-config-file FILE", "-c, --credentials-file FILE", "-r, --repository-path PATH", "-i, --instance-type TYPE", "-j, --job-id ID", "[default: ml.t3.xlarge", "-v, -vv, --verbose" })]
     [InlineData("schedule", new[] { "-id, --instance-id ID", "-sit, --sagemaker-instance-type TYPE", "-p, --pem-file FILE", "-u, --ec2-username NAME", "-r, --repository-path PATH", "-pn, --project-name NAME", "-pc, --pipeline-config-file FILE", "-c, --credentials-file FILE", "-es, --event-schedule EXPR", "  --role-name NAME", "-vv" })]
-    [InlineData("enable-scheduling", new[] { "-c, --credentials-file FILE", "-p, --pipeline FILE", "-pc, -pn, --project-name NAME", "[default: credentials.yaml]" })]
+    [InlineData("enable-scheduling", new[] { "-c, --credentials-file FILE", "-p, --pipeline FILE", "-pc, -pn, --project-name NAME", "[default: credentials.yaml, when the current directory has one]" })]
     [InlineData("disable-scheduling", new[] { "-c, --credentials-file FILE", "-p, --pipeline FILE", "-pc, -pn, --project-name NAME" })]
     public void Should_print_subcommand_help_in_the_seed_style(string subcommand, string[] expected)
     {
@@ -361,6 +407,8 @@ public sealed class SeedCommandLineTests
     [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml" }, "--event-schedule", "Missing option -es/--event-schedule EXPR")]
     [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(1 hour)", "-r", "/repo", "-r", "my-role" }, "-r", "give the role name with --role-name")]
     [InlineData(new[] { "aws", "pipeline", "enable-scheduling", "-c", "c.yaml", "-p", "p.yaml" }, "--project-name", "Missing option -pc/-pn/--project-name NAME")]
+    [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(1 day)", "--ssh-port", "0" }, "--ssh-port", "'0' is not a port: expected a number from 1 to 65535.")]
+    [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(1 day)", "--ssh-port", "ssh" }, "--ssh-port", "'ssh' is not a port")]
     [InlineData(new[] { "aws", "pipeline", "rn" }, "rn", "No such command 'rn': expected one of run, schedule, enable-scheduling, disable-scheduling. Did you mean 'run'?")]
     [InlineData(new[] { "aws", "pipelines", "run" }, "pipelines", "No such command 'pipelines': expected 'pipeline'.")]
     [InlineData(new[] { "gcp" }, "gcp", "No such command 'gcp': expected 'aws'.")]
