@@ -39,6 +39,11 @@ $DependencyFiles = @(
     'YamlDotNet.dll'
     'AWSSDK.Core.dll'
     'AWSSDK.Extensions.Numerics.dll'
+    'AWSSDK.S3.dll'
+    'AWSSDK.EC2.dll'
+    'AWSSDK.SecurityToken.dll'
+    'AWSSDK.SSO.dll'
+    'AWSSDK.SSOOIDC.dll'
     'System.IO.Hashing.dll'
     'Renci.SshNet.dll'
     'BouncyCastle.Cryptography.dll'
@@ -138,6 +143,7 @@ function Invoke-Test {
     }
 
     # Pester: the cmdlets as users type them, in a fresh pwsh against the built module.
+    $env:RLABS_EMULATOR_DIR = Join-Path $Root "tests/Rlabs.Pipelines.AwsEmulator/bin/$Configuration/net10.0"
     $pesterSummary = Join-Path $results 'pester.json'
     $runner = Join-Path $Root 'tests/Rlabs.Pipelines.Tests/Invoke-Tests.ps1'
     & dotnet pwsh -NoProfile -NonInteractive -File $runner -PesterPath (Get-PesterModulePath) `
@@ -176,7 +182,8 @@ function Invoke-Demo {
 
 function Invoke-Bench {
     Invoke-Build
-    & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/bench/Invoke-Bench.ps1') -ModulePath (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1') -Examples (Join-Path $Root 'examples') -Rounds $Rounds
+    Invoke-Native dotnet @('build', (Join-Path $Root 'tests/Rlabs.Pipelines.AwsEmulator'), '-c', $Configuration, '--nologo', '-v', 'q')
+    & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/bench/Invoke-Bench.ps1') -ModulePath (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1') -Examples (Join-Path $Root 'examples') -Rounds $Rounds -EmulatorDirectory (Join-Path $Root "tests/Rlabs.Pipelines.AwsEmulator/bin/$Configuration/net10.0")
     if ($LASTEXITCODE -ne 0) { throw 'The benchmark failed.' }
 }
 

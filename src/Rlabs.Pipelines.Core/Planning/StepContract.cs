@@ -91,6 +91,18 @@ public static class StepContract
         $"{ContainerRoot}/{SourceFolder}/{SourceZipName}",
         $"{ContainerRoot}/{RequirementsFolder}/{RequirementsName}");
 
+    /// <summary>
+    /// The container command a step runs, identical for SageMaker (ContainerEntrypoint = the first two,
+    /// ContainerArguments = the rest) and local containers: python3, the script, then the arguments.
+    /// </summary>
+    public static IReadOnlyList<string> ContainerCommand(RlabsPipelineStep step, string jobId, string? inputZipName, bool hasInput)
+    {
+        var paths = ContainerPaths(step, inputZipName, hasInput);
+        var command = new List<string> { "python3", paths.CodeFile };
+        command.AddRange(Arguments(jobId, paths, step.Params));
+        return command;
+    }
+
     /// <summary>The code script's file name.</summary>
     public static string CodeFileName(RlabsPipelineStep step) => Path.GetFileName(step.Code.Replace('\\', '/'));
 
