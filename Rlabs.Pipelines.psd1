@@ -16,6 +16,11 @@
         'Get-RlabsPipelineRun'
         'Wait-RlabsPipelineRun'
         'Stop-RlabsPipelineRun'
+        'New-RlabsPipelineSchedule'
+        'Get-RlabsPipelineSchedule'
+        'Enable-RlabsPipelineSchedule'
+        'Disable-RlabsPipelineSchedule'
+        'Remove-RlabsPipelineSchedule'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -104,6 +104,50 @@ public sealed class SshServerFixture : IDisposable
         Run("crontab", "-u", UserName, file);
     }
 
+    /// <summary>
+    /// Gives the test user PowerShell the way the setup script looks for it (~/.dotnet/tools/pwsh): a copy
+    /// of the PowerShell tool package this repository restores (read from root's NuGet cache, which the test
+    /// user cannot read), cached under /var/tmp.
+    /// </summary>
+    public void InstallPowerShellForTestUser()
+    {
+        var packages = ScriptHarness.Run("dotnet", ["nuget", "locals", "global-packages", "--list"]).Output.Trim();
+        packages = packages[(packages.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
+        var version = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Path.Combine(RepositoryRoot(), ".config", "dotnet-tools.json")), "\"version\":\\s*\"([^\"]+)\"").Groups[1].Value;
+        var source = Path.Combine(packages, "powershell", version, "tools", "net10.0", "any");
+        if (!System.IO.Directory.Exists(source))
+        {
+            throw new InvalidOperationException($"PowerShell {version} is not in the NuGet cache ({source}): run 'dotnet tool restore'.");
+        }
+        var cache = $"/var/tmp/rlabs-test-powershell-{version}";
+        if (!File.Exists(Path.Combine(cache, "Microsoft.PowerShell.GlobalTool.Shim.dll")))
+        {
+            var partial = cache + ".partial";
+            if (System.IO.Directory.Exists(partial))
+            {
+                System.IO.Directory.Delete(partial, recursive: true);
+            }
+            Run("cp", "-r", source, partial);
+            Run("chmod", "-R", "a+rX", partial);
+            System.IO.Directory.Move(partial, cache);
+        }
+        var tools = Path.Combine(Home, ".dotnet", "tools");
+        System.IO.Directory.CreateDirectory(tools);
+        ScriptHarness.WriteExecutable(tools, "pwsh", $"#!/bin/sh\nexec /usr/bin/dotnet {cache}/Microsoft.PowerShell.GlobalTool.Shim.dll \"$@\"\n");
+        Run("chmod", "755", Path.Combine(tools, "pwsh"));
+        Run("chown", "-R", $"{UserName}:", Path.Combine(Home, ".dotnet"));
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Rlabs.Pipelines.slnx")))
+        {
+            directory = directory.Parent;
+        }
+        return directory?.FullName ?? throw new InvalidOperationException("The repository root (Rlabs.Pipelines.slnx) is not above the test assembly.");
+    }
+
     /// <summary>Removes what earlier tests left in the test account.</summary>
     public void ResetAccount()
     {
