@@ -44,11 +44,13 @@ public sealed class RemoteInstance : IDisposable
     private readonly SshClient _ssh;
     private readonly SftpClient _sftp;
     private readonly IRunReporter _reporter;
+    private readonly PrivateKeyFile _key;
 
-    private RemoteInstance(SshClient ssh, SftpClient sftp, string home, string hostKey, IRunReporter reporter)
+    private RemoteInstance(SshClient ssh, SftpClient sftp, PrivateKeyFile key, string home, string hostKey, IRunReporter reporter)
     {
         _ssh = ssh;
         _sftp = sftp;
+        _key = key;
         Home = home;
         HostKey = hostKey;
         _reporter = reporter;
@@ -105,6 +107,7 @@ public sealed class RemoteInstance : IDisposable
             string? recorded = null;
             var status = HostKeyStatus.Unknown;
             var ssh = new SshClient(connection);
+            SftpClient? sftp = null;
             ssh.HostKeyReceived += (_, e) =>
             {
                 presented = KnownHosts.Format(e.HostKeyName, e.FingerPrintSHA256);
@@ -114,7 +117,7 @@ public sealed class RemoteInstance : IDisposable
             try
             {
                 await ssh.ConnectAsync(cancellationToken);
-                var sftp = new SftpClient(connection);
+                sftp = new SftpClient(connection);
                 sftp.HostKeyReceived += (_, e) => e.CanTrust = presented == KnownHosts.Format(e.HostKeyName, e.FingerPrintSHA256);
                 await sftp.ConnectAsync(cancellationToken);
                 var hostKeyParts = presented!.Split(' ', 2);
@@ -129,11 +132,17 @@ public sealed class RemoteInstance : IDisposable
                     reporter.Warning($"The host key of {endpoint.HostIdentity} changed from {recorded} to {presented}; accepted because of -Force and recorded in {knownHosts.Path}.");
                 }
                 reporter.Verbose($"Connected to {endpoint.UserName}@{endpoint.Host}:{endpoint.Port} ({endpoint.HostIdentity}, {presented}).");
-                return new RemoteInstance(ssh, sftp, sftp.WorkingDirectory, presented, reporter);
+                return new RemoteInstance(ssh, sftp, key, sftp.WorkingDirectory, presented, reporter);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex)
             {
+                sftp?.Dispose();
                 ssh.Dispose();
+                key.Dispose();
+                if (ex is OperationCanceledException)
+                {
+                    throw;
+                }
                 if (status == HostKeyStatus.Changed && !acceptChangedHostKey)
                 {
                     throw new RemoteInstanceException(RemoteFailure.HostKeyChanged,
@@ -325,6 +334,7 @@ public sealed class RemoteInstance : IDisposable
     {
         _sftp.Dispose();
         _ssh.Dispose();
+        _key.Dispose();
     }
 
     private static PrivateKeyFile LoadKey(string privateKeyPath)
