@@ -134,6 +134,22 @@ Describe 'New-RlabsPipelineSchedule' {
             $writes | Should -Be @('AddPermission', 'PutRolePolicy')
         }
     }
+    Context 'Given an instance whose host key changed since the first contact' {
+        It 'Should refuse to connect unless -Force, then record the new key' {
+            $knownHosts = Join-Path $env:XDG_CONFIG_HOME 'rlabs/known_hosts'
+            New-Item -ItemType Directory -Force -Path (Split-Path $knownHosts) | Out-Null
+            "$instanceId ssh-ed25519 SHA256:AAAAnotTheKeyOfThisServerAAAAAAAAAAAAAAAAAAA" | Set-Content $knownHosts
+
+            { New-TestSchedule } | Should -Throw -ErrorId 'HostKeyChanged,Rlabs.Pipelines.Commands.NewRlabsPipelineScheduleCommand' -ExpectedMessage '*-Force*'
+            @(Get-EmulatorRequests events PutRule).Count | Should -Be 0
+
+            $schedule = New-RlabsPipelineSchedule -InstanceId $instanceId -PemFile $server.RsaPemKey -Ec2UserName $server.UserName -SshPort $server.Port `
+                -RepositoryPath $repo -PipelinePath $pipeline -ScheduleExpression 'rate(1 day)' -Force -Confirm:$false -WarningVariable warnings 3>$null
+            $schedule.State | Should -Be 'Enabled'
+            $warnings | Should -Match 'changed'
+            Get-Content $knownHosts | Should -Not -Match 'AAAAnotTheKey'
+        }
+    }
 }
 
 Describe 'Get, Disable, Enable and Remove-RlabsPipelineSchedule' {
