@@ -10,7 +10,7 @@ using Rlabs.Pipelines.Running;
 namespace Rlabs.Pipelines.Scheduling;
 
 /// <summary>Timings and choices of the schedule workflow (tests shorten the timings).</summary>
-public sealed class ScheduleTimings
+public sealed class ScheduleOptions
 {
     /// <summary>
     /// The starter function's Lambda runtime. Override with the RLABS_LAMBDA_RUNTIME environment variable
@@ -70,14 +70,14 @@ public sealed class ScheduleManager
 
     private readonly AwsSession _session;
     private readonly IRunReporter _reporter;
-    private readonly ScheduleTimings _timings;
+    private readonly ScheduleOptions _options;
 
     /// <summary>Creates the manager over an AWS session.</summary>
-    public ScheduleManager(AwsSession session, IRunReporter reporter, ScheduleTimings? timings = null)
+    public ScheduleManager(AwsSession session, IRunReporter reporter, ScheduleOptions? options = null)
     {
         _session = session;
         _reporter = reporter;
-        _timings = timings ?? new ScheduleTimings();
+        _options = options ?? new ScheduleOptions();
     }
 
     /// <summary>The Lambda handler's Python source.</summary>
@@ -302,7 +302,7 @@ public sealed class ScheduleManager
         {
             return $"kept: the instance {instanceId} is {instance.State}; its crontab line '# {new InstanceLayout("/home/x", projectName, pipelineName).CronMarker}' stays until you remove it (crontab -e) or run Remove-RlabsPipelineSchedule again while it runs";
         }
-        using var remote = await RemoteInstance.ConnectAsync(new SshEndpoint(host, sshPort, userName, pemFile, instanceId), knownHosts, acceptChangedHostKey, _timings.SshWaitTimeout, _reporter, cancellationToken);
+        using var remote = await RemoteInstance.ConnectAsync(new SshEndpoint(host, sshPort, userName, pemFile, instanceId), knownHosts, acceptChangedHostKey, _options.SshWaitTimeout, _reporter, cancellationToken);
         var layout = new InstanceLayout(remote.Home, projectName, pipelineName);
         var result = await remote.RunCheckedAsync("bash -c " + ShellQuote.Quote(InstanceScripts.CronScript(layout, install: false)), "Removing the crontab line", cancellationToken);
         return result.Output.Contains("unchanged", StringComparison.Ordinal) ? "no crontab line on the instance" : $"crontab line removed on {instanceId}";
@@ -366,7 +366,7 @@ public sealed class ScheduleManager
             if (instance.State is "stopping" or "shutting-down")
             {
                 _reporter.Verbose($"The instance {request.InstanceId} is {instance.State}; waiting for it to stop before starting it.");
-                await ec2.WaitForStateAsync(request.InstanceId, "stopped", _timings.PollInterval, _timings.InstanceStartTimeout, cancellationToken);
+                await ec2.WaitForStateAsync(request.InstanceId, "stopped", _options.PollInterval, _options.InstanceStartTimeout, cancellationToken);
             }
             if (instance.State != "pending")
             {
@@ -374,7 +374,7 @@ public sealed class ScheduleManager
                 changes.Add($"instance {request.InstanceId} started");
             }
             _reporter.Verbose($"Waiting for {request.InstanceId} to run.");
-            instance = await ec2.WaitForStateAsync(request.InstanceId, "running", _timings.PollInterval, _timings.InstanceStartTimeout, cancellationToken);
+            instance = await ec2.WaitForStateAsync(request.InstanceId, "running", _options.PollInterval, _options.InstanceStartTimeout, cancellationToken);
         }
         var host = instance.PublicIpAddress ?? instance.PublicDnsName ?? instance.PrivateIpAddress
             ?? throw new InvalidOperationException($"The instance {request.InstanceId} has no address to connect to.");
@@ -383,7 +383,7 @@ public sealed class ScheduleManager
             return;
         }
         var endpoint = new SshEndpoint(host, request.SshPort, request.Ec2UserName, request.PemFile, request.InstanceId);
-        using var remote = await RemoteInstance.ConnectAsync(endpoint, request.KnownHosts, request.AcceptChangedHostKey, _timings.SshWaitTimeout, _reporter, cancellationToken);
+        using var remote = await RemoteInstance.ConnectAsync(endpoint, request.KnownHosts, request.AcceptChangedHostKey, _options.SshWaitTimeout, _reporter, cancellationToken);
         var layout = new InstanceLayout(remote.Home, request.ProjectName, request.PipelineName);
         await remote.EnsureDirectoryAsync(layout.ProjectDirectory, cancellationToken, mode: 0x1C0);
 
@@ -490,7 +490,7 @@ public sealed class ScheduleManager
         string functionArn;
         if (existing is null)
         {
-            var deadline = DateTimeOffset.UtcNow + _timings.RolePropagationTimeout;
+            var deadline = DateTimeOffset.UtcNow + _options.RolePropagationTimeout;
             while (true)
             {
                 try
@@ -498,7 +498,7 @@ public sealed class ScheduleManager
                     functionArn = (await lambda.CreateFunctionAsync(new CreateFunctionRequest
                     {
                         FunctionName = functionName,
-                        Runtime = _timings.LambdaRuntime,
+                        Runtime = _options.LambdaRuntime,
                         Role = roleArn,
                         Handler = LambdaHandler,
                         Code = new FunctionCode { ZipFile = zip },
@@ -533,7 +533,7 @@ public sealed class ScheduleManager
                 changes.Add($"function {functionName} code updated");
             }
             var variables = configuration.Environment?.Variables;
-            if (configuration.Role != roleArn || configuration.Handler != LambdaHandler || configuration.Runtime != _timings.LambdaRuntime || configuration.Description != description
+            if (configuration.Role != roleArn || configuration.Handler != LambdaHandler || configuration.Runtime != _options.LambdaRuntime || configuration.Description != description
                 || variables is null || variables.Count != 1 || !variables.TryGetValue(InstanceIdVariable, out var id) || id != request.InstanceId)
             {
                 await lambda.UpdateFunctionConfigurationAsync(new UpdateFunctionConfigurationRequest
@@ -541,7 +541,7 @@ public sealed class ScheduleManager
                     FunctionName = functionName,
                     Role = roleArn,
                     Handler = LambdaHandler,
-                    Runtime = _timings.LambdaRuntime,
+                    Runtime = _options.LambdaRuntime,
                     Description = description,
                     Environment = environment,
                 }, cancellationToken);

@@ -37,7 +37,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         _server.InstallPowerShellForTestUser();
         _server.SetCrontab("0 4 * * * /usr/bin/true # someone else's job\n");
         using var session = _aws.Session();
-        var manager = new ScheduleManager(session, _reporter, FastTimings);
+        var manager = new ScheduleManager(session, _reporter, FastOptions);
         var request = Request("churn-model", "rate(1 day)");
 
         var first = await manager.ScheduleAsync(request, ScheduleSteps.All, CancellationToken.None);
@@ -76,7 +76,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         var lambda = new LambdaClient(session);
         var function = await lambda.GetFunctionAsync("rlabs-churn-model-daily-run", CancellationToken.None);
         Assert.Equal(_instanceId, function.Configuration.Environment!.Variables![ScheduleManager.InstanceIdVariable]);
-        Assert.Equal((FastTimings.LambdaRuntime, ScheduleManager.LambdaHandler), (function.Configuration.Runtime, function.Configuration.Handler));
+        Assert.Equal((FastOptions.LambdaRuntime, ScheduleManager.LambdaHandler), (function.Configuration.Runtime, function.Configuration.Handler));
         var permission = _aws.Emulator.Requests.For("lambda", "AddPermission")[^1];
         Assert.Equal(first.RuleArn, (string?)permission.Parameters!["SourceArn"]);
         Assert.Equal("events.amazonaws.com", (string?)permission.Parameters!["Principal"]);
@@ -102,7 +102,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
     {
         _server.InstallPowerShellForTestUser();
         using var session = _aws.Session();
-        var manager = new ScheduleManager(session, _reporter, FastTimings);
+        var manager = new ScheduleManager(session, _reporter, FastOptions);
         await manager.ScheduleAsync(Request("churn-model", "rate(1 day)"), ScheduleSteps.All, CancellationToken.None);
         await File.WriteAllTextAsync(Path.Combine(_local, "repo", "src", "churn", "train.py"), "print('v2')\n");
 
@@ -119,7 +119,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         using var session = _aws.Session();
         var marker = _aws.Emulator.Requests.All.Count;
 
-        var preview = await new ScheduleManager(session, _reporter, FastTimings).ScheduleAsync(Request("whatif", "rate(5 minutes)"), ScheduleSteps.None, CancellationToken.None);
+        var preview = await new ScheduleManager(session, _reporter, FastOptions).ScheduleAsync(Request("whatif", "rate(5 minutes)"), ScheduleSteps.None, CancellationToken.None);
 
         Assert.Equal("rlabs-whatif-daily-run", preview.RuleName);
         Assert.Empty(preview.Changes);
@@ -132,7 +132,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
     public async Task Should_list_disable_enable_and_remove_a_schedule_reading_the_state_back()
     {
         using var session = _aws.Session();
-        var manager = new ScheduleManager(session, _reporter, FastTimings);
+        var manager = new ScheduleManager(session, _reporter, FastOptions);
         var project = "toggle-" + Guid.NewGuid().ToString("N")[..6];
         await manager.ScheduleAsync(Request(project, "rate(2 hours)"), ScheduleSteps.Role | ScheduleSteps.Function | ScheduleSteps.Rule, CancellationToken.None);
 
@@ -158,7 +158,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
     public async Task Should_handle_a_rule_someone_deleted_by_hand()
     {
         using var session = _aws.Session();
-        var manager = new ScheduleManager(session, _reporter, FastTimings);
+        var manager = new ScheduleManager(session, _reporter, FastOptions);
         var project = "byhand-" + Guid.NewGuid().ToString("N")[..6];
         var schedule = await manager.ScheduleAsync(Request(project, "rate(1 hour)"), ScheduleSteps.Role | ScheduleSteps.Function | ScheduleSteps.Rule, CancellationToken.None);
         var events = new EventBridgeClient(session);
@@ -183,7 +183,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         var iam = new IamClient(session);
         var roleName = "team-role-" + Guid.NewGuid().ToString("N")[..6];
         await iam.CreateRoleAsync(new CreateRoleRequest { RoleName = roleName, AssumeRolePolicyDocument = ScheduleManager.TrustPolicy(), Description = "made by the platform team" }, CancellationToken.None);
-        var manager = new ScheduleManager(session, _reporter, FastTimings);
+        var manager = new ScheduleManager(session, _reporter, FastOptions);
         var project = "foreign-" + Guid.NewGuid().ToString("N")[..6];
         var marker = _aws.Emulator.Requests.All.Count;
 
@@ -234,7 +234,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         Assert.Equal(ScheduleManager.HandlerZip(), ScheduleManager.HandlerZip());
 
     // The emulator validates against Debian's botocore 1.29 service model, whose newest Python runtime is 3.9.
-    private static ScheduleTimings FastTimings { get; } = new() { LambdaRuntime = "python3.9", PollInterval = TimeSpan.FromMilliseconds(20), InstanceStartTimeout = TimeSpan.FromSeconds(10), SshWaitTimeout = TimeSpan.FromSeconds(20) };
+    private static ScheduleOptions FastOptions { get; } = new() { LambdaRuntime = "python3.9", PollInterval = TimeSpan.FromMilliseconds(20), InstanceStartTimeout = TimeSpan.FromSeconds(10), SshWaitTimeout = TimeSpan.FromSeconds(20) };
 
     private ScheduleRequest Request(string project, string expression, string? roleName = null)
     {
