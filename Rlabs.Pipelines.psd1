@@ -18,6 +18,11 @@
         'Get-RlabsPipelineRun'
         'Wait-RlabsPipelineRun'
         'Stop-RlabsPipelineRun'
+        'New-RlabsPipelineSchedule'
+        'Get-RlabsPipelineSchedule'
+        'Enable-RlabsPipelineSchedule'
+        'Disable-RlabsPipelineSchedule'
+        'Remove-RlabsPipelineSchedule'
     )
     FunctionsToExport    = @('rlabs')
     VariablesToExport    = @()

@@ -46,6 +46,10 @@ $DependencyFiles = @(
     'AWSSDK.SSO.dll'
     'AWSSDK.SSOOIDC.dll'
     'System.IO.Hashing.dll'
+    'Renci.SshNet.dll'
+    'BouncyCastle.Cryptography.dll'
+    'Microsoft.Extensions.Logging.Abstractions.dll'
+    'Microsoft.Extensions.DependencyInjection.Abstractions.dll'
 )
 
 # The rlabs launchers written to out/bin (from src/launcher).
@@ -112,7 +116,9 @@ function Install-TestPrerequisites {
     Invoke-Native dotnet @('restore', (Join-Path $Root 'tests/tools/tools.csproj'), '--nologo', '-v', 'q')
     $missing = @()
     if ($IsLinux -and (Get-Command dpkg-query -ErrorAction Ignore)) {
-        $wanted = 'python3-nbclient', 'python3-ipykernel', 'python3-nbformat', 'python3-botocore', 'python3-boto3', 'zip'
+        # openssh-server, cron and shellcheck: the schedule tests start a real sshd on 127.0.0.1, install a
+        # real crontab for a test user and lint the generated instance scripts.
+        $wanted = 'python3-nbclient', 'python3-ipykernel', 'python3-nbformat', 'python3-botocore', 'python3-boto3', 'zip', 'openssh-server', 'cron', 'shellcheck'
         foreach ($package in $wanted) {
             $status = & dpkg-query -W -f='${Status}' $package 2>$null
             if ($status -notmatch 'install ok installed') { $missing += $package }
