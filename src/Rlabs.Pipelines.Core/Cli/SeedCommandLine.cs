@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using Rlabs.Pipelines.Config;
+using Rlabs.Pipelines.Scheduling;
 
 namespace Rlabs.Pipelines.Cli;
 
@@ -89,7 +90,7 @@ public static partial class SeedCommandLine
             "Schedule the pipeline: an EC2 instance, started by a Lambda function on an EventBridge rule, runs it as SageMaker Processing jobs.",
             [
                 new(["-id", "--instance-id"], "ID", "InstanceId", "EC2 machine instance id", Required: true, Validate: ValidateInstanceId),
-                new(["-sit", "--sagemaker-instance-type"], "TYPE", "SageMakerInstanceType", "instance type to be used for the SageMaker Processing jobs", DefaultText: DefaultInstanceType, Validate: ValidateSageMakerInstanceType),
+                new(["-sit", "--sagemaker-instance-type"], "TYPE", "SageMakerInstanceType", "instance type to be used for the SageMaker Processing jobs; 'local' runs the steps on the EC2 instance itself", DefaultText: DefaultInstanceType, Validate: ValidateSageMakerInstanceType),
                 new(["-p", "--pem-file"], "FILE", "PemFile", "path to the pem file used for transferring files to the EC2 instance", Required: true),
                 new(["-u", "--ec2-username"], "NAME", "Ec2UserName", "user name of the EC2 instance", DefaultText: "ec2-user"),
                 new(["-r", "--repository-path"], "PATH", "RepositoryPath", "path to the data apps project repository", DefaultText: "current directory", Implied: "."),
@@ -366,10 +367,9 @@ public static partial class SeedCommandLine
             ? null
             : $"'{value}' is not an instance type: expected 'local' or a SageMaker instance type such as {DefaultInstanceType}.";
 
-    private static string? ValidateSageMakerInstanceType(string value) =>
-        value.StartsWith("ml.", StringComparison.Ordinal) && PipelineConfigReader.IsValidInstanceType(value)
-            ? null
-            : $"'{value}' is not a SageMaker instance type: expected one such as {DefaultInstanceType}.";
+    // The schedule options are checked as New-RlabsPipelineSchedule checks them, so that a value the
+    // cmdlet would refuse is a usage error here (exit code 2), with the cmdlet's own explanation.
+    private static string? ValidateSageMakerInstanceType(string value) => InstanceScripts.ValidateInstanceType(value);
 
     private static string? ValidatePort(string value) =>
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535
@@ -385,22 +385,11 @@ public static partial class SeedCommandLine
             : $"'{value}' is not an EC2 instance id: expected 'i-' and 8 or 17 hexadecimal digits, e.g. i-07c3cedbe6988ed49.";
 
     private static string? ValidateScheduleExpression(string value) =>
-        RateRegex().Match(value) is { Success: true } rate
-            ? (rate.Groups["n"].Value == "1") == !rate.Groups["unit"].Value.EndsWith('s')
-                ? null
-                : $"'{value}' is not a rate EventBridge accepts: use the singular unit for 1 and the plural otherwise, e.g. \"rate(1 hour)\", \"rate(10 minutes)\"."
-            : CronRegex().IsMatch(value)
-                ? null
-                : $"'{value}' is not an event schedule: expected \"rate(<n> minute[s]|hour[s]|day[s])\" or \"cron(<6 fields>)\", e.g. \"rate(1 hour)\".";
+        ScheduleExpression.TryParse(value, out _, out var error) ? null : error;
 
     [GeneratedRegex(@"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$", RegexOptions.CultureInvariant)]
     private static partial Regex InstanceIdRegex();
 
-    [GeneratedRegex(@"^rate\((?<n>[1-9][0-9]{0,5}) (?<unit>minutes?|hours?|days?)\)$", RegexOptions.CultureInvariant)]
-    private static partial Regex RateRegex();
-
-    [GeneratedRegex(@"^cron\(\S+(?: \S+){5}\)$", RegexOptions.CultureInvariant)]
-    private static partial Regex CronRegex();
 
     /// <summary>One option: its names (short first), value name (null for a switch) and cmdlet parameter.</summary>
     private sealed record SeedOption(

@@ -271,6 +271,17 @@ public sealed class SeedCommandLineTests
         Assert.Equal("other.yaml", result.Parameters["CredentialsFile"]);
     }
 
+    [Theory]
+    [InlineData("local")]
+    [InlineData("ml.m5.2xlarge")]
+    public void Should_accept_the_sagemaker_instance_types_New_RlabsPipelineSchedule_accepts(string type)
+    {
+        var result = Parse("aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "cron(0 6 ? * MON-FRI *)", "-sit", type);
+
+        Assert.Equal(SeedCommandLineOutcome.Invoke, result.Outcome);
+        Assert.Equal(type, result.Parameters["SageMakerInstanceType"]);
+    }
+
     [Fact]
     public void Should_take_an_ssh_port_for_schedule_beyond_the_seed()
     {
@@ -401,9 +412,9 @@ public sealed class SeedCommandLineTests
     [InlineData(new[] { "aws", "pipeline", "run", "-p", "a.yaml", "--verbose=yes" }, "--verbose", "does not take a value")]
     [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-1", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(1 hour)" }, "-id", "'i-1' is not an EC2 instance id")]
     [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(1", "hours" }, "-es", "unbalanced parentheses in 'rate(1 hours'")]
-    [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(2 hour)" }, "-es", "use the singular unit for 1 and the plural otherwise")]
-    [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "every hour" }, "-es", "is not an event schedule: expected \"rate(")]
-    [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(1 hour)", "-sit", "local" }, "-sit", "is not a SageMaker instance type")]
+    [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(2 hour)" }, "-es", "Option -es/--event-schedule: ")]
+    [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "every hour" }, "-es", "Examples: 'rate(1 hour)'")]
+    [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(1 hour)", "-sit", "t3.xlarge" }, "-sit", "The SageMaker instance type 't3.xlarge' is not valid")]
     [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml" }, "--event-schedule", "Missing option -es/--event-schedule EXPR")]
     [InlineData(new[] { "aws", "pipeline", "schedule", "-id", "i-07c3cedbe6988ed49", "-p", "k.pem", "-pc", "p.yaml", "-es", "rate(1 hour)", "-r", "/repo", "-r", "my-role" }, "-r", "give the role name with --role-name")]
     [InlineData(new[] { "aws", "pipeline", "enable-scheduling", "-c", "c.yaml", "-p", "p.yaml" }, "--project-name", "Missing option -pc/-pn/--project-name NAME")]
