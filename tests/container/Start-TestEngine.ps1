@@ -1,0 +1,128 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Starts a private Docker engine for the container tests, with a small local Python image, and points
+    DOCKER_HOST at it.
+.DESCRIPTION
+    No registry is needed: the image is a Debian bookworm root file system (python3-minimal) built with
+    mmdebstrap from the Debian mirror in the machine's apt sources, cached, and loaded with 'docker import'.
+    dockerd listens on a socket in a fresh temporary folder, with its own data and exec roots, no bridge and
+    no iptables changes, so it touches nothing of the machine's own engine (if any).
+
+    Linux and root only (dockerd needs both). Installs docker.io and mmdebstrap with apt-get when missing.
+    Returns an engine object for Stop-TestEngine.ps1, or $null with the reason written to the host when no
+    engine can be started here.
+.EXAMPLE
+    $engine = ./tests/container/Start-TestEngine.ps1
+    try { dotnet test ... } finally { ./tests/container/Stop-TestEngine.ps1 -Engine $engine }
+#>
+[CmdletBinding()]
+param(
+    # Where the root file system tarball is cached between runs.
+    [string] $CacheDirectory = (Join-Path ([Environment]::GetFolderPath('UserProfile')) '.cache/rlabs-pipelines'),
+
+    # The name the tests use in their pipeline YAML (image: ...).
+    [string] $ImageName = 'rlabs-test-python:bookworm',
+
+    # Seconds to wait for the engine to answer.
+    [int] $TimeoutSeconds = 60
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+
+function Skip([string] $Reason) {
+    Write-Host "Container tests: no test engine: $Reason"
+    $env:RLABS_TEST_ENGINE_SKIP_REASON = $Reason
+    $null
+}
+
+function Invoke-Native([string] $Command, [string[]] $Arguments) {
+    $output = & $Command @Arguments 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "'$Command $($Arguments -join ' ')' failed with exit code ${LASTEXITCODE}: $($output -join [Environment]::NewLine)" }
+    $output
+}
+
+function Get-DebianMirror {
+    # deb822 (.sources) first, then one-line sources.list entries; the first plain Debian archive wins.
+    $files = @(Get-ChildItem /etc/apt/sources.list.d -Filter *.sources -ErrorAction Ignore) + @(Get-Item /etc/apt/sources.list -ErrorAction Ignore) + @(Get-ChildItem /etc/apt/sources.list.d -Filter *.list -ErrorAction Ignore)
+    foreach ($file in $files) {
+        foreach ($line in Get-Content $file.FullName) {
+            if ($line -match '^\s*URIs:\s*(\S+)' -or $line -match '^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s') {
+                $uri = $Matches[1].TrimEnd('/')
+                if ($uri -notmatch 'security|updates|backports' -and $uri -match '/debian$') { return $uri }
+            }
+        }
+    }
+    'http://deb.debian.org/debian'
+}
+
+if (-not $IsLinux) { return Skip 'the test engine (dockerd) runs on Linux only.' }
+if ((& id -u) -ne '0') { return Skip 'starting dockerd needs root; run build.ps1 Test as root, or point DOCKER_HOST at an engine with the image.' }
+
+$needed = @()
+if (-not (Get-Command dockerd -ErrorAction Ignore) -or -not (Get-Command docker -ErrorAction Ignore)) { $needed += 'docker.io' }
+if (-not (Get-Command mmdebstrap -ErrorAction Ignore)) { $needed += 'mmdebstrap' }
+if ($needed) {
+    if (-not (Get-Command apt-get -ErrorAction Ignore)) { return Skip "missing $($needed -join ', ') and no apt-get to install them." }
+    Write-Host "Installing for the container tests: $($needed -join ', ')"
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    Invoke-Native apt-get @('update', '-qq') | Out-Null
+    Invoke-Native apt-get (@('install', '-y', '-qq', '--no-install-recommends') + $needed) | Out-Null
+}
+
+# The image's root file system, built once and cached (about 60 MB).
+New-Item -ItemType Directory -Force -Path $CacheDirectory | Out-Null
+$rootfs = Join-Path $CacheDirectory 'rootfs-bookworm-python3.tar'
+if (-not (Test-Path $rootfs)) {
+    $mirror = Get-DebianMirror
+    Write-Host "Building the test image root file system from $mirror"
+    $partial = Join-Path $CacheDirectory "rootfs-bookworm-python3.partial.tar" # mmdebstrap picks the format from the extension
+    Remove-Item $partial -Force -ErrorAction Ignore
+    Invoke-Native mmdebstrap @('--quiet', '--variant=extract', '--include=base-files,dash,coreutils,python3-minimal,libpython3.11-stdlib', 'bookworm', $partial, $mirror) | Out-Null
+    Move-Item $partial $rootfs -Force
+}
+
+$state = Join-Path ([IO.Path]::GetTempPath()) ("rlabs-engine-" + [Guid]::NewGuid().ToString('N').Substring(0, 8))
+New-Item -ItemType Directory -Force -Path $state | Out-Null
+$socket = Join-Path $state 'engine.sock'
+$log = Join-Path $state 'dockerd.log'
+$dockerdArgs = @(
+    '-H', "unix://$socket",
+    '--data-root', (Join-Path $state 'data'),
+    '--exec-root', (Join-Path $state 'exec'),
+    '--pidfile', (Join-Path $state 'dockerd.pid'),
+    '--iptables=false', '--ip6tables=false', '--bridge=none'
+)
+$process = Start-Process -FilePath (Get-Command dockerd).Source -ArgumentList $dockerdArgs -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru
+$engine = [pscustomobject]@{
+    PSTypeName     = 'Rlabs.TestEngine'
+    ProcessId      = $process.Id
+    DockerHost     = "unix://$socket"
+    StateDirectory = $state
+    Image          = $ImageName
+}
+
+try {
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while ($true) {
+        if ($process.HasExited) { throw "dockerd exited with code $($process.ExitCode): $(Get-Content "$log.err" -Tail 5 -ErrorAction Ignore)" }
+        & docker -H "unix://$socket" version --format '{{.Server.Version}}' *> $null
+        if ($LASTEXITCODE -eq 0) { break }
+        if ([DateTime]::UtcNow -gt $deadline) { throw "dockerd did not answer on $socket within $TimeoutSeconds s: $(Get-Content "$log.err" -Tail 5 -ErrorAction Ignore)" }
+        Start-Sleep -Milliseconds 200
+    }
+    # USER nobody: the runner must choose the user itself (the invoking user), or the ownership tests fail.
+    Invoke-Native docker @('-H', "unix://$socket", 'import',
+        '--change', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        '--change', 'USER 65534:65534',
+        $rootfs, $ImageName) | Out-Null
+} catch {
+    & (Join-Path $PSScriptRoot 'Stop-TestEngine.ps1') -Engine $engine
+    throw
+}
+
+$env:DOCKER_HOST = $engine.DockerHost
+$env:RLABS_TEST_IMAGE = $ImageName
+Remove-Item Env:RLABS_TEST_ENGINE_SKIP_REASON -ErrorAction Ignore
+Write-Host "Test engine: dockerd pid $($engine.ProcessId) on $($engine.DockerHost), image $ImageName"
+$engine
