@@ -40,6 +40,8 @@ $DependencyFiles = @(
     'AWSSDK.Core.dll'
     'AWSSDK.Extensions.Numerics.dll'
     'System.IO.Hashing.dll'
+    'Docker.DotNet.dll'      # the container runtime's engine client (-LocalRuntime Container)
+    'Newtonsoft.Json.dll'    # Docker.DotNet's JSON serializer
 )
 
 function Invoke-Native {

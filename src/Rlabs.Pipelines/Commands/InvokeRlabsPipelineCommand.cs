@@ -2,6 +2,7 @@ using System.Management.Automation;
 using System.Text;
 using Rlabs.Pipelines.Config;
 using Rlabs.Pipelines.Running;
+using Rlabs.Pipelines.Running.Containers;
 
 namespace Rlabs.Pipelines.Commands;
 
@@ -48,7 +49,21 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
     [ValidateNotNullOrEmpty]
     public string? PythonPath { get; set; }
 
+    /// <summary>How local steps run: Process (default), Container (the step's SageMaker image) or Auto.</summary>
+    [Parameter]
+    public RlabsLocalRuntime LocalRuntime { get; set; } = RlabsLocalRuntime.Process;
+
+    /// <summary>AWS region: picks the default SageMaker image of container steps.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Region { get; set; }
+
     internal const string DefaultInstanceType = "ml.t3.xlarge";
+
+    /// <summary>-Region, else the credentials file's, else AWS_REGION / AWS_DEFAULT_REGION; null when none.</summary>
+    private string? ResolveRegion(CredentialsFile? credentials) =>
+        new[] { Region, credentials?.Region, Environment.GetEnvironmentVariable("AWS_REGION"), Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") }
+            .FirstOrDefault(r => !string.IsNullOrWhiteSpace(r));
 
     /// <inheritdoc/>
     protected override void ProcessRecord()
@@ -112,7 +127,14 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
                 DataRoot = DataRoot is null ? null : ResolvePath(DataRoot),
                 Credentials = credentials,
                 PythonPath = PythonPath,
+                LocalRuntime = LocalRuntime,
+                Region = ResolveRegion(credentials),
             });
+        }
+        catch (RlabsConfigException ex) when (LocalRuntime == RlabsLocalRuntime.Container)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(ex, "ContainerImageUnknown", ErrorCategory.InvalidArgument, path));
+            return;
         }
         catch (RlabsConfigException ex)
         {
@@ -137,10 +159,12 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
             reporter.Drain(this, async () =>
             {
                 await Task.Yield();
+                // The engine is asked first, so a missing engine stops the run before anything is written.
+                using var runner = await LocalStepRunner.CreateAsync(plan, login: null, reporter, CancellationToken).ConfigureAwait(false);
                 try
                 {
                     LocalRunPlanner.Prepare(plan, reporter, CancellationToken);
-                    return await PipelineExecutor.RunAsync(run, new LocalProcessRunner(plan), reporter, CancellationToken).ConfigureAwait(false);
+                    return await PipelineExecutor.RunAsync(run, runner, reporter, CancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -156,6 +180,10 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             ThrowTerminatingError(ErrorMapping.Record(ex, "RunPreparationFailed", plan.RunDirectory));
+        }
+        catch (ContainerEngineException ex)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(ex, ex.ErrorId, ErrorCategory.ResourceUnavailable, Environment.GetEnvironmentVariable("DOCKER_HOST")));
         }
 
         // The run goes out first, so a caller with -ErrorAction Stop still gets it before the error terminates.
