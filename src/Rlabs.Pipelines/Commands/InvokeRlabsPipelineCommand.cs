@@ -50,8 +50,13 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
     public string? PythonPath { get; set; }
 
     /// <summary>How local steps run: Process (default), Container (the step's SageMaker image) or Auto.</summary>
+    /// <remarks>
+    /// A string with a fixed set, not the core's enum: a value-type field of a core type would make the runtime
+    /// load the core while PowerShell inspects this class, before the module's load context can answer for it.
+    /// </remarks>
     [Parameter]
-    public RlabsLocalRuntime LocalRuntime { get; set; } = RlabsLocalRuntime.Process;
+    [ValidateSet(nameof(RlabsLocalRuntime.Process), nameof(RlabsLocalRuntime.Container), nameof(RlabsLocalRuntime.Auto))]
+    public string LocalRuntime { get; set; } = nameof(RlabsLocalRuntime.Process);
 
     /// <summary>AWS region: picks the default SageMaker image of container steps.</summary>
     [Parameter]
@@ -116,6 +121,7 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
             }
         }
 
+        var runtime = Enum.Parse<RlabsLocalRuntime>(LocalRuntime, ignoreCase: true);
         LocalRunPlan plan;
         try
         {
@@ -127,11 +133,11 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
                 DataRoot = DataRoot is null ? null : ResolvePath(DataRoot),
                 Credentials = credentials,
                 PythonPath = PythonPath,
-                LocalRuntime = LocalRuntime,
+                LocalRuntime = runtime,
                 Region = ResolveRegion(credentials),
             });
         }
-        catch (RlabsConfigException ex) when (LocalRuntime == RlabsLocalRuntime.Container)
+        catch (RlabsConfigException ex) when (runtime == RlabsLocalRuntime.Container)
         {
             ThrowTerminatingError(ErrorMapping.Record(ex, "ContainerImageUnknown", ErrorCategory.InvalidArgument, path));
             return;
