@@ -7,7 +7,8 @@
     Test   installs what the tests need, builds, runs xunit and Pester (in a fresh pwsh against the built
            module) and prints 'N passed, N failed'.
     Demo   runs the sample pipeline in examples/ locally (no AWS, no Docker) and prints the run table.
-    Bench  measures side by side: cold Import-Module and the per-step overhead of a local run.
+    Bench  measures side by side: cold Import-Module, the per-step overhead of a local run, and the per-step
+           overhead of the container runtime over the process runtime (on the tests' private engine).
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 Test
 #>
@@ -197,8 +198,21 @@ function Invoke-Demo {
 
 function Invoke-Bench {
     Invoke-Build
-    & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/bench/Invoke-Bench.ps1') -ModulePath (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1') -Examples (Join-Path $Root 'examples') -Rounds $Rounds
-    if ($LASTEXITCODE -ne 0) { throw 'The benchmark failed.' }
+    # The container runtime's overhead is measured on the tests' private engine when one can be started.
+    $engine = $null
+    try {
+        $engine = & (Join-Path $Root 'tests/container/Start-TestEngine.ps1')
+    } catch {
+        Write-Warning "No container engine for the bench: $_"
+    }
+    try {
+        $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1'), '-Examples', (Join-Path $Root 'examples'), '-Rounds', $Rounds)
+        if ($engine) { $benchArgs += '-ContainerImage', $engine.Image }
+        & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/bench/Invoke-Bench.ps1') @benchArgs
+        if ($LASTEXITCODE -ne 0) { throw 'The benchmark failed.' }
+    } finally {
+        & (Join-Path $Root 'tests/container/Stop-TestEngine.ps1') -Engine $engine
+    }
 }
 
 switch ($Task) {

@@ -74,10 +74,13 @@ Describe 'Invoke-RlabsPipeline -LocalRuntime' {
         }
 
         It 'Should run the steps as processes with -LocalRuntime Auto' {
-            $run = Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType local -LocalRuntime Auto -JobId 'ne-2' -Verbose 4>&1 |
-                Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+            $output = Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType local -LocalRuntime Auto -JobId 'ne-2' -Verbose 4>&1
+            $run = $output | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+            $messages = $output | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
             $run.Status | Should -Be 'Completed'
             $run.Steps.Runtime | Should -Be @('Process', 'Process', 'Process')
+            $messages | Where-Object { $_ -like '`[train`] runtime Auto chose Process: No container engine answered at unix://*no-engine.sock*' } | Should -Not -BeNullOrEmpty
+            $messages | Where-Object { $_ -like '`[train`] runtime Process: *' } | Should -Not -BeNullOrEmpty
         }
 
         It 'Should keep Process the default' {

@@ -5,12 +5,16 @@
     1. Cold Import-Module: a fresh pwsh that imports the module versus a fresh pwsh that does nothing.
     2. Per-step overhead of a local run: Invoke-RlabsPipeline on the examples' sample pipeline versus
        running the same code scripts directly with the same interpreter and arguments.
+    3. With -ContainerImage (an image the engine of DOCKER_HOST has): the same pipeline with
+       -LocalRuntime Container versus -LocalRuntime Process, per step.
     Rounds alternate the two sides so drift hits both alike; medians are reported.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $Examples,
-    [int] $Rounds = 5
+    [int] $Rounds = 5,
+    # An image with python3 that the engine of DOCKER_HOST has; without it the container runtime is not measured.
+    [string] $ContainerImage
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath
@@ -83,6 +87,30 @@ $steps = $pipeline.Steps.Count
 $directMedian = Get-Median $directMs
 $moduleMedian = Get-Median $moduleMs
 $perStep = ($moduleMedian - $directMedian) / $steps
+
+# 3. Container runtime versus process runtime, same pipeline (with the image named in it), alternating.
+$containerLine = 'container runtime not measured: no engine (build.ps1 Bench starts one as root on Linux)'
+if ($ContainerImage) {
+    $containerPipeline = Join-Path $work 'pipelines/sample_container.yaml'
+    Set-Content $containerPipeline -Value ("image: `"$ContainerImage`"`n" + (Get-Content $pipelinePath -Raw)) -NoNewline
+    function Invoke-Runtime([string] $Runtime, [string] $JobId) {
+        $run = Invoke-RlabsPipeline -Path $containerPipeline -RepositoryPath $work -InstanceType local -LocalRuntime $Runtime -JobId $JobId -PythonPath $python -ErrorAction Stop
+        if ($run.Status -ne 'Completed' -or @($run.Steps.Runtime | Select-Object -Unique) -ne $Runtime) { throw "The $Runtime bench run failed." }
+    }
+    Invoke-Runtime Container 'cwarm'
+    $processRuntimeMs = @(); $containerRuntimeMs = @()
+    for ($i = 0; $i -lt $Rounds; $i++) {
+        $processRuntimeMs += (Measure-Command { Invoke-Runtime Process "rp$i" }).TotalMilliseconds
+        $containerRuntimeMs += (Measure-Command { Invoke-Runtime Container "rc$i" }).TotalMilliseconds
+    }
+    $processRuntimeMedian = Get-Median $processRuntimeMs
+    $containerRuntimeMedian = Get-Median $containerRuntimeMs
+    $containerLine = @(
+        '{0,-60} {1,10:N0} ms' -f "$steps steps, -LocalRuntime Process", $processRuntimeMedian
+        '{0,-60} {1,10:N0} ms  (ratio {2:N2}x)' -f "$steps steps, -LocalRuntime Container ($ContainerImage)", $containerRuntimeMedian, ($containerRuntimeMedian / $processRuntimeMedian)
+        '{0,-60} {1,10:N0} ms  (expected: a few hundred ms, container start)' -f 'per-step overhead of the container runtime over Process', (($containerRuntimeMedian - $processRuntimeMedian) / $steps)
+    )
+}
 Remove-Item $work -Recurse -Force -ErrorAction Ignore
 
 "Rlabs.Pipelines bench ($Rounds alternating rounds, medians)"
@@ -92,3 +120,4 @@ Remove-Item $work -Recurse -Force -ErrorAction Ignore
 '{0,-60} {1,10:N0} ms' -f "$steps steps run directly with python3", $directMedian
 '{0,-60} {1,10:N0} ms  (ratio {2:N2}x)' -f "$steps steps through Invoke-RlabsPipeline -InstanceType local", $moduleMedian, ($moduleMedian / $directMedian)
 '{0,-60} {1,10:N1} ms  (goal: under 50 ms)' -f 'per-step overhead of a local run', $perStep
+$containerLine

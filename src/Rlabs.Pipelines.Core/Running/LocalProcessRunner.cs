@@ -30,6 +30,7 @@ public sealed class LocalProcessRunner : IStepRunner
         {
             return new StepOutcome(RlabsRunStatus.Failed, noPython, []);
         }
+        reporter.Verbose($"[{step.Step.Name}] runtime Process: {_plan.Python}");
         if (LocalWorkspace.Stage(_plan, step) is { } problem)
         {
             return new StepOutcome(RlabsRunStatus.Failed, problem, []);
