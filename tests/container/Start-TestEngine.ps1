@@ -9,7 +9,11 @@
     dockerd listens on a socket in a fresh temporary folder, with its own data and exec roots, no bridge and
     no iptables changes, so it touches nothing of the machine's own engine (if any).
 
-    Linux and root only (dockerd needs both). Installs docker.io and mmdebstrap with apt-get when missing.
+    It also starts a private registry (Debian's docker-registry) on a loopback port with a user and password,
+    holding the same image as <registry>/rlabs/python:auth, so pulls with a registry login are tested too.
+
+    Linux and root only (dockerd needs both). Installs docker.io, mmdebstrap, docker-registry and
+    apache2-utils (htpasswd) with apt-get when missing.
     Returns an engine object for Stop-TestEngine.ps1, or $null with the reason written to the host when no
     engine can be started here.
 .EXAMPLE
@@ -62,6 +66,8 @@ if ((& id -u) -ne '0') { return Skip 'starting dockerd needs root; run build.ps1
 $needed = @()
 if (-not (Get-Command dockerd -ErrorAction Ignore) -or -not (Get-Command docker -ErrorAction Ignore)) { $needed += 'docker.io' }
 if (-not (Get-Command mmdebstrap -ErrorAction Ignore)) { $needed += 'mmdebstrap' }
+if (-not (Get-Command docker-registry -ErrorAction Ignore)) { $needed += 'docker-registry' }
+if (-not (Get-Command htpasswd -ErrorAction Ignore)) { $needed += 'apache2-utils' }
 if ($needed) {
     if (-not (Get-Command apt-get -ErrorAction Ignore)) { return Skip "missing $($needed -join ', ') and no apt-get to install them." }
     Write-Host "Installing for the container tests: $($needed -join ', ')"
@@ -95,11 +101,15 @@ $dockerdArgs = @(
 )
 $process = Start-Process -FilePath (Get-Command dockerd).Source -ArgumentList $dockerdArgs -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru
 $engine = [pscustomobject]@{
-    PSTypeName     = 'Rlabs.TestEngine'
-    ProcessId      = $process.Id
-    DockerHost     = "unix://$socket"
-    StateDirectory = $state
-    Image          = $ImageName
+    PSTypeName        = 'Rlabs.TestEngine'
+    ProcessId         = $process.Id
+    DockerHost        = "unix://$socket"
+    StateDirectory    = $state
+    Image             = $ImageName
+    RegistryProcessId = $null
+    Registry          = $null
+    RegistryImage     = $null
+    RegistryPassword  = $null # a throwaway secret of this loopback registry only
 }
 
 try {
@@ -116,6 +126,54 @@ try {
         '--change', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
         '--change', 'USER 65534:65534',
         $rootfs, $ImageName) | Out-Null
+
+    # The registry: loopback only, htpasswd login, the image pushed under a name the engine then forgets.
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $listener.Start(); $port = $listener.LocalEndpoint.Port; $listener.Stop()
+    $registry = "127.0.0.1:$port"
+    $password = [Convert]::ToHexString([Security.Cryptography.RandomNumberGenerator]::GetBytes(12)).ToLowerInvariant()
+    $htpasswd = Join-Path $state 'htpasswd'
+    Invoke-Native htpasswd @('-Bbc', $htpasswd, 'rlabs', $password) | Out-Null
+    $config = Join-Path $state 'registry.yml'
+    @"
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $(Join-Path $state 'registry')
+http:
+  addr: $registry
+auth:
+  htpasswd:
+    realm: rlabs-test
+    path: $htpasswd
+"@ | Set-Content $config
+    $registryProcess = Start-Process -FilePath (Get-Command docker-registry).Source -ArgumentList @('serve', $config) -RedirectStandardOutput (Join-Path $state 'registry.log') -RedirectStandardError (Join-Path $state 'registry.err') -PassThru
+    $engine.RegistryProcessId = $registryProcess.Id
+    $http = [System.Net.Http.HttpClient]::new()
+    while ($true) {
+        if ($registryProcess.HasExited) { throw "docker-registry exited: $(Get-Content (Join-Path $state 'registry.err') -Tail 5 -ErrorAction Ignore)" }
+        try { if ([int]$http.GetAsync("http://$registry/v2/").GetAwaiter().GetResult().StatusCode -eq 401) { break } } catch { }
+        if ([DateTime]::UtcNow -gt $deadline.AddSeconds($TimeoutSeconds)) { throw "docker-registry did not answer on $registry." }
+        Start-Sleep -Milliseconds 200
+    }
+    $http.Dispose()
+    # The CLI's login goes to a config folder of our own, never the user's ~/.docker.
+    $cli = @('--config', (Join-Path $state 'cli'), '-H', "unix://$socket")
+    $registryImage = "$registry/rlabs/python:auth"
+    $password | & docker @cli login --username rlabs --password-stdin $registry 2>&1 | Out-Null
+    if ($LASTEXITCODE -ne 0) { throw "docker login $registry failed." }
+    Invoke-Native docker ($cli + @('tag', $ImageName, $registryImage)) | Out-Null
+    Invoke-Native docker ($cli + @('push', $registryImage)) | Out-Null
+    Invoke-Native docker ($cli + @('rmi', $registryImage)) | Out-Null
+    Invoke-Native docker ($cli + @('logout', $registry)) | Out-Null
+    $engine.Registry = $registry
+    $engine.RegistryImage = $registryImage
+    $engine.RegistryPassword = $password
+    $env:RLABS_TEST_REGISTRY_IMAGE = $registryImage
+    $env:RLABS_TEST_REGISTRY_USER = 'rlabs'
+    $env:RLABS_TEST_REGISTRY_PASSWORD = $password
 } catch {
     & (Join-Path $PSScriptRoot 'Stop-TestEngine.ps1') -Engine $engine
     throw
@@ -124,5 +182,5 @@ try {
 $env:DOCKER_HOST = $engine.DockerHost
 $env:RLABS_TEST_IMAGE = $ImageName
 Remove-Item Env:RLABS_TEST_ENGINE_SKIP_REASON -ErrorAction Ignore
-Write-Host "Test engine: dockerd pid $($engine.ProcessId) on $($engine.DockerHost), image $ImageName"
+Write-Host "Test engine: dockerd pid $($engine.ProcessId) on $($engine.DockerHost), image $ImageName; registry pid $($engine.RegistryProcessId) on $($engine.Registry)"
 $engine

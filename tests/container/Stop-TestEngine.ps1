@@ -1,8 +1,8 @@
 #Requires -Version 7.4
 <#
 .SYNOPSIS
-    Stops the engine Start-TestEngine.ps1 started (by its process id), unmounts what it left mounted and
-    removes its temporary folder.
+    Stops the engine and registry Start-TestEngine.ps1 started (by their process ids), unmounts what the
+    engine left mounted and removes its temporary folder.
 #>
 [CmdletBinding()]
 param(
@@ -12,6 +12,12 @@ param(
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3.0
 if (-not $Engine) { return }
+
+if ($Engine.RegistryProcessId) {
+    $registry = Get-Process -Id $Engine.RegistryProcessId -ErrorAction Ignore
+    if ($registry) { $registry.Kill(); $registry.WaitForExit(5000) | Out-Null }
+}
+foreach ($name in 'RLABS_TEST_REGISTRY_IMAGE', 'RLABS_TEST_REGISTRY_USER', 'RLABS_TEST_REGISTRY_PASSWORD') { Remove-Item "Env:$name" -ErrorAction Ignore }
 
 $process = Get-Process -Id $Engine.ProcessId -ErrorAction Ignore
 if ($process) {

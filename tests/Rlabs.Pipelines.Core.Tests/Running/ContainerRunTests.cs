@@ -103,11 +103,11 @@ public sealed class ContainerRunTests : IDisposable
     }
 
     private static async Task<(RlabsPipelineRun Run, LocalRunPlan Plan, RecordingReporter Reporter)> RunAsync(
-        RlabsPipeline pipeline, string jobId, RlabsLocalRuntime runtime = RlabsLocalRuntime.Container, CredentialsFile? credentials = null, CancellationToken cancellationToken = default)
+        RlabsPipeline pipeline, string jobId, RlabsLocalRuntime runtime = RlabsLocalRuntime.Container, CredentialsFile? credentials = null, IRegistryLogin? login = null, CancellationToken cancellationToken = default)
     {
         var plan = LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = jobId, Credentials = credentials, LocalRuntime = runtime, Region = "eu-west-1" });
         var reporter = new RecordingReporter();
-        using var runner = await LocalStepRunner.CreateAsync(plan, login: null, reporter, cancellationToken);
+        using var runner = await LocalStepRunner.CreateAsync(plan, login, reporter, cancellationToken);
         LocalRunPlanner.Prepare(plan, reporter, cancellationToken);
         try
         {
@@ -382,6 +382,60 @@ public sealed class ContainerRunTests : IDisposable
         Assert.Equal(["Container", "Process"], run.Steps.Select(s => s.Runtime));
         Assert.Equal("/opt/ml/processing/output", Record(plan, "here").GetProperty("argv")[4].GetString());
         Assert.Contains(reporter.Lines, l => l.Contains("[absent] runtime Auto chose Process: the engine does not have rlabs-not-pulled:never", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
+    public async Task Should_pull_a_missing_image_with_the_registry_login_and_show_the_pull_progress()
+    {
+        await TestEngine.RequireAsync();
+        var (image, user, password) = TestEngine.RequireRegistry();
+        using var engine = ContainerEngine.Connect(ContainerEngineLocator.Resolve());
+        await ForgetImageAsync(engine, image);
+        var result = PipelineConfigReader.Read(_repo.Write("pipeline.yaml", $"pipeline:\n  - {{ name: a, job_suffix: A, code: step.py, output_path: data, image: \"{image}\" }}\n"), _repo.Root);
+        Assert.False(result.HasErrors);
+        try
+        {
+            var (anonymous, _, _) = await RunAsync(result.Pipeline!, "pull-1");
+            var login = new FixedLogin(new RegistryCredentials(image.Split('/')[0], user, password));
+            var (run, plan, reporter) = await RunAsync(result.Pipeline!, "pull-2", login: login);
+
+            Assert.Equal(RlabsRunStatus.Failed, anonymous.Status);
+            Assert.Contains($"The image '{image}' is not on this computer and could not be pulled", anonymous.Steps[0].FailureReason, StringComparison.Ordinal);
+            Assert.Contains("docker pull " + image, anonymous.Steps[0].FailureReason, StringComparison.Ordinal);
+            Assert.True(run.Status == RlabsRunStatus.Completed, run.Steps[0].FailureReason);
+            Assert.Equal("Container", run.Steps[0].Runtime);
+            Assert.Equal([image], login.Asked);
+            Assert.Contains(reporter.ProgressRecords, p => p.Status == $"Pulling image {image}" && p.CurrentOperation!.Contains("layers", StringComparison.Ordinal));
+            Assert.Contains(reporter.ProgressRecords, p => p.Status == $"Pulled image {image}" && p.PercentComplete == 100);
+            Assert.Contains(reporter.Lines, l => l == $"Pulled image {image}");
+            Assert.Equal("/opt/ml/processing/output", Record(plan, "a").GetProperty("argv")[4].GetString());
+        }
+        finally
+        {
+            await ForgetImageAsync(engine, image);
+        }
+    }
+
+    private static async Task ForgetImageAsync(ContainerEngine engine, string image)
+    {
+        try
+        {
+            await engine.Client.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true }, CancellationToken.None);
+        }
+        catch (Docker.DotNet.DockerImageNotFoundException)
+        {
+        }
+    }
+
+    private sealed class FixedLogin(RegistryCredentials credentials) : IRegistryLogin
+    {
+        public List<string> Asked { get; } = [];
+
+        public Task<RegistryCredentials?> GetCredentialsAsync(string image, CancellationToken cancellationToken)
+        {
+            Asked.Add(image);
+            return Task.FromResult<RegistryCredentials?>(credentials);
+        }
     }
 
     private static string Owner(string path)

@@ -22,16 +22,36 @@ internal static class TestEngine
         {
             return info;
         }
-        var mustRun = OperatingSystem.IsLinux()
-            && string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase)
-            && ContainerStepRunner.CurrentLinuxUser()?.StartsWith("0:", StringComparison.Ordinal) == true;
-        if (mustRun)
+        if (MustRun())
         {
             Assert.Fail($"Container tests must run in CI as root on Linux, but {problem}");
         }
         Skip.If(true, problem);
         throw new InvalidOperationException("unreachable");
     }
+
+    /// <summary>The test registry's image, user and password (Start-TestEngine.ps1 pushes it); skips or fails like <see cref="RequireAsync"/>.</summary>
+    public static (string Image, string User, string Password) RequireRegistry()
+    {
+        var image = Environment.GetEnvironmentVariable("RLABS_TEST_REGISTRY_IMAGE");
+        var user = Environment.GetEnvironmentVariable("RLABS_TEST_REGISTRY_USER");
+        var password = Environment.GetEnvironmentVariable("RLABS_TEST_REGISTRY_PASSWORD");
+        if (image is { Length: > 0 } && user is { Length: > 0 } && password is { Length: > 0 })
+        {
+            return (image, user, password);
+        }
+        const string Problem = "no test registry (RLABS_TEST_REGISTRY_IMAGE/_USER/_PASSWORD; tests/container/Start-TestEngine.ps1 starts one).";
+        if (MustRun())
+        {
+            Assert.Fail("Registry tests must run in CI as root on Linux, but there is " + Problem);
+        }
+        Skip.If(true, "There is " + Problem);
+        throw new InvalidOperationException("unreachable");
+    }
+
+    private static bool MustRun() => OperatingSystem.IsLinux()
+        && string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase)
+        && ContainerStepRunner.CurrentLinuxUser()?.StartsWith("0:", StringComparison.Ordinal) == true;
 
     private static async Task<(ContainerEngineInfo?, string?)> ProbeAsync()
     {

@@ -182,6 +182,7 @@ public sealed class ContainerStepRunner : IStepRunner
         Note($"# {DateTimeOffset.Now:O} container {parameters.Name} of {image} (user {parameters.User ?? "image default"}, network {parameters.HostConfig.NetworkMode}): {CommandLine.Format(stepRun.Command)}");
         reporter.Verbose($"[{step.Step.Name}] runtime Container: image {image}, network {parameters.HostConfig.NetworkMode}, user {parameters.User ?? "image default"}");
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         string id;
         try
         {
@@ -206,12 +207,14 @@ public sealed class ContainerStepRunner : IStepRunner
                 return new StepOutcome(RlabsRunStatus.Failed, $"The engine could not start the step's container: {ContainerEngine.ApiMessage(ex)}", []);
             }
             // Logs from the start (follow also replays what was written before it attached), until the container ends.
+            var started = clock.ElapsedMilliseconds;
             pump = PumpLogsAsync(id, Line, linked.Token);
             var wait = await _engine.Client.Containers.WaitContainerAsync(id, linked.Token).ConfigureAwait(false);
+            var exited = clock.ElapsedMilliseconds;
             await Task.WhenAny(pump, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false);
             var exitCode = (int)wait.StatusCode;
             stepRun.ExitCode = exitCode;
-            Note($"# exit code {exitCode}");
+            Note(string.Create(CultureInfo.InvariantCulture, $"# exit code {exitCode} (container created and started in {started} ms, exited at {exited} ms, logs drained at {clock.ElapsedMilliseconds} ms)"));
             return exitCode == 0
                 ? StepOutcome.Completed
                 : new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The code script exited with code {exitCode}."), Tail());
