@@ -13,6 +13,9 @@
         'Get-RlabsPipeline'
         'Test-RlabsPipeline'
         'Invoke-RlabsPipeline'
+        'Get-RlabsPipelineRun'
+        'Wait-RlabsPipelineRun'
+        'Stop-RlabsPipelineRun'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -40,6 +40,11 @@ $DependencyFiles = @(
     'YamlDotNet.dll'
     'AWSSDK.Core.dll'
     'AWSSDK.Extensions.Numerics.dll'
+    'AWSSDK.S3.dll'
+    'AWSSDK.EC2.dll'
+    'AWSSDK.SecurityToken.dll'
+    'AWSSDK.SSO.dll'
+    'AWSSDK.SSOOIDC.dll'
     'System.IO.Hashing.dll'
     'Docker.DotNet.dll'      # the container runtime's engine client (-LocalRuntime Container)
     'Newtonsoft.Json.dll'    # Docker.DotNet's JSON serializer
@@ -158,6 +163,7 @@ function Invoke-TestRunners {
     }
 
     # Pester: the cmdlets as users type them, in a fresh pwsh against the built module.
+    $env:RLABS_EMULATOR_DIR = Join-Path $Root "tests/Rlabs.Pipelines.AwsEmulator/bin/$Configuration/net10.0"
     $pesterSummary = Join-Path $results 'pester.json'
     $runner = Join-Path $Root 'tests/Rlabs.Pipelines.Tests/Invoke-Tests.ps1'
     & dotnet pwsh -NoProfile -NonInteractive -File $runner -PesterPath (Get-PesterModulePath) `
@@ -198,6 +204,7 @@ function Invoke-Demo {
 
 function Invoke-Bench {
     Invoke-Build
+    Invoke-Native dotnet @('build', (Join-Path $Root 'tests/Rlabs.Pipelines.AwsEmulator'), '-c', $Configuration, '--nologo', '-v', 'q')
     # The container runtime's overhead is measured on the tests' private engine when one can be started.
     $engine = $null
     try {
@@ -206,7 +213,8 @@ function Invoke-Bench {
         Write-Warning "No container engine for the bench: $_"
     }
     try {
-        $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1'), '-Examples', (Join-Path $Root 'examples'), '-Rounds', $Rounds)
+        $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1'), '-Examples', (Join-Path $Root 'examples'), '-Rounds', $Rounds,
+            '-EmulatorDirectory', (Join-Path $Root "tests/Rlabs.Pipelines.AwsEmulator/bin/$Configuration/net10.0"))
         if ($engine) { $benchArgs += '-ContainerImage', $engine.Image }
         & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/bench/Invoke-Bench.ps1') @benchArgs
         if ($LASTEXITCODE -ne 0) { throw 'The benchmark failed.' }

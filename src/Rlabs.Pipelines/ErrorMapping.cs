@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Rlabs.Pipelines.Aws;
 
 namespace Rlabs.Pipelines;
 
@@ -14,6 +15,15 @@ internal static class ErrorMapping
     public static ErrorCategory Category(Exception exception) => exception switch
     {
         OperationCanceledException => ErrorCategory.OperationStopped,
+        AwsServiceException aws => aws.Kind switch
+        {
+            AwsErrorKind.AccessDenied => ErrorCategory.PermissionDenied,
+            AwsErrorKind.NotFound => ErrorCategory.ObjectNotFound,
+            AwsErrorKind.Throttling => ErrorCategory.LimitsExceeded,
+            AwsErrorKind.Validation => ErrorCategory.InvalidArgument,
+            AwsErrorKind.Conflict => ErrorCategory.ResourceExists,
+            _ => ErrorCategory.NotSpecified,
+        },
         UnauthorizedAccessException => ErrorCategory.PermissionDenied,
         FileNotFoundException or DirectoryNotFoundException => ErrorCategory.ObjectNotFound,
         RlabsConfigException => ErrorCategory.InvalidData,

@@ -7,6 +7,7 @@
        running the same code scripts directly with the same interpreter and arguments.
     3. With -ContainerImage (an image the engine of DOCKER_HOST has): the same pipeline with
        -LocalRuntime Container versus -LocalRuntime Process, per step.
+    4. Packaging throughput versus zip -r; 5. bytes uploaded by a second unchanged cloud run (emulator).
     Rounds alternate the two sides so drift hits both alike; medians are reported.
 #>
 param(
@@ -14,7 +15,9 @@ param(
     [Parameter(Mandatory)] [string] $Examples,
     [int] $Rounds = 5,
     # An image with python3 that the engine of DOCKER_HOST has; without it the container runtime is not measured.
-    [string] $ContainerImage
+    [string] $ContainerImage,
+    # The built AWS emulator, for the cloud figures; they are skipped with a note when it is missing.
+    [string] $EmulatorDirectory
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath
@@ -113,6 +116,63 @@ if ($ContainerImage) {
 }
 Remove-Item $work -Recurse -Force -ErrorAction Ignore
 
+# 4. Packaging throughput: a repository of ~5,000 files / ~200 MB, the module's zip versus `zip -r`.
+$tree = Join-Path ([IO.Path]::GetTempPath()) "rlabs-bench-tree-$PID"
+Remove-Item $tree -Recurse -Force -ErrorAction Ignore
+$random = [Random]::new(42)
+$text = [Text.Encoding]::UTF8.GetBytes(('import os, sys  # a line of ordinary python source code' + [Environment]::NewLine) * 200)
+$totalBytes = 0
+for ($i = 0; $i -lt 5000; $i++) {
+    $folder = Join-Path $tree ("pkg{0:D2}/mod{1:D3}" -f ($i % 50), ($i % 200))
+    [IO.Directory]::CreateDirectory($folder) | Out-Null
+    if ($i % 10 -eq 0) {
+        $bytes = [byte[]]::new(360KB); $random.NextBytes($bytes)   # data-like, incompressible
+        [IO.File]::WriteAllBytes((Join-Path $folder "blob$i.bin"), $bytes)
+    } else {
+        [IO.File]::WriteAllBytes((Join-Path $folder "file$i.py"), $text)
+        $bytes = $text
+    }
+    $totalBytes += $bytes.Length
+}
+$core = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Rlabs.Pipelines.Core' } | Select-Object -First 1
+$packager = $core.GetType('Rlabs.Pipelines.Packaging.SourcePackager')
+$zipExe = Get-Command zip -CommandType Application -ErrorAction Ignore | Select-Object -First 1
+$moduleZip = @(); $cliZip = @()
+for ($i = 0; $i -lt [Math]::Min($Rounds, 3); $i++) {
+    $out = Join-Path ([IO.Path]::GetTempPath()) "rlabs-bench-$PID.zip"
+    Remove-Item $out -ErrorAction Ignore
+    $moduleZip += (Measure-Command { $null = $packager::CreateZip($tree, $out, [string[]]@(), [Threading.CancellationToken]::None) }).TotalMilliseconds
+    $moduleZipSize = (Get-Item $out).Length
+    Remove-Item $out -ErrorAction Ignore
+    if ($zipExe) {
+        Push-Location $tree
+        try { $cliZip += (Measure-Command { & $zipExe.Source -q -r $out . }).TotalMilliseconds } finally { Pop-Location }
+        $cliZipSize = (Get-Item $out).Length
+        Remove-Item $out -ErrorAction Ignore
+    }
+}
+Remove-Item $tree -Recurse -Force -ErrorAction Ignore
+
+# 5. Bytes uploaded by a second cloud run of an unchanged repository (against the emulator).
+$uploads = $null
+if ($EmulatorDirectory -and (Test-Path (Join-Path $EmulatorDirectory 'Rlabs.Pipelines.AwsEmulator.dll'))) {
+    Import-Module (Join-Path $EmulatorDirectory 'AwsEmulator.psm1')
+    $emulator = Start-AwsEmulator -EmulatorDll (Join-Path $EmulatorDirectory 'Rlabs.Pipelines.AwsEmulator.dll')
+    try {
+        $env:AWS_ENDPOINT_URL = $emulator.Url; $env:AWS_ACCESS_KEY_ID = 'AKIDBENCH'; $env:AWS_SECRET_ACCESS_KEY = 'bench'; $env:AWS_REGION = 'eu-west-1'
+        $cloudRepo = Join-Path ([IO.Path]::GetTempPath()) "rlabs-bench-cloud-$PID"
+        Copy-Item $Examples $cloudRepo -Recurse
+        $cloudPipeline = Join-Path $cloudRepo 'pipelines/sample_pipeline.yaml'
+        $role = 'arn:aws:iam::123456789012:role/bench'
+        $first = Invoke-RlabsPipeline -Path $cloudPipeline -RepositoryPath $cloudRepo -InstanceType ml.t3.xlarge -JobId bench-1 -RoleArn $role
+        $second = Invoke-RlabsPipeline -Path $cloudPipeline -RepositoryPath $cloudRepo -InstanceType ml.t3.xlarge -JobId bench-2 -RoleArn $role
+        $uploads = @($first.UploadedBytes, $second.UploadedBytes)
+        Remove-Item $cloudRepo -Recurse -Force -ErrorAction Ignore
+    } finally {
+        Stop-AwsEmulator $emulator
+    }
+}
+
 "Rlabs.Pipelines bench ($Rounds alternating rounds, medians)"
 "{0,-60} {1,10:N0} ms" -f 'cold Import-Module Microsoft.PowerShell.Security (reference)', $referenceMs
 "{0,-60} {1,10:N0} ms  (ratio {2:N2}x)" -f 'cold Import-Module Rlabs.Pipelines', $importMs, ($importMs / $referenceMs)
@@ -121,3 +181,17 @@ Remove-Item $work -Recurse -Force -ErrorAction Ignore
 '{0,-60} {1,10:N0} ms  (ratio {2:N2}x)' -f "$steps steps through Invoke-RlabsPipeline -InstanceType local", $moduleMedian, ($moduleMedian / $directMedian)
 '{0,-60} {1,10:N1} ms  (goal: under 50 ms)' -f 'per-step overhead of a local run', $perStep
 $containerLine
+$zipMedian = Get-Median $moduleZip
+"{0,-60} {1,10:N0} ms  ({2:N0} MB/s, {3:N0} files, {4:N0} MB in, {5:N0} MB zip)" -f 'package ~5,000 files / ~200 MB (module)', $zipMedian, ($totalBytes / 1MB / ($zipMedian / 1000)), 5000, ($totalBytes / 1MB), ($moduleZipSize / 1MB)
+if ($cliZip) {
+    $cliMedian = Get-Median $cliZip
+    "{0,-60} {1,10:N0} ms  (ratio module/zip {2:N2}x, zip size {3:N0} MB)" -f 'same tree with zip -r', $cliMedian, ($zipMedian / $cliMedian), ($cliZipSize / 1MB)
+} else {
+    'zip -r not installed: install the zip package for the side-by-side figure'
+}
+if ($uploads) {
+    "{0,-60} {1,10:N0} bytes" -f 'cloud run 1 uploaded (emulator)', $uploads[0]
+    "{0,-60} {1,10:N0} bytes  (goal: 0)" -f 'cloud run 2 of the unchanged repository uploaded', $uploads[1]
+} else {
+    'cloud upload figures skipped: the emulator is not built (run build.ps1 Test once)'
+}

@@ -39,16 +39,30 @@ public enum RlabsLocalRuntime
 public sealed class RlabsPipelineRun
 {
     internal RlabsPipelineRun(string jobId, RlabsPipeline pipeline, string instanceType, string dataRoot, IReadOnlyList<RlabsPipelineStepRun> steps)
+        : this(jobId, pipeline.Name, pipeline.Path, pipeline.RepositoryPath, pipeline.ProjectName, instanceType, dataRoot, steps)
+    {
+    }
+
+    internal RlabsPipelineRun(string jobId, string pipelineName, string pipelinePath, string repositoryPath, string projectName, string instanceType, string dataRoot, IReadOnlyList<RlabsPipelineStepRun> steps)
     {
         JobId = jobId;
-        PipelineName = pipeline.Name;
-        PipelinePath = pipeline.Path;
-        RepositoryPath = pipeline.RepositoryPath;
-        ProjectName = pipeline.ProjectName;
+        PipelineName = pipelineName;
+        PipelinePath = pipelinePath;
+        RepositoryPath = repositoryPath;
+        ProjectName = projectName;
         InstanceType = instanceType;
         DataRoot = dataRoot;
         Steps = steps;
     }
+
+    /// <summary>S3 bucket of a cloud run; null for local runs.</summary>
+    public string? Bucket { get; internal init; }
+
+    /// <summary>AWS region of a cloud run; null for local runs.</summary>
+    public string? Region { get; internal init; }
+
+    /// <summary>Bytes this invocation uploaded to S3 (0 when nothing changed since the last run).</summary>
+    public long UploadedBytes { get; internal set; }
 
     /// <summary>The run's job id; data paths and job names derive from it.</summary>
     public string JobId { get; }
@@ -108,7 +122,7 @@ public sealed class RlabsPipelineStepRun
     public string StepName { get; }
 
     /// <summary>The job name (SageMaker processing job name in the cloud).</summary>
-    public string JobName { get; }
+    public string JobName { get; internal set; }
 
     /// <summary>Process, Container or SageMaker.</summary>
     public string Runtime { get; internal set; }

@@ -1,24 +1,19 @@
-using System.Collections.Frozen;
-using System.Diagnostics.CodeAnalysis;
-
 namespace Rlabs.Pipelines.Planning;
 
 /// <summary>
-/// The container image a step runs in when neither the step nor the pipeline names one: SageMaker's
-/// prebuilt scikit-learn processing image, the same locally (<c>-LocalRuntime Container</c>) and in the cloud.
-/// The one place that knows its registries, so both runners always agree.
+/// SageMaker's prebuilt scikit-learn processing image (framework 1.2-1, cpu, py3) per region: the default
+/// image of every step, in the cloud and in local containers alike. Accounts from the SageMaker Python
+/// SDK's image_uri_config/sklearn.json.
 /// </summary>
 public static class DefaultImages
 {
-    /// <summary>ECR repository of the image.</summary>
+    /// <summary>Repository name of the image.</summary>
     public const string Repository = "sagemaker-scikit-learn";
 
-    /// <summary>Tag of the image (framework 1.2-1, CPU, Python 3).</summary>
+    /// <summary>Tag of the image.</summary>
     public const string Tag = "1.2-1-cpu-py3";
 
-    // From the SageMaker Python SDK's image_uri_config/sklearn.json (framework version 1.2-1): the AWS
-    // account that hosts the image in each region. A region missing here has no prebuilt image.
-    private static readonly FrozenDictionary<string, string> s_accounts = new Dictionary<string, string>(StringComparer.Ordinal)
+    private static readonly Dictionary<string, string> s_accounts = new(StringComparer.Ordinal)
     {
         ["af-south-1"] = "510948584623",
         ["ap-east-1"] = "651117190479",
@@ -51,27 +46,25 @@ public static class DefaultImages
         ["us-gov-west-1"] = "414596584902",
         ["us-west-1"] = "746614075791",
         ["us-west-2"] = "246618743249",
-    }.ToFrozenDictionary(StringComparer.Ordinal);
+    };
 
     /// <summary>Regions that host the image.</summary>
-    public static IEnumerable<string> Regions => s_accounts.Keys.Order(StringComparer.Ordinal);
+    public static IReadOnlyCollection<string> Regions => s_accounts.Keys;
 
-    /// <summary>The image URI for <paramref name="region"/>, or false when SageMaker has none there.</summary>
-    public static bool TryGetScikitLearnImage(string region, [NotNullWhen(true)] out string? imageUri)
+    /// <summary>The image URI for <paramref name="region"/>, or null when SageMaker does not host it there.</summary>
+    public static string? ScikitLearn(string region)
     {
-        ArgumentNullException.ThrowIfNull(region);
-        if (s_accounts.TryGetValue(region.Trim().ToLowerInvariant(), out var account))
+        if (!s_accounts.TryGetValue(region, out var account))
         {
-            imageUri = $"{account}.dkr.ecr.{region.Trim().ToLowerInvariant()}.{EcrImage.DomainFor(region)}/{Repository}:{Tag}";
-            return true;
+            return null;
         }
-        imageUri = null;
-        return false;
+        var domain = region.StartsWith("cn-", StringComparison.Ordinal) ? "amazonaws.com.cn" : "amazonaws.com";
+        return $"{account}.dkr.ecr.{region}.{domain}/{Repository}:{Tag}";
     }
 
     /// <summary>
-    /// The image a step runs in: its <c>image</c>, else the pipeline's, else the scikit-learn image of
-    /// <paramref name="region"/>. Throws <see cref="RlabsConfigException"/> naming the fix when there is none.
+    /// <see cref="Resolve"/> for a run that may not know its region (a local container run): only a step that
+    /// needs the default image needs one, and then the message says how to give it.
     /// </summary>
     public static string ForStep(RlabsPipeline pipeline, RlabsPipelineStep step, string? region)
     {
@@ -84,15 +77,16 @@ public static class DefaultImages
         if (string.IsNullOrWhiteSpace(region))
         {
             throw new RlabsConfigException(
-                $"Step '{step.Name}' names no image, and the default image ({Repository}:{Tag}, SageMaker's scikit-learn processing image) depends on the AWS region, which is not known. Pass -Region (or set it in the credentials file, the AWS profile or AWS_REGION), or set 'image:' in the pipeline file.",
+                $"Step '{step.Name}' names no image, and the default image ({Repository}:{Tag}, SageMaker's scikit-learn processing image) depends on the AWS region, which is not known. Pass -Region (or set it in the credentials file, the AWS profile or AWS_REGION), or set 'image:' in {pipeline.Path}.",
                 pipeline.Path);
         }
-        if (TryGetScikitLearnImage(region, out var uri))
-        {
-            return uri;
-        }
-        throw new RlabsConfigException(
-            $"SageMaker has no prebuilt scikit-learn image in the region '{region}', so step '{step.Name}' needs an 'image:' in the pipeline file. Regions with the image: {string.Join(", ", Regions)}.",
-            pipeline.Path);
+        return Resolve(pipeline, step, region.Trim());
     }
+
+    /// <summary>The image a step runs in: the step's, else the pipeline's, else the region's default.</summary>
+    public static string Resolve(RlabsPipeline pipeline, RlabsPipelineStep step, string region) =>
+        step.Image ?? pipeline.Defaults.Image ?? ScikitLearn(region)
+        ?? throw new RlabsConfigException(
+            $"SageMaker hosts no prebuilt scikit-learn image in region '{region}'. Set 'image:' in {pipeline.Path} (for the pipeline or step '{step.Name}') to an image URI in that region.",
+            pipeline.Path);
 }

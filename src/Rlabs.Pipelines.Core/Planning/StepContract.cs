@@ -97,6 +97,19 @@ public static class StepContract
         $"{ContainerRoot}/{SourceFolder}/{SourceZipName}",
         $"{ContainerRoot}/{RequirementsFolder}/{RequirementsName}");
 
+    /// <summary>
+    /// The container command a step runs, identical for SageMaker (ContainerEntrypoint = the first two,
+    /// ContainerArguments = the rest) and local containers: python3, the script, then the arguments.
+    /// </summary>
+    public static IReadOnlyList<string> ContainerCommand(RlabsPipelineStep step, string jobId, string? inputZipName, bool hasInput)
+    {
+        var paths = ContainerPaths(step, inputZipName, hasInput);
+        var command = new List<string> { ContainerInterpreter, paths.CodeFile };
+        command.AddRange(Arguments(jobId, paths, step.Params));
+        return command;
+    }
+
+
     /// <summary>The interpreter SageMaker's prebuilt images run code scripts with.</summary>
     public const string ContainerInterpreter = "python3";
 
@@ -109,8 +122,10 @@ public static class StepContract
     {
         ArgumentNullException.ThrowIfNull(step);
         var inputKey = InputKey(step, jobId);
-        var paths = ContainerPaths(step, InputZipName(inputKey), inputKey is not null);
-        return new ProcessingCommand([ContainerInterpreter, paths.CodeFile], Arguments(jobId, paths, step.Params), paths);
+        var zipName = InputZipName(inputKey);
+        // Split from the list the cloud runner sends, so the two cannot drift apart.
+        var command = ContainerCommand(step, jobId, zipName, inputKey is not null);
+        return new ProcessingCommand([.. command.Take(2)], [.. command.Skip(2)], ContainerPaths(step, zipName, inputKey is not null));
     }
 
     /// <summary>The input's file name when it is a zip (passed as --input-data-zip), else null.</summary>

@@ -1,17 +1,21 @@
 using System.Management.Automation;
 using System.Text;
+using Rlabs.Pipelines.Aws;
+using Rlabs.Pipelines.Cloud;
 using Rlabs.Pipelines.Config;
 using Rlabs.Pipelines.Running;
 using Rlabs.Pipelines.Running.Containers;
 
 namespace Rlabs.Pipelines.Commands;
 
-/// <summary>Invoke-RlabsPipeline: runs every step of a pipeline, locally or (later) on SageMaker.</summary>
+/// <summary>Invoke-RlabsPipeline: runs every step of a pipeline, locally or as SageMaker Processing jobs.</summary>
 [Cmdlet(VerbsLifecycle.Invoke, "RlabsPipeline", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(RlabsPipelineRun))]
-public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
+public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
 {
-    private const int ProgressActivityId = 0x524C; // fixed per run so every step updates the same bar
+    internal const int ProgressActivityId = 0x524C; // fixed per run so every step updates the same bar
+
+    internal const string DefaultInstanceType = "ml.t3.xlarge";
 
     /// <summary>The pipeline YAML file.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -58,17 +62,23 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
     [ValidateSet(nameof(RlabsLocalRuntime.Process), nameof(RlabsLocalRuntime.Container), nameof(RlabsLocalRuntime.Auto))]
     public string LocalRuntime { get; set; } = nameof(RlabsLocalRuntime.Process);
 
-    /// <summary>AWS region: picks the default SageMaker image of container steps.</summary>
+    /// <summary>IAM role SageMaker jobs run as; default: role_arn in the pipeline file.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
-    public string? Region { get; set; }
+    public string? RoleArn { get; set; }
 
-    internal const string DefaultInstanceType = "ml.t3.xlarge";
+    /// <summary>S3 bucket of a cloud run; default: bucket in the pipeline file, else sagemaker-&lt;region&gt;-&lt;account&gt;.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Bucket { get; set; }
 
-    /// <summary>-Region, else the credentials file's, else AWS_REGION / AWS_DEFAULT_REGION; null when none.</summary>
-    private string? ResolveRegion(CredentialsFile? credentials) =>
-        new[] { Region, credentials?.Region, Environment.GetEnvironmentVariable("AWS_REGION"), Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") }
-            .FirstOrDefault(r => !string.IsNullOrWhiteSpace(r));
+    /// <summary>Cloud runs: start the first step and return; Wait-RlabsPipelineRun finishes the run.</summary>
+    [Parameter]
+    public SwitchParameter NoWait { get; set; }
+
+    /// <summary>Cloud runs: skip steps that already completed for this job id with the same inputs.</summary>
+    [Parameter]
+    public SwitchParameter Resume { get; set; }
 
     /// <inheritdoc/>
     protected override void ProcessRecord()
@@ -86,6 +96,10 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
             return;
         }
 
+        if (Resume && JobId is null)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(new ArgumentException("-Resume continues an earlier run: pass its -JobId."), "ResumeNeedsJobId", ErrorCategory.InvalidArgument, null));
+        }
         var jobId = JobId ?? ProjectNaming.NewJobId(DateTimeOffset.UtcNow);
         if (ProjectNaming.ValidateJobId(jobId) is { } jobIdProblem)
         {
@@ -93,18 +107,19 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
         }
 
         var explicitType = MyInvocation.BoundParameters.ContainsKey(nameof(InstanceType)) ? InstanceType : null;
-        var effective = pipeline.Steps
-            .Select(s => explicitType ?? s.InstanceType ?? pipeline.Defaults.InstanceType ?? DefaultInstanceType)
-            .ToList();
-        if (explicitType is not null && !Config.PipelineConfigReader.IsValidInstanceType(explicitType))
+        if (explicitType is not null && !PipelineConfigReader.IsValidInstanceType(explicitType))
         {
             ThrowTerminatingError(ErrorMapping.Record(new ArgumentException($"-InstanceType '{explicitType}' is not valid. Use 'local' or a SageMaker instance type such as ml.t3.xlarge."), "InvalidInstanceType", ErrorCategory.InvalidArgument, explicitType));
         }
-        if (effective.Any(t => !t.Equals("local", StringComparison.OrdinalIgnoreCase)))
+        var effective = pipeline.Steps
+            .Select(s => explicitType ?? s.InstanceType ?? pipeline.Defaults.InstanceType ?? DefaultInstanceType)
+            .ToList();
+        var local = effective.Count(t => t.Equals("local", StringComparison.OrdinalIgnoreCase));
+        if (local > 0 && local < effective.Count)
         {
             ThrowTerminatingError(ErrorMapping.Record(
-                new NotSupportedException($"This version runs pipelines locally only; {string.Join(", ", effective.Distinct(StringComparer.OrdinalIgnoreCase))} needs the SageMaker runner. Pass -InstanceType local."),
-                "CloudRunNotAvailable", ErrorCategory.NotImplemented, path));
+                new ArgumentException($"Some steps of {path} run locally and some on SageMaker ({string.Join(", ", effective.Distinct(StringComparer.OrdinalIgnoreCase))}); one run is either. Pass -InstanceType local, or an ml.* type, for the whole run."),
+                "MixedInstanceTypes", ErrorCategory.InvalidArgument, path));
         }
 
         CredentialsFile? credentials = null;
@@ -121,6 +136,22 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
             }
         }
 
+        RlabsPipelineRun? run = local > 0 ? RunLocal(pipeline, jobId, explicitType, credentials) : RunCloud(pipeline, jobId, explicitType, credentials);
+        if (run is null)
+        {
+            return;
+        }
+        // The run goes out first, so a caller with -ErrorAction Stop still gets it before the error terminates.
+        WriteObject(run);
+        RunErrors.WriteStepErrors(this, run);
+    }
+
+    private RlabsPipelineRun? RunLocal(RlabsPipeline pipeline, string jobId, string? explicitType, CredentialsFile? credentials)
+    {
+        if (NoWait || Resume)
+        {
+            WriteWarning("-NoWait and -Resume apply to cloud runs; a local run always runs every step and waits.");
+        }
         var runtime = Enum.Parse<RlabsLocalRuntime>(LocalRuntime, ignoreCase: true);
         LocalRunPlan plan;
         try
@@ -134,28 +165,23 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
                 Credentials = credentials,
                 PythonPath = PythonPath,
                 LocalRuntime = runtime,
-                Region = ResolveRegion(credentials),
+                Region = LocalRegion(credentials),
             });
         }
         catch (RlabsConfigException ex) when (runtime == RlabsLocalRuntime.Container)
         {
-            ThrowTerminatingError(ErrorMapping.Record(ex, "ContainerImageUnknown", ErrorCategory.InvalidArgument, path));
-            return;
+            ThrowTerminatingError(ErrorMapping.Record(ex, "ContainerImageUnknown", ErrorCategory.InvalidArgument, pipeline.Path));
+            return null;
         }
         catch (RlabsConfigException ex)
         {
             ThrowTerminatingError(ErrorMapping.Record(ex, "PythonNotFound", ErrorCategory.ObjectNotFound, PythonPath));
-            return;
+            return null;
         }
 
-        var description = new StringBuilder("Run pipeline locally:");
-        foreach (var line in plan.Describe())
+        if (!ShouldProcess(Describe("Run pipeline locally:", plan.Describe()), $"Run {plan.Steps.Count} step(s) of {pipeline.Name} locally with job id {jobId}?", "Invoke-RlabsPipeline"))
         {
-            description.AppendLine().Append("  ").Append(line);
-        }
-        if (!ShouldProcess(description.ToString(), $"Run {plan.Steps.Count} step(s) of {pipeline.Name} locally with job id {jobId}?", "Invoke-RlabsPipeline"))
-        {
-            return;
+            return null;
         }
 
         using var reporter = new QueueReporter(ProgressActivityId);
@@ -180,8 +206,7 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
         }
         catch (OperationCanceledException)
         {
-            // Ctrl-C while packaging: nothing ran yet.
-            return;
+            return null; // Ctrl-C while packaging: nothing ran yet.
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -191,23 +216,94 @@ public sealed class InvokeRlabsPipelineCommand : RlabsCmdlet
         {
             ThrowTerminatingError(ErrorMapping.Record(ex, ex.ErrorId, ErrorCategory.ResourceUnavailable, Environment.GetEnvironmentVariable("DOCKER_HOST")));
         }
+        return run;
+    }
 
-        // The run goes out first, so a caller with -ErrorAction Stop still gets it before the error terminates.
-        WriteObject(run);
-        foreach (var failed in run.Steps.Where(s => s.Status == RlabsRunStatus.Failed))
+    /// <summary>The region of a local run (it only picks the default image): -Region, else the credentials file's, else AWS_REGION / AWS_DEFAULT_REGION.</summary>
+    private string? LocalRegion(CredentialsFile? credentials) =>
+        new[] { Region, credentials?.Region, Environment.GetEnvironmentVariable("AWS_REGION"), Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") }
+            .FirstOrDefault(r => !string.IsNullOrWhiteSpace(r));
+
+    private RlabsPipelineRun? RunCloud(RlabsPipeline pipeline, string jobId, string? explicitType, CredentialsFile? credentials)
+    {
+        if (DataRoot is not null || PythonPath is not null)
         {
-            var message = new StringBuilder($"Step '{failed.StepName}' of pipeline '{run.PipelineName}' (job {run.JobId}) failed");
-            message.Append(failed.ExitCode is { } code ? $" with exit code {code}" : string.Empty).Append(": ").Append(failed.FailureReason);
-            if (failed.LogTail.Count > 0)
-            {
-                message.AppendLine().Append("Last log lines:");
-                foreach (var line in failed.LogTail)
-                {
-                    message.AppendLine().Append("  ").Append(line);
-                }
-            }
-            message.AppendLine().Append("Full log: ").Append(failed.LogPath);
-            WriteError(ErrorMapping.Record(new InvalidOperationException(message.ToString()), "StepFailed", ErrorCategory.InvalidResult, failed));
+            WriteWarning("-DataRoot and -PythonPath apply to local runs; a cloud run keeps its data under the bucket's rlabs/<project>/data/ prefix.");
         }
+        using var session = CreateSession(CredentialsFile);
+        var request = new CloudRunRequest
+        {
+            Pipeline = pipeline,
+            JobId = jobId,
+            InstanceType = explicitType,
+            Credentials = credentials,
+            RoleArn = RoleArn,
+            Bucket = Bucket,
+            Resume = Resume,
+        };
+        var work = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "rlabs-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            CloudRunPlan plan;
+            Packaging.SourcePackage source;
+            try
+            {
+                source = CloudRunPlanner.Package(request, work, CancellationToken);
+                plan = CloudRunPlanner.Plan(request, session.Region, null, source);
+            }
+            catch (RlabsConfigException ex)
+            {
+                ThrowTerminatingError(ErrorMapping.Record(ex, "CloudRunInvalid", ErrorCategory.InvalidArgument, pipeline.Path));
+                return null;
+            }
+            if (!ShouldProcess(Describe($"Run pipeline on SageMaker ({session.CredentialSource}):", plan.Describe()), $"Start {plan.Steps.Count} SageMaker Processing job(s) for {pipeline.Name} with job id {jobId}?", "Invoke-RlabsPipeline"))
+            {
+                return null;
+            }
+
+            using var service = new CloudRunService(session);
+            using var reporter = new QueueReporter(ProgressActivityId);
+            try
+            {
+                return reporter.Drain(this, async () =>
+                {
+                    await Task.Yield();
+                    if (CloudRunPlanner.NeedsAccount(request))
+                    {
+                        plan = CloudRunPlanner.Plan(request, session.Region, await service.GetAccountAsync(CancellationToken).ConfigureAwait(false), source);
+                    }
+                    return await service.RunAsync(plan, NoWait, reporter, CancellationToken).ConfigureAwait(false);
+                });
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+            catch (AwsServiceException ex)
+            {
+                ThrowTerminatingError(ErrorMapping.Record(ex, "AwsCallFailed", pipeline.Path));
+                return null;
+            }
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(work, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+            }
+        }
+    }
+
+    private static string Describe(string title, IEnumerable<string> lines)
+    {
+        var description = new StringBuilder(title);
+        foreach (var line in lines)
+        {
+            description.AppendLine().Append("  ").Append(line);
+        }
+        return description.ToString();
     }
 }

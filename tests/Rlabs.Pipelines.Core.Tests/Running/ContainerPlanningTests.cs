@@ -33,7 +33,7 @@ public sealed class ContainerPlanningTests : IDisposable
     [InlineData("us-gov-west-1", "414596584902.dkr.ecr.us-gov-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3")]
     public void Should_pick_the_scikit_learn_processing_image_of_the_region(string region, string expected)
     {
-        Assert.True(DefaultImages.TryGetScikitLearnImage(region, out var image));
+        var image = DefaultImages.ScikitLearn(region)!;
         Assert.Equal(expected, image);
         Assert.True(EcrImage.TryParse(image, out var ecr));
         Assert.Equal(region, ecr.Region);
@@ -61,7 +61,7 @@ public sealed class ContainerPlanningTests : IDisposable
         Assert.Contains("-Region", noRegion.Message, StringComparison.Ordinal);
         Assert.Contains("'image:'", noRegion.Message, StringComparison.Ordinal);
         var unknown = Assert.Throws<RlabsConfigException>(() => DefaultImages.ForStep(plain, plain.Steps[0], "xx-nowhere-9"));
-        Assert.Contains("no prebuilt scikit-learn image in the region 'xx-nowhere-9'", unknown.Message, StringComparison.Ordinal);
+        Assert.Contains("no prebuilt scikit-learn image in region 'xx-nowhere-9'", unknown.Message, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -1,0 +1,56 @@
+namespace Rlabs.Pipelines.Aws;
+
+/// <summary>The AWS services this module calls.</summary>
+public enum AwsService
+{
+    S3,
+    Ec2,
+    Sts,
+    SageMaker,
+    CloudWatchLogs,
+    EventBridge,
+    Lambda,
+    Iam,
+}
+
+/// <summary>Per-service constants: signing name, endpoint prefix and the service id of the SDK's
+/// "service-specific endpoints" setting (<c>AWS_ENDPOINT_URL_&lt;ID&gt;</c>).</summary>
+internal static class AwsServiceInfo
+{
+    public static string SigningName(AwsService service) => service switch
+    {
+        AwsService.S3 => "s3",
+        AwsService.Ec2 => "ec2",
+        AwsService.Sts => "sts",
+        AwsService.SageMaker => "sagemaker",
+        AwsService.CloudWatchLogs => "logs",
+        AwsService.EventBridge => "events",
+        AwsService.Lambda => "lambda",
+        AwsService.Iam => "iam",
+        _ => throw new ArgumentOutOfRangeException(nameof(service)),
+    };
+
+    public static string EndpointPrefix(AwsService service) => service switch
+    {
+        AwsService.SageMaker => "api.sagemaker",
+        _ => SigningName(service),
+    };
+
+    /// <summary>The service id upper-cased with spaces as underscores, per the SDK spec
+    /// (SageMaker's id is "SageMaker", CloudWatch Logs' is "CloudWatch Logs").</summary>
+    public static string EnvironmentId(AwsService service) => service switch
+    {
+        AwsService.S3 => "S3",
+        AwsService.Ec2 => "EC2",
+        AwsService.Sts => "STS",
+        AwsService.SageMaker => "SAGEMAKER",
+        AwsService.CloudWatchLogs => "CLOUDWATCH_LOGS",
+        AwsService.EventBridge => "EVENTBRIDGE",
+        AwsService.Lambda => "LAMBDA",
+        AwsService.Iam => "IAM",
+        _ => throw new ArgumentOutOfRangeException(nameof(service)),
+    };
+
+    /// <summary>IAM is global: one endpoint, signed for the partition's home region.</summary>
+    public static bool IsGlobal(AwsService service) => service == AwsService.Iam;
+}

@@ -1,0 +1,293 @@
+using System.Net;
+using Amazon;
+using Amazon.EC2;
+using Amazon.Runtime;
+using Amazon.Runtime.CredentialManagement;
+using Amazon.Runtime.Credentials;
+using Amazon.S3;
+using Amazon.SecurityToken;
+using Amazon.SecurityToken.Model;
+using Rlabs.Pipelines.Config;
+
+namespace Rlabs.Pipelines.Aws;
+
+/// <summary>Who the resolved credentials belong to (STS GetCallerIdentity).</summary>
+public sealed record AwsCallerIdentity(string Account, string Arn, string UserId);
+
+/// <summary>
+/// The one place that turns <see cref="AwsSessionOptions"/> into credentials, a region and an endpoint
+/// per service, and hands out the clients built on them. Precedence, highest first: explicit keys,
+/// <c>-ProfileName</c>, keys in the seed's credentials file, then the SDK's default chain
+/// (environment, shared config/credentials, SSO, container and instance metadata).
+/// </summary>
+public sealed class AwsSession : IDisposable
+{
+    private readonly AwsSessionOptions _options;
+    private readonly Func<string, string?> _environment;
+    private readonly AWSCredentials _credentials;
+    private readonly string? _profileEndpointUrl;
+    private readonly HttpClient _http;
+    private readonly Lazy<AmazonSecurityTokenServiceClient> _sts;
+
+    private AwsSession(
+        AwsSessionOptions options,
+        Func<string, string?> environment,
+        AWSCredentials credentials,
+        string credentialSource,
+        string region,
+        string? profileEndpointUrl)
+    {
+        _options = options;
+        _environment = environment;
+        _credentials = credentials;
+        _profileEndpointUrl = profileEndpointUrl;
+        CredentialSource = credentialSource;
+        Region = region;
+        _http = new HttpClient(new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            AutomaticDecompression = DecompressionMethods.None,
+        })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        _sts = new Lazy<AmazonSecurityTokenServiceClient>(() => new AmazonSecurityTokenServiceClient(_credentials, SdkConfig(new AmazonSecurityTokenServiceConfig(), AwsService.Sts)));
+    }
+
+    /// <summary>Region system name, e.g. <c>eu-west-1</c>.</summary>
+    public string Region { get; }
+
+    /// <summary>Where the credentials came from, for verbose output (never the keys themselves).</summary>
+    public string CredentialSource { get; }
+
+    internal AwsSessionOptions Options => _options;
+
+    internal HttpClient Http => _http;
+
+    /// <summary>Resolves a session from the options and the process environment.</summary>
+    public static AwsSession Create(AwsSessionOptions options) =>
+        Create(options, Environment.GetEnvironmentVariable);
+
+    /// <summary>Resolves a session reading environment variables through <paramref name="environment"/>,
+    /// so endpoint and region rules can be tested without touching the process environment. The SDK's own
+    /// default chain still reads the real environment.</summary>
+    internal static AwsSession Create(AwsSessionOptions options, Func<string, string?> environment)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(environment);
+
+        // Its loader reports a missing or malformed file as RlabsConfigException, naming the file, never a value.
+        var file = string.IsNullOrEmpty(options.CredentialsFile) ? null : CredentialsFile.Load(options.CredentialsFile);
+
+        // AWSSDK.Core reads AWS_CONFIG_FILE itself but not AWS_SHARED_CREDENTIALS_FILE, which the CLI and
+        // boto3 honour; pass it on so a profile means the same thing here as in the user's other tools.
+        var profiles = new CredentialProfileStoreChain(environment("AWS_SHARED_CREDENTIALS_FILE") is { Length: > 0 } credentialsPath ? credentialsPath : null);
+        CredentialProfile? profile = null;
+        var profileName = FirstNonEmpty(options.ProfileName, environment("AWS_PROFILE"));
+        if (profileName is not null && !profiles.TryGetProfile(profileName, out profile))
+        {
+            throw Configuration("ProfileNotFound", $"The AWS profile '{profileName}' was not found in the shared config or credentials file.");
+        }
+
+        AWSCredentials credentials;
+        string source;
+        if (!string.IsNullOrEmpty(options.AccessKey) || !string.IsNullOrEmpty(options.SecretKey))
+        {
+            if (string.IsNullOrEmpty(options.AccessKey) || string.IsNullOrEmpty(options.SecretKey))
+            {
+                throw Configuration("IncompleteCredentials", "Both -AccessKey and -SecretKey must be given.");
+            }
+
+            credentials = Keys(options.AccessKey, options.SecretKey, options.SessionToken);
+            source = "explicit keys";
+        }
+        else if (profileName is not null && (!string.IsNullOrEmpty(options.ProfileName) || file is not { HasAwsKeys: true }))
+        {
+            if (!profiles.TryGetAWSCredentials(profileName, out credentials))
+            {
+                throw Configuration("ProfileNotUsable", $"The AWS profile '{profileName}' has no usable credentials.");
+            }
+
+            source = $"profile '{profileName}'";
+        }
+        else if (file is { HasAwsKeys: true })
+        {
+            credentials = Keys(file.AccessKey!, file.SecretKey!, file.SessionToken);
+            source = $"credentials file '{Path.GetFileName(options.CredentialsFile)}'";
+        }
+        else
+        {
+            try
+            {
+                credentials = new DefaultAWSCredentialsIdentityResolver().ResolveIdentity(null);
+            }
+            catch (AmazonClientException ex)
+            {
+                throw new AwsServiceException("AWS", "ResolveCredentials", 0, "NoCredentials",
+                    "No AWS credentials were found: pass -AccessKey/-SecretKey, -ProfileName or a credentials file, or configure the default chain.",
+                    null, ex);
+            }
+
+            source = "default credential chain";
+        }
+
+        var region = FirstNonEmpty(options.Region, file?.Region, profile?.Region?.SystemName, environment("AWS_REGION"), environment("AWS_DEFAULT_REGION"));
+        if (region is null)
+        {
+            try
+            {
+                region = FallbackRegionFactory.GetRegionEndpoint()?.SystemName;
+            }
+            catch (AmazonClientException)
+            {
+                region = null;
+            }
+        }
+
+        if (string.IsNullOrEmpty(region))
+        {
+            throw Configuration("NoRegion", "No AWS region was given: pass -Region, set it in the credentials file or profile, or set AWS_REGION.");
+        }
+
+        return new AwsSession(options, environment, credentials, source, region, profile?.EndpointUrl);
+    }
+
+    /// <summary>
+    /// The endpoint of a service: <c>-EndpointUrl</c>, else <c>AWS_ENDPOINT_URL_&lt;SERVICE&gt;</c>, else
+    /// <c>AWS_ENDPOINT_URL</c>, else the profile's <c>endpoint_url</c>, else the public AWS endpoint.
+    /// </summary>
+    public Uri GetEndpoint(AwsService service) => CustomEndpoint(service) ?? DefaultEndpoint(service);
+
+    /// <summary>Whether <see cref="GetEndpoint"/> is a user-configured endpoint rather than AWS's.</summary>
+    public bool HasCustomEndpoint(AwsService service) => CustomEndpoint(service) is not null;
+
+    /// <summary>The region requests to <paramref name="service"/> are signed for.</summary>
+    public string GetSigningRegion(AwsService service)
+    {
+        if (!AwsServiceInfo.IsGlobal(service))
+        {
+            return Region;
+        }
+
+        if (Region.StartsWith("cn-", StringComparison.Ordinal))
+        {
+            return "cn-north-1";
+        }
+
+        return Region.StartsWith("us-gov-", StringComparison.Ordinal) ? "us-gov-west-1" : "us-east-1";
+    }
+
+    /// <summary>The account and ARN behind the credentials.</summary>
+    public async Task<AwsCallerIdentity> GetCallerIdentityAsync(CancellationToken cancellationToken)
+    {
+        var response = await AwsSdkCalls.RunAsync(AwsService.Sts, "GetCallerIdentity",
+            () => _sts.Value.GetCallerIdentityAsync(new GetCallerIdentityRequest(), cancellationToken)).ConfigureAwait(false);
+        return new AwsCallerIdentity(response.Account, response.Arn, response.UserId);
+    }
+
+    internal AmazonS3Client CreateS3Client()
+    {
+        var config = SdkConfig(new AmazonS3Config(), AwsService.S3);
+        if (HasCustomEndpoint(AwsService.S3))
+        {
+            // Emulators and S3-compatible stores rarely serve virtual-hosted bucket names.
+            config.ForcePathStyle = true;
+        }
+
+        return new AmazonS3Client(_credentials, config);
+    }
+
+    internal AmazonEC2Client CreateEc2Client() =>
+        new(_credentials, SdkConfig(new AmazonEC2Config(), AwsService.Ec2));
+
+    internal async Task<ImmutableCredentials> GetImmutableCredentialsAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            return await _credentials.GetCredentialsAsync().ConfigureAwait(false);
+        }
+        catch (AmazonClientException ex)
+        {
+            throw new AwsServiceException("AWS", "ResolveCredentials", 0, "NoCredentials",
+                $"Credentials from the {CredentialSource} could not be obtained.", null, ex);
+        }
+    }
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        if (_sts.IsValueCreated)
+        {
+            _sts.Value.Dispose();
+        }
+    }
+
+    public override string ToString() => $"AwsSession(Region={Region}, Credentials={CredentialSource})";
+
+    private T SdkConfig<T>(T config, AwsService service)
+        where T : ClientConfig
+    {
+        config.RegionEndpoint = RegionEndpoint.GetBySystemName(Region);
+        var custom = CustomEndpoint(service);
+        if (custom is not null)
+        {
+            config.ServiceURL = custom.ToString();
+            config.AuthenticationRegion = GetSigningRegion(service);
+        }
+
+        // Our resolution already applied AWS_ENDPOINT_URL*; the SDK must not apply a different one.
+        config.IgnoreConfiguredEndpointUrls = true;
+        config.RetryMode = RequestRetryMode.Standard;
+        config.MaxErrorRetry = Math.Max(0, _options.MaxAttempts - 1);
+        config.Timeout = _options.RequestTimeout;
+        return config;
+    }
+
+    private Uri? CustomEndpoint(AwsService service)
+    {
+        var configured = FirstNonEmpty(_options.EndpointUrl);
+        if (configured is null && !string.Equals(_environment("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true", StringComparison.OrdinalIgnoreCase))
+        {
+            configured = FirstNonEmpty(
+                _environment("AWS_ENDPOINT_URL_" + AwsServiceInfo.EnvironmentId(service)),
+                _environment("AWS_ENDPOINT_URL"),
+                _profileEndpointUrl);
+        }
+
+        if (configured is null)
+        {
+            return null;
+        }
+
+        if (!Uri.TryCreate(configured, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw Configuration("InvalidEndpointUrl", $"The endpoint URL '{configured}' for {service} is not an absolute http(s) URL.");
+        }
+
+        return uri;
+    }
+
+    private Uri DefaultEndpoint(AwsService service)
+    {
+        var suffix = Region.StartsWith("cn-", StringComparison.Ordinal) ? "amazonaws.com.cn" : "amazonaws.com";
+        if (AwsServiceInfo.IsGlobal(service))
+        {
+            var host = Region.StartsWith("cn-", StringComparison.Ordinal) ? "iam.cn-north-1.amazonaws.com.cn"
+                : Region.StartsWith("us-gov-", StringComparison.Ordinal) ? "iam.us-gov.amazonaws.com"
+                : "iam.amazonaws.com";
+            return new Uri($"https://{host}/");
+        }
+
+        return new Uri($"https://{AwsServiceInfo.EndpointPrefix(service)}.{Region}.{suffix}/");
+    }
+
+    private static AWSCredentials Keys(string accessKey, string secretKey, string? token) =>
+        string.IsNullOrEmpty(token) ? new BasicAWSCredentials(accessKey, secretKey) : new SessionAWSCredentials(accessKey, secretKey, token);
+
+    private static string? FirstNonEmpty(params string?[] values) =>
+        values.FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
+
+    private static AwsServiceException Configuration(string code, string message) =>
+        new("AWS", "ResolveSession", 0, code, message, null, null);
+}

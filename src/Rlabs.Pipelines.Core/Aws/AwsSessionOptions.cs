@@ -1,0 +1,48 @@
+namespace Rlabs.Pipelines.Aws;
+
+/// <summary>
+/// What a user typed to choose an AWS identity, region and endpoint, named like the AWS.Tools
+/// common parameters. Every member is optional; <see cref="AwsSession"/> fills the gaps from the
+/// seed's credentials file and then from the SDK's default chain.
+/// </summary>
+public sealed class AwsSessionOptions
+{
+    /// <summary>Profile in the shared config/credentials files (AWS.Tools <c>-ProfileName</c>).</summary>
+    public string? ProfileName { get; init; }
+
+    /// <summary>Region system name such as <c>eu-west-1</c>.</summary>
+    public string? Region { get; init; }
+
+    /// <summary>Access key id; needs <see cref="SecretKey"/>.</summary>
+    public string? AccessKey { get; init; }
+
+    /// <summary>Secret access key. Never printed.</summary>
+    public string? SecretKey { get; init; }
+
+    /// <summary>Session token of temporary credentials. Never printed.</summary>
+    public string? SessionToken { get; init; }
+
+    /// <summary>Endpoint used for every service, overriding <c>AWS_ENDPOINT_URL*</c>.</summary>
+    public string? EndpointUrl { get; init; }
+
+    /// <summary>The seed's credentials YAML (<c>-CredentialsFile</c>) that may hold AWS keys and a region.</summary>
+    public string? CredentialsFile { get; init; }
+
+    /// <summary>Attempts per call, the first included, before a retryable error is surfaced.</summary>
+    public int MaxAttempts { get; init; } = 5;
+
+    /// <summary>Base of the full-jitter exponential backoff between attempts.</summary>
+    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Ceiling of one backoff delay.</summary>
+    public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Timeout of one HTTP attempt.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(100);
+
+    // Hand-written so that a debugger, a log line or an error message never shows the keys.
+    public override string ToString() =>
+        $"Profile={ProfileName ?? "(none)"}, Region={Region ?? "(none)"}, " +
+        $"AccessKey={(AccessKey is null ? "(none)" : "(set)")}, EndpointUrl={EndpointUrl ?? "(none)"}, " +
+        $"CredentialsFile={CredentialsFile ?? "(none)"}";
+}

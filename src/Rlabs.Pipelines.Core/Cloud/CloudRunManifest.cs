@@ -1,0 +1,73 @@
+using System.Text.Json;
+using Rlabs.Pipelines.Aws;
+
+namespace Rlabs.Pipelines.Cloud;
+
+/// <summary>
+/// A cloud run as stored in S3 next to its data: the planned job requests and which were started. Lets
+/// Wait-RlabsPipelineRun finish a run that Invoke-RlabsPipeline -NoWait only started, from any machine.
+/// </summary>
+public sealed class CloudRunManifest
+{
+    private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true };
+
+    /// <summary>The run's job id.</summary>
+    public required string JobId { get; init; }
+
+    /// <summary>Project name.</summary>
+    public required string ProjectName { get; init; }
+
+    /// <summary>Pipeline name.</summary>
+    public required string PipelineName { get; init; }
+
+    /// <summary>Pipeline file on the machine that started the run.</summary>
+    public required string PipelinePath { get; init; }
+
+    /// <summary>Repository on the machine that started the run.</summary>
+    public required string RepositoryPath { get; init; }
+
+    /// <summary>Bucket of the run.</summary>
+    public required string Bucket { get; init; }
+
+    /// <summary>Region of the run.</summary>
+    public required string Region { get; init; }
+
+    /// <summary>Instance type given for the run.</summary>
+    public required string InstanceType { get; init; }
+
+    /// <summary>Key of the stripped credentials copy, deleted when the run ends.</summary>
+    public string? CredentialsKey { get; init; }
+
+    /// <summary>Set by Stop-RlabsPipelineRun: later steps must not start.</summary>
+    public bool Stopped { get; set; }
+
+    /// <summary>The steps in order.</summary>
+    public required List<CloudManifestStep> Steps { get; init; }
+
+    /// <summary>s3:// data root.</summary>
+    public string DataRoot => $"s3://{Bucket}/{CloudNaming.ProjectPrefix(ProjectName)}/data";
+
+    internal string ToJson() => JsonSerializer.Serialize(this, s_json);
+
+    internal static CloudRunManifest FromJson(string json) =>
+        JsonSerializer.Deserialize<CloudRunManifest>(json, s_json) ?? throw new JsonException("The run manifest is empty.");
+}
+
+/// <summary>One step of a stored run.</summary>
+public sealed class CloudManifestStep
+{
+    /// <summary>Step name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The job request to send.</summary>
+    public required CreateProcessingJobRequest Request { get; set; }
+
+    /// <summary>Whether the job was created (its name is Request.ProcessingJobName).</summary>
+    public bool Started { get; set; }
+
+    /// <summary>Input and output locations, for the run object.</summary>
+    public string? InputUri { get; init; }
+
+    /// <summary>Where the output is uploaded.</summary>
+    public required string OutputUri { get; init; }
+}

@@ -1,0 +1,164 @@
+using System.Globalization;
+using Rlabs.Pipelines.Aws;
+using Rlabs.Pipelines.Running;
+
+namespace Rlabs.Pipelines.Cloud;
+
+/// <summary>Runs a step as a SageMaker Processing job: create, poll with a growing interval, stream its logs.</summary>
+internal sealed class SageMakerStepRunner : IStepRunner
+{
+    internal const string LogGroup = "/aws/sagemaker/ProcessingJobs";
+    private const int TailLines = 20;
+    private readonly CloudRunService _service;
+    private readonly CloudRunManifest _manifest;
+    private readonly bool _stopOnCancel;
+
+    public SageMakerStepRunner(CloudRunService service, CloudRunManifest manifest, bool stopOnCancel)
+    {
+        _service = service;
+        _manifest = manifest;
+        _stopOnCancel = stopOnCancel;
+    }
+
+    public string RuntimeName => "SageMaker";
+
+    public async Task<StepOutcome> RunStepAsync(int index, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        var step = _manifest.Steps[index];
+        if (_manifest.Stopped)
+        {
+            return new StepOutcome(RlabsRunStatus.Stopped, "The run was stopped (Stop-RlabsPipelineRun).", []);
+        }
+        var jobName = step.Request.ProcessingJobName;
+        if (!step.Started)
+        {
+            await _service.StartStepAsync(_manifest, index, reporter, cancellationToken).ConfigureAwait(false);
+        }
+        var logs = new JobLogStream(_service.Logs, jobName, step.Name, reporter, TailLines);
+        var delay = TimeSpan.FromSeconds(1);
+        try
+        {
+            while (true)
+            {
+                DescribeProcessingJobResponse job;
+                try
+                {
+                    job = await _service.SageMaker.DescribeProcessingJobAsync(jobName, cancellationToken).ConfigureAwait(false);
+                }
+                catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.Throttling)
+                {
+                    // The client's own retries are spent: waiting is all a poll needs, so back off harder and go on.
+                    delay = TimeSpan.FromSeconds(Math.Min(60, delay.TotalSeconds * 2));
+                    reporter.Verbose($"[{step.Name}] DescribeProcessingJob is throttled; polling again in {delay.TotalSeconds:0} s.");
+                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                stepRun.StartTime = job.ProcessingStartTime ?? stepRun.StartTime;
+                await logs.PumpAsync(cancellationToken).ConfigureAwait(false);
+                if (job.IsTerminal)
+                {
+                    await logs.PumpAsync(cancellationToken).ConfigureAwait(false);
+                    stepRun.EndTime = job.ProcessingEndTime;
+                    return job.ProcessingJobStatus switch
+                    {
+                        "Completed" => StepOutcome.Completed,
+                        "Stopped" => new StepOutcome(RlabsRunStatus.Stopped, job.ExitMessage ?? "The processing job was stopped.", logs.Tail),
+                        _ => new StepOutcome(RlabsRunStatus.Failed, $"The processing job {jobName} failed: {job.FailureReason ?? job.ExitMessage ?? "no reason given"}", logs.Tail),
+                    };
+                }
+                reporter.Progress(new RunProgress($"Pipeline {_manifest.PipelineName} (job {_manifest.JobId})", $"Step {index + 1}/{_manifest.Steps.Count}: {step.Name} ({job.ProcessingJobStatus})", (int)(100.0 * index / _manifest.Steps.Count), jobName, false));
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                // Grows so long jobs cost few calls; DescribeProcessingJob throttling is retried by the client.
+                delay = TimeSpan.FromSeconds(Math.Min(30, delay.TotalSeconds * 1.5));
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && _stopOnCancel)
+        {
+            await _service.StopJobAsync(jobName, reporter).ConfigureAwait(false);
+            return new StepOutcome(RlabsRunStatus.Stopped, string.Create(CultureInfo.InvariantCulture, $"Stopped by the user; StopProcessingJob was sent for {jobName}."), logs.Tail);
+        }
+    }
+}
+
+/// <summary>Follows a job's CloudWatch log streams, within the Logs API's request rate.</summary>
+internal sealed class JobLogStream
+{
+    private static readonly TimeSpan s_minimumGap = TimeSpan.FromMilliseconds(200);
+    private readonly CloudWatchLogsClient _logs;
+    private readonly string _jobName;
+    private readonly string _stepName;
+    private readonly IRunReporter _reporter;
+    private readonly int _tailLines;
+    private readonly Dictionary<string, string?> _tokens = new(StringComparer.Ordinal);
+    private readonly Queue<string> _tail = new();
+    private DateTime _lastCall = DateTime.MinValue;
+
+    public JobLogStream(CloudWatchLogsClient logs, string jobName, string stepName, IRunReporter reporter, int tailLines)
+    {
+        _logs = logs;
+        _jobName = jobName;
+        _stepName = stepName;
+        _reporter = reporter;
+        _tailLines = tailLines;
+    }
+
+    public IReadOnlyList<string> Tail => [.. _tail];
+
+    public async Task PumpAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ThrottleAsync(cancellationToken).ConfigureAwait(false);
+            var streams = await _logs.DescribeLogStreamsAsync(new DescribeLogStreamsRequest { LogGroupName = SageMakerStepRunner.LogGroup, LogStreamNamePrefix = _jobName + "/" }, cancellationToken).ConfigureAwait(false);
+            foreach (var stream in streams.LogStreams)
+            {
+                _tokens.TryAdd(stream.LogStreamName, null);
+            }
+            foreach (var name in _tokens.Keys.ToList())
+            {
+                for (var page = 0; page < 20; page++)
+                {
+                    await ThrottleAsync(cancellationToken).ConfigureAwait(false);
+                    var token = _tokens[name];
+                    var events = await _logs.GetLogEventsAsync(new GetLogEventsRequest { LogGroupName = SageMakerStepRunner.LogGroup, LogStreamName = name, StartFromHead = true, NextToken = token }, cancellationToken).ConfigureAwait(false);
+                    foreach (var e in events.Events)
+                    {
+                        Line(e.Message);
+                    }
+                    _tokens[name] = events.NextForwardToken ?? token;
+                    if (events.Events.Count == 0 || events.NextForwardToken == token)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound)
+        {
+            // The log group or stream appears only once the job's container has started.
+        }
+    }
+
+    private void Line(string message)
+    {
+        foreach (var line in message.TrimEnd('\n').Split('\n'))
+        {
+            if (_tail.Count == _tailLines)
+            {
+                _tail.Dequeue();
+            }
+            _tail.Enqueue(line);
+            _reporter.Verbose($"[{_stepName}] {line}");
+        }
+    }
+
+    private async Task ThrottleAsync(CancellationToken cancellationToken)
+    {
+        var wait = _lastCall + s_minimumGap - DateTime.UtcNow;
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+        }
+        _lastCall = DateTime.UtcNow;
+    }
+}

@@ -1,0 +1,62 @@
+using System.Management.Automation;
+using Rlabs.Pipelines.Aws;
+
+namespace Rlabs.Pipelines;
+
+/// <summary>The AWS.Tools-style session parameters shared by every cmdlet that calls AWS.</summary>
+public abstract class RlabsAwsCmdlet : RlabsCmdlet
+{
+    /// <summary>Named profile in the shared AWS config and credentials files.</summary>
+    [Parameter]
+    [Alias("StoredCredentials")]
+    [ValidateNotNullOrEmpty]
+    public string? ProfileName { get; set; }
+
+    /// <summary>AWS region, e.g. eu-west-1.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Region { get; set; }
+
+    /// <summary>AWS access key id.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AccessKey { get; set; }
+
+    /// <summary>AWS secret access key.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? SecretKey { get; set; }
+
+    /// <summary>Session token of temporary credentials.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? SessionToken { get; set; }
+
+    /// <summary>Endpoint for every AWS service (testing, VPC endpoints).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? EndpointUrl { get; set; }
+
+    /// <summary>Resolves the session; a missing region or bad credentials file is a terminating error.</summary>
+    protected AwsSession CreateSession(string? credentialsFile)
+    {
+        try
+        {
+            return AwsSession.Create(new AwsSessionOptions
+            {
+                ProfileName = ProfileName,
+                Region = Region,
+                AccessKey = AccessKey,
+                SecretKey = SecretKey,
+                SessionToken = SessionToken,
+                EndpointUrl = EndpointUrl,
+                CredentialsFile = credentialsFile is null ? null : ResolvePath(credentialsFile),
+            });
+        }
+        catch (Exception ex) when (ex is RlabsConfigException or AwsServiceException or ArgumentException or InvalidOperationException)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(ex, "AwsSessionInvalid", credentialsFile));
+            throw; // not reached: ThrowTerminatingError throws
+        }
+    }
+}

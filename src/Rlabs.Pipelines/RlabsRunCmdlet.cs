@@ -1,0 +1,84 @@
+using System.Management.Automation;
+using Rlabs.Pipelines.Aws;
+using Rlabs.Pipelines.Cloud;
+using Rlabs.Pipelines.Config;
+
+namespace Rlabs.Pipelines;
+
+/// <summary>Identifies a cloud run by job id, project and bucket, from parameters or from piped run objects.</summary>
+public abstract class RlabsRunCmdlet : RlabsAwsCmdlet
+{
+    /// <summary>The run's job id.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string JobId { get; set; } = string.Empty;
+
+    /// <summary>Project of the run; default: from -PipelinePath, else the current folder's name.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string? ProjectName { get; set; }
+
+    /// <summary>The run's bucket; default: from the pipeline file, else sagemaker-&lt;region&gt;-&lt;account&gt;.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? Bucket { get; set; }
+
+    /// <summary>A pipeline file whose project and bucket identify the run.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PipelinePath { get; set; }
+
+    /// <summary>The credentials YAML that may hold the AWS keys.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CredentialsFile { get; set; }
+
+    /// <summary>Finds the run; writes a RunNotFound error and returns null when there is none.</summary>
+    protected (CloudRunManifest Manifest, RlabsPipelineRun Run)? Locate(AwsSession session, CloudRunService service)
+    {
+        if (ProjectNaming.ValidateJobId(JobId) is { } problem)
+        {
+            WriteError(ErrorMapping.Record(new ArgumentException(problem), "InvalidJobId", ErrorCategory.InvalidArgument, JobId));
+            return null;
+        }
+        var project = ProjectName;
+        var bucket = string.IsNullOrEmpty(Bucket) ? null : Bucket;
+        if (PipelinePath is not null)
+        {
+            var path = ResolvePath(PipelinePath);
+            var config = PipelineConfigReader.Read(path, System.IO.Path.GetDirectoryName(path)!);
+            if (config.Pipeline is null)
+            {
+                ThrowTerminatingError(ErrorMapping.Record(new RlabsConfigException(config.ErrorSummary(), path), "PipelineConfigInvalid", ErrorCategory.InvalidData, path));
+            }
+            project ??= config.Pipeline!.ProjectName;
+            bucket ??= config.Pipeline!.Defaults.Bucket;
+        }
+        project ??= ProjectNaming.Sanitize(new DirectoryInfo(SessionState.Path.CurrentFileSystemLocation.ProviderPath).Name);
+        var found = RunAsync(() => Task.Run(async () =>
+        {
+            bucket ??= CloudNaming.DefaultBucket(session.Region, await service.GetAccountAsync(CancellationToken).ConfigureAwait(false));
+            return await service.GetAsync(bucket, project, JobId, CancellationToken).ConfigureAwait(false);
+        }));
+        if (found is null)
+        {
+            WriteError(ErrorMapping.Record(
+                new ItemNotFoundException($"No cloud run with job id '{JobId}' for project '{project}' in bucket '{bucket}'. Check -JobId, -ProjectName and -Bucket (or -PipelinePath)."),
+                "RunNotFound", ErrorCategory.ObjectNotFound, JobId));
+        }
+        return found;
+    }
+
+    /// <summary>Runs AWS work, turning its failures into a non-terminating error for this item.</summary>
+    protected T? RunAsync<T>(Func<Task<T>> work)
+    {
+        try
+        {
+            return work().GetAwaiter().GetResult();
+        }
+        catch (AwsServiceException ex)
+        {
+            WriteError(ErrorMapping.Record(ex, "AwsCallFailed", JobId));
+            return default;
+        }
+    }
+}

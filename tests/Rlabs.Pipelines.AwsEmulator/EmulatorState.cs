@@ -1,0 +1,88 @@
+using Rlabs.Pipelines.AwsEmulator.Model;
+using Rlabs.Pipelines.AwsEmulator.Services;
+
+namespace Rlabs.Pipelines.AwsEmulator;
+
+/// <summary>Settings of one emulator instance.</summary>
+public sealed class EmulatorOptions
+{
+    /// <summary>0 picks a free port.</summary>
+    public int Port { get; set; }
+
+    /// <summary>botocore's data directory (the authority requests are validated against).</summary>
+    public string BotocoreDataDirectory { get; set; } = BotocoreModel.DefaultDataDirectory;
+
+    /// <summary>The account every resource belongs to and GetCallerIdentity reports.</summary>
+    public string AccountId { get; set; } = "123456789012";
+
+    /// <summary>When set, the request log is written here as JSON when the emulator stops.</summary>
+    public string? StateFile { get; set; }
+}
+
+/// <summary>The state of all emulated services, the request log and the fault rules.</summary>
+public sealed class EmulatorState
+{
+    private readonly Dictionary<string, IEmulatedService> _services = new(StringComparer.Ordinal);
+
+    public EmulatorState(EmulatorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Options = options;
+        BotocoreModel Load(string name) => BotocoreModel.Load(options.BotocoreDataDirectory, name);
+        Logs = new LogsService(Load("logs"));
+        SageMaker = new SageMakerService(Load("sagemaker"), Logs);
+        S3 = new S3Service(Load("s3"));
+        SageMaker.Executor = new LocalProcessingJobExecutor(S3);
+        Ec2 = new Ec2Service(Load("ec2"));
+        Add(Logs);
+        Add(SageMaker);
+        Add(Ec2);
+        Add(new StsService(Load("sts")));
+        Iam = new IamService(Load("iam"));
+        Lambda = new LambdaService(Load("lambda"), Iam);
+        Events = new EventsService(Load("events"));
+        Add(Iam);
+        Add(Lambda);
+        Add(Events);
+    }
+
+    public EmulatorOptions Options { get; }
+
+    /// <summary>Keep each non-S3 request's raw form (headers, body) in the log; off by default to save memory.</summary>
+    public bool CaptureRawRequests { get; set; }
+
+    public RequestLog Requests { get; } = new();
+
+    public FaultInjector Faults { get; } = new();
+
+    public LogsService Logs { get; }
+
+    public SageMakerService SageMaker { get; }
+
+    public S3Service S3 { get; }
+
+    public Ec2Service Ec2 { get; }
+
+    public IamService Iam { get; }
+
+    public LambdaService Lambda { get; }
+
+    public EventsService Events { get; }
+
+    public IReadOnlyDictionary<string, IEmulatedService> Services => _services;
+
+    /// <summary>Forgets every resource, request and fault.</summary>
+    public void Reset()
+    {
+        foreach (var service in _services.Values)
+        {
+            service.Reset();
+        }
+
+        S3.Reset();
+        Requests.Clear();
+        Faults.Clear();
+    }
+
+    private void Add(IEmulatedService service) => _services[service.Name] = service;
+}

@@ -1,0 +1,242 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Rlabs.Pipelines.AwsEmulator.Model;
+
+namespace Rlabs.Pipelines.AwsEmulator.Services;
+
+/// <summary>An EC2 instance a test puts in place (the emulator never launches any).</summary>
+public sealed class Ec2InstanceSeed
+{
+    public string InstanceId { get; set; } = string.Empty;
+
+    /// <summary><c>running</c> or <c>stopped</c>.</summary>
+    public string State { get; set; } = "stopped";
+
+    public string InstanceType { get; set; } = "t3.medium";
+
+    /// <summary>Shown while running; point SSH tests at 127.0.0.1.</summary>
+    public string? PublicIpAddress { get; set; }
+
+    public string? PublicDnsName { get; set; }
+
+    public string? PrivateIpAddress { get; set; } = "10.0.0.10";
+
+    /// <summary>How long pending/stopping last before running/stopped.</summary>
+    public int TransitionMs { get; set; }
+
+    public Dictionary<string, string> Tags { get; set; } = [];
+}
+
+/// <summary>EC2 DescribeInstances/StartInstances/StopInstances over seeded instances.</summary>
+public sealed partial class Ec2Service : IEmulatedService
+{
+    private readonly Dictionary<string, Instance> _instances = new(StringComparer.Ordinal);
+
+    public Ec2Service(BotocoreModel model)
+    {
+        Model = model;
+    }
+
+    public string Name => "ec2";
+
+    public BotocoreModel Model { get; }
+
+    public IReadOnlySet<string> Operations { get; } = new HashSet<string>(StringComparer.Ordinal) { "DescribeInstances", "StartInstances", "StopInstances" };
+
+    public void Seed(Ec2InstanceSeed seed)
+    {
+        ArgumentNullException.ThrowIfNull(seed);
+        lock (_instances)
+        {
+            _instances[seed.InstanceId] = new Instance(seed) { State = seed.State };
+        }
+    }
+
+    /// <summary>The state a test can assert on without an API call.</summary>
+    public string? StateOf(string instanceId)
+    {
+        lock (_instances)
+        {
+            if (!_instances.TryGetValue(instanceId, out var instance))
+            {
+                return null;
+            }
+
+            instance.Advance(DateTimeOffset.UtcNow);
+            return instance.State;
+        }
+    }
+
+    public void Reset()
+    {
+        lock (_instances)
+        {
+            _instances.Clear();
+        }
+    }
+
+    public JsonObject Invoke(string operation, JsonObject input, RequestContext context)
+    {
+        lock (_instances)
+        {
+            var ids = input["InstanceIds"]?.AsArray().Select(i => (string)i!).ToList() ?? [];
+            foreach (var id in ids)
+            {
+                if (!InstanceIdPattern().IsMatch(id))
+                {
+                    throw new EmulatorError("InvalidInstanceID.Malformed", $"Invalid id: \"{id}\"");
+                }
+            }
+
+            var missing = ids.Where(id => !_instances.ContainsKey(id)).ToList();
+            if (missing.Count > 0)
+            {
+                throw new EmulatorError("InvalidInstanceID.NotFound",
+                    missing.Count == 1 ? $"The instance ID '{missing[0]}' does not exist" : $"The instance IDs '{string.Join(", ", missing)}' do not exist");
+            }
+
+            foreach (var instance in _instances.Values)
+            {
+                instance.Advance(context.Now);
+            }
+
+            return operation switch
+            {
+                "DescribeInstances" => Describe(ids, input, context),
+                "StartInstances" => Change(ids, context, "stopped", "pending", "running"),
+                "StopInstances" => Change(ids, context, "running", "stopping", "stopped"),
+                _ => throw new EmulatorError("InvalidAction", operation),
+            };
+        }
+    }
+
+    private JsonObject Describe(List<string> ids, JsonObject input, RequestContext context)
+    {
+        IEnumerable<Instance> selected = ids.Count > 0 ? ids.Select(id => _instances[id]) : _instances.Values;
+        foreach (var filter in input["Filters"]?.AsArray() ?? [])
+        {
+            var name = (string?)filter!["Name"];
+            var values = filter["Values"]?.AsArray().Select(v => (string)v!).ToHashSet(StringComparer.Ordinal) ?? [];
+            selected = name switch
+            {
+                "instance-state-name" => selected.Where(i => values.Contains(i.State)),
+                "instance-id" => selected.Where(i => values.Contains(i.Seed.InstanceId)),
+                _ when name?.StartsWith("tag:", StringComparison.Ordinal) == true =>
+                    selected.Where(i => i.Seed.Tags.TryGetValue(name[4..], out var v) && values.Contains(v)),
+                _ => throw new EmulatorError("InvalidParameterValue", $"The filter '{name}' is invalid"),
+            };
+        }
+
+        var reservations = new JsonArray();
+        foreach (var instance in selected)
+        {
+            reservations.Add(new JsonObject
+            {
+                ["ReservationId"] = "r-" + instance.Seed.InstanceId[2..],
+                ["OwnerId"] = context.AccountId,
+                ["Instances"] = new JsonArray(instance.Describe()),
+            });
+        }
+
+        return new JsonObject { ["Reservations"] = reservations };
+    }
+
+    private JsonObject Change(List<string> ids, RequestContext context, string from, string transition, string to)
+    {
+        var changes = new JsonArray();
+        foreach (var id in ids)
+        {
+            var instance = _instances[id];
+            var previous = instance.State;
+            if (previous != from && previous != transition && previous != to)
+            {
+                throw new EmulatorError("IncorrectInstanceState", $"The instance '{id}' is not in a state from which it can be {(to == "running" ? "started" : "stopped")}.");
+            }
+
+            if (previous == from)
+            {
+                instance.State = transition;
+                instance.TransitionEnds = context.Now.AddMilliseconds(instance.Seed.TransitionMs);
+                instance.Target = to;
+            }
+
+            changes.Add(new JsonObject
+            {
+                ["InstanceId"] = id,
+                ["PreviousState"] = Instance.StateNode(previous),
+                ["CurrentState"] = Instance.StateNode(instance.State),
+            });
+        }
+
+        return new JsonObject { [to == "running" ? "StartingInstances" : "StoppingInstances"] = changes };
+    }
+
+    [GeneratedRegex("^i-([0-9a-f]{8}|[0-9a-f]{17})$")]
+    private static partial Regex InstanceIdPattern();
+
+    private sealed class Instance(Ec2InstanceSeed seed)
+    {
+        public Ec2InstanceSeed Seed { get; } = seed;
+
+        public string State { get; set; } = seed.State;
+
+        public string? Target { get; set; }
+
+        public DateTimeOffset TransitionEnds { get; set; }
+
+        public void Advance(DateTimeOffset now)
+        {
+            if (Target is not null && now >= TransitionEnds)
+            {
+                State = Target;
+                Target = null;
+            }
+        }
+
+        public static JsonObject StateNode(string state) => new()
+        {
+            ["Code"] = state switch { "pending" => 0, "running" => 16, "shutting-down" => 32, "terminated" => 48, "stopping" => 64, _ => 80 },
+            ["Name"] = state,
+        };
+
+        public JsonObject Describe()
+        {
+            // Like EC2 without an Elastic IP: the public address exists only while the instance runs.
+            var running = State is "running" or "pending";
+            return Json.Object(
+                ("InstanceId", Seed.InstanceId),
+                ("InstanceType", Seed.InstanceType),
+                ("State", StateNode(State)),
+                ("PublicIpAddress", running ? Seed.PublicIpAddress : null),
+                ("PublicDnsName", running ? Seed.PublicDnsName ?? string.Empty : string.Empty),
+                ("PrivateIpAddress", Seed.PrivateIpAddress),
+                ("Tags", new JsonArray(Seed.Tags.Select(t => (JsonNode)new JsonObject { ["Key"] = t.Key, ["Value"] = t.Value }).ToArray())));
+        }
+    }
+}
+
+/// <summary>STS GetCallerIdentity: who signed the request.</summary>
+public sealed class StsService : IEmulatedService
+{
+    public StsService(BotocoreModel model)
+    {
+        Model = model;
+    }
+
+    public string Name => "sts";
+
+    public BotocoreModel Model { get; }
+
+    public IReadOnlySet<string> Operations { get; } = new HashSet<string>(StringComparer.Ordinal) { "GetCallerIdentity" };
+
+    public void Reset()
+    {
+    }
+
+    public JsonObject Invoke(string operation, JsonObject input, RequestContext context) => new()
+    {
+        ["UserId"] = context.AccessKeyId,
+        ["Account"] = context.AccountId,
+        ["Arn"] = $"arn:aws:iam::{context.AccountId}:user/emulator",
+    };
+}

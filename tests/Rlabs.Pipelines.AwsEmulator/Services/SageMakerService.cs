@@ -1,0 +1,313 @@
+using System.Text.Json.Nodes;
+using Rlabs.Pipelines.AwsEmulator.Model;
+
+namespace Rlabs.Pipelines.AwsEmulator.Services;
+
+/// <summary>How an emulated processing job ends. Set per job name, or as the default.</summary>
+public sealed class ProcessingJobBehaviour
+{
+    /// <summary>Time from creation to the terminal status.</summary>
+    public int DurationMs { get; set; }
+
+    /// <summary><c>Completed</c> or <c>Failed</c>.</summary>
+    public string Outcome { get; set; } = "Completed";
+
+    public string? FailureReason { get; set; }
+
+    public string? ExitMessage { get; set; }
+
+    /// <summary>Run the job's container command with the executor, if one is configured.</summary>
+    public bool Execute { get; set; }
+}
+
+/// <summary>Runs a processing job's command for real; see <see cref="LocalProcessingJobExecutor"/>.</summary>
+public interface IProcessingJobExecutor
+{
+    /// <summary>Runs the job to its end, writing its output lines through <paramref name="log"/> as they come.</summary>
+    Task<(bool Succeeded, string? FailureReason)> RunAsync(JsonObject job, Action<string> log, CancellationToken cancellationToken);
+}
+
+/// <summary>SageMaker Processing: jobs move InProgress → Completed/Failed, or Stopping → Stopped.</summary>
+public sealed class SageMakerService : IEmulatedService
+{
+    public const string LogGroup = "/aws/sagemaker/ProcessingJobs";
+
+    private readonly Dictionary<string, Job> _jobs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ProcessingJobBehaviour> _behaviours = new(StringComparer.Ordinal);
+    private readonly LogsService _logs;
+    private ProcessingJobBehaviour _default = new();
+
+    public SageMakerService(BotocoreModel model, LogsService logs)
+    {
+        Model = model;
+        _logs = logs;
+    }
+
+    public string Name => "sagemaker";
+
+    public BotocoreModel Model { get; }
+
+    public IReadOnlySet<string> Operations { get; } = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob", "ListProcessingJobs",
+    };
+
+    public IProcessingJobExecutor? Executor { get; set; }
+
+    /// <summary>Sets how the job called <paramref name="jobName"/> ends, or every job without its own when null.</summary>
+    public void SetBehaviour(string? jobName, ProcessingJobBehaviour behaviour)
+    {
+        lock (_jobs)
+        {
+            if (jobName is null)
+            {
+                _default = behaviour;
+            }
+            else
+            {
+                _behaviours[jobName] = behaviour;
+            }
+        }
+    }
+
+    public void Reset()
+    {
+        lock (_jobs)
+        {
+            _jobs.Clear();
+            _behaviours.Clear();
+            _default = new ProcessingJobBehaviour();
+        }
+    }
+
+    public JsonObject Invoke(string operation, JsonObject input, RequestContext context)
+    {
+        lock (_jobs)
+        {
+            foreach (var job in _jobs.Values)
+            {
+                Advance(job, context.Now);
+            }
+
+            return operation switch
+            {
+                "CreateProcessingJob" => Create(input, context),
+                "DescribeProcessingJob" => Find(Json.Str(input, "ProcessingJobName")!).Describe(),
+                "StopProcessingJob" => Stop(Json.Str(input, "ProcessingJobName")!, context),
+                "ListProcessingJobs" => List(input),
+                _ => throw new EmulatorError("UnknownOperationException", operation),
+            };
+        }
+    }
+
+    private JsonObject Create(JsonObject input, RequestContext context)
+    {
+        var name = Json.Str(input, "ProcessingJobName")!;
+        var arn = $"arn:aws:sagemaker:{context.Region}:{context.AccountId}:processing-job/{name.ToLowerInvariant()}";
+        if (_jobs.ContainsKey(name))
+        {
+            throw new EmulatorError("ResourceInUse", $"Job name must be unique within an AWS account and region, and a job with this name already exists ({arn})");
+        }
+
+        var behaviour = _behaviours.GetValueOrDefault(name) ?? _default;
+        var description = (JsonObject)input.DeepClone();
+        description.Remove("Tags");
+        description["ProcessingJobArn"] = arn;
+        var job = new Job(description, behaviour, context.Now, context.Region);
+        job.SetStatus("InProgress", context.Now);
+        job.Data["ProcessingStartTime"] = Json.Epoch(context.Now);
+        _jobs[name] = job;
+        _logs.CreateStream(LogGroup, job.LogStream, context.Now);
+        _logs.Append(LogGroup, job.LogStream, context.Now, [$"Processing job {name} started on {input["ProcessingResources"]?["ClusterConfig"]?["InstanceType"]}."]);
+
+        if (behaviour.Execute && Executor is not null)
+        {
+            job.Execution = RunExecutorAsync(job);
+        }
+
+        return new JsonObject { ["ProcessingJobArn"] = arn };
+    }
+
+    private async Task RunExecutorAsync(Job job)
+    {
+        // Off the request thread: the job runs while clients poll DescribeProcessingJob and read its logs.
+        await Task.Yield();
+        void Log(string line)
+        {
+            lock (_jobs)
+            {
+                _logs.Append(LogGroup, job.LogStream, DateTimeOffset.UtcNow, [line]);
+            }
+        }
+
+        (bool Succeeded, string? FailureReason) result;
+        try
+        {
+            result = await Executor!.RunAsync((JsonObject)job.Data.DeepClone(), Log, job.Cancellation.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        catch (Exception ex)
+        {
+            Log(ex.ToString());
+            result = (false, "InternalServerError: " + ex.Message);
+        }
+
+        lock (_jobs)
+        {
+            if (job.Status == "InProgress")
+            {
+                Finish(job, result.Succeeded ? "Completed" : "Failed", result.FailureReason, DateTimeOffset.UtcNow);
+            }
+        }
+    }
+
+    private JsonObject Stop(string name, RequestContext context)
+    {
+        var job = Find(name);
+        if (job.Status != "InProgress")
+        {
+            throw new EmulatorError("ValidationException", $"The request was rejected because the processing job is in status {job.Status}.");
+        }
+
+        job.Cancellation.Cancel();
+        job.SetStatus("Stopping", context.Now);
+        job.StopRequestedAt = context.Now;
+        return [];
+    }
+
+    private JsonObject List(JsonObject input)
+    {
+        IEnumerable<Job> jobs = _jobs.Values;
+        if (Json.Str(input, "NameContains") is { } contains)
+        {
+            jobs = jobs.Where(j => j.Name.Contains(contains, StringComparison.OrdinalIgnoreCase));
+        }
+
+        if (Json.Str(input, "StatusEquals") is { } status)
+        {
+            jobs = jobs.Where(j => j.Status == status);
+        }
+
+        if (input["CreationTimeAfter"] is JsonValue after)
+        {
+            jobs = jobs.Where(j => j.Created > ToTime(after));
+        }
+
+        if (input["CreationTimeBefore"] is JsonValue before)
+        {
+            jobs = jobs.Where(j => j.Created < ToTime(before));
+        }
+
+        var byName = Json.Str(input, "SortBy") == "Name";
+        var ascending = Json.Str(input, "SortOrder") == "Ascending";
+        var ordered = byName ? jobs.OrderBy(j => j.Name, StringComparer.Ordinal).ThenBy(j => j.Sequence) : jobs.OrderBy(j => j.Created).ThenBy(j => j.Sequence);
+        var list = (ascending ? ordered : ordered.Reverse()).ToList();
+        var offset = Json.Str(input, "NextToken") is { } token ? int.Parse(token, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        var max = Json.Int(input, "MaxResults") ?? 10;
+        var page = list.Skip(offset).Take(max).ToList();
+        var result = new JsonObject { ["ProcessingJobSummaries"] = new JsonArray(page.Select(j => (JsonNode)j.Summary()).ToArray()) };
+        if (offset + page.Count < list.Count)
+        {
+            result["NextToken"] = (offset + page.Count).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return result;
+    }
+
+    private Job Find(string name) =>
+        _jobs.GetValueOrDefault(name) ?? throw new EmulatorError("ValidationException", $"Could not find requested job with name {name}");
+
+    private void Advance(Job job, DateTimeOffset now)
+    {
+        if (job.Status == "Stopping" && job.StopRequestedAt is { } stopAt && now >= stopAt)
+        {
+            Finish(job, "Stopped", null, now);
+        }
+        else if (job.Status == "InProgress" && job.Execution is null && now >= job.Created.AddMilliseconds(job.Behaviour.DurationMs))
+        {
+            var end = job.Created.AddMilliseconds(job.Behaviour.DurationMs);
+            Finish(job, job.Behaviour.Outcome, job.Behaviour.FailureReason, end);
+        }
+    }
+
+    private void Finish(Job job, string status, string? failureReason, DateTimeOffset at)
+    {
+        job.SetStatus(status, at);
+        job.Data["ProcessingEndTime"] = Json.Epoch(at);
+        if (status == "Failed")
+        {
+            job.Data["FailureReason"] = failureReason ?? "AlgorithmError: the job failed.";
+            job.Data["ExitMessage"] = job.Behaviour.ExitMessage ?? failureReason ?? "Failed";
+        }
+        else if (job.Behaviour.ExitMessage is { } exit && status == "Completed")
+        {
+            job.Data["ExitMessage"] = exit;
+        }
+
+        _logs.Append(LogGroup, job.LogStream, at, [status == "Failed" ? $"Job failed: {job.Data["FailureReason"]}" : $"Job {status.ToLowerInvariant()}."]);
+    }
+
+    private static DateTimeOffset ToTime(JsonValue value) =>
+        value.GetValueKind() == System.Text.Json.JsonValueKind.Number
+            ? DateTimeOffset.FromUnixTimeMilliseconds((long)(Json.Number(value) * 1000))
+            : DateTimeOffset.Parse(value.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+
+    private sealed class Job
+    {
+        private static long s_sequence;
+
+        public Job(JsonObject data, ProcessingJobBehaviour behaviour, DateTimeOffset created, string region)
+        {
+            Data = data;
+            Behaviour = behaviour;
+            Created = created;
+            Region = region;
+            Sequence = Interlocked.Increment(ref s_sequence);
+            Data["CreationTime"] = Json.Epoch(created);
+            LogStream = $"{Name}/algo-1-{created.ToUnixTimeSeconds()}";
+        }
+
+        public JsonObject Data { get; }
+
+        public ProcessingJobBehaviour Behaviour { get; }
+
+        public DateTimeOffset Created { get; }
+
+        public string Region { get; }
+
+        public long Sequence { get; }
+
+        public string LogStream { get; }
+
+        public string Name => (string)Data["ProcessingJobName"]!;
+
+        public string Status => (string)Data["ProcessingJobStatus"]!;
+
+        public DateTimeOffset? StopRequestedAt { get; set; }
+
+        public Task? Execution { get; set; }
+
+        public CancellationTokenSource Cancellation { get; } = new();
+
+        public void SetStatus(string status, DateTimeOffset at)
+        {
+            Data["ProcessingJobStatus"] = status;
+            Data["LastModifiedTime"] = Json.Epoch(at);
+        }
+
+        public JsonObject Describe() => (JsonObject)Data.DeepClone();
+
+        public JsonObject Summary() => Json.Object(
+            ("ProcessingJobName", Name),
+            ("ProcessingJobArn", Data["ProcessingJobArn"]!.DeepClone()),
+            ("CreationTime", Data["CreationTime"]!.DeepClone()),
+            ("ProcessingEndTime", Data["ProcessingEndTime"]?.DeepClone()),
+            ("LastModifiedTime", Data["LastModifiedTime"]?.DeepClone()),
+            ("ProcessingJobStatus", Status),
+            ("FailureReason", Data["FailureReason"]?.DeepClone()),
+            ("ExitMessage", Data["ExitMessage"]?.DeepClone()));
+    }
+}

@@ -1,0 +1,377 @@
+using System.Text.Json.Nodes;
+using Rlabs.Pipelines.AwsEmulator.Services;
+using Rlabs.Pipelines.Cloud;
+using Rlabs.Pipelines.Config;
+using Rlabs.Pipelines.Core.Tests.Aws;
+using Rlabs.Pipelines.Running;
+
+namespace Rlabs.Pipelines.Tests.Cloud;
+
+/// <summary>Cloud runs against the model-checked emulator; its jobs really execute the code scripts (LocalProcessingJobExecutor).</summary>
+public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
+{
+    private const string RoleArn = "arn:aws:iam::123456789012:role/rlabs-sagemaker";
+
+    private const string StepScript = """
+        import argparse, json, os, sys, time
+        p = argparse.ArgumentParser()
+        p.add_argument('--job-id', required=True)
+        p.add_argument('--input-data-zip')
+        p.add_argument('--input-data-path')
+        p.add_argument('--output-data-path', required=True)
+        p.add_argument('--source-code-zip', required=True)
+        p.add_argument('--requirements-path', required=True)
+        args, extra = p.parse_known_args()
+        params = dict(zip([e[2:] for e in extra[::2]], extra[1::2]))
+        name = os.environ['RLABS_STEP_NAME']
+        seen = sorted(os.listdir(args.input_data_path)) if args.input_data_path else []
+        os.makedirs(args.output_data_path, exist_ok=True)
+        with open(os.path.join(args.output_data_path, name + '.json'), 'w') as f:
+            json.dump({'seen': seen, 'params': params, 'zip': os.path.exists(args.source_code_zip)}, f)
+        print('step', name, 'saw', len(seen), 'files', flush=True)
+        if params.get('mode') == 'fail':
+            print('bad things happened', flush=True)
+            sys.exit(4)
+        if params.get('mode') == 'slow':
+            time.sleep(60)
+        """;
+
+    private readonly EmulatorFixture _fixture;
+    private readonly TempRepository _repo = new();
+
+    public CloudRunTests(EmulatorFixture fixture)
+    {
+        _fixture = fixture;
+        _fixture.Emulator.Reset();
+        _fixture.Emulator.SageMaker.SetBehaviour(null, new ProcessingJobBehaviour { Execute = true });
+        _repo.Write("step.py", StepScript);
+        _repo.Write("requirements.txt", "# none\n");
+    }
+
+    public void Dispose()
+    {
+        _repo.Dispose();
+        if (Directory.Exists(_repo.Root + "-pipelines"))
+        {
+            Directory.Delete(_repo.Root + "-pipelines", recursive: true);
+        }
+    }
+
+    private RlabsPipeline Pipeline(string steps, string project = "churn", bool outsideRepository = false)
+    {
+        var yaml = $"project: {project}\nrole_arn: {RoleArn}\npipeline:\n{steps}";
+        var path = outsideRepository ? Path.Combine(_repo.Root + "-pipelines", "pipeline.yaml") : _repo.Write("pipeline.yaml", yaml);
+        if (outsideRepository)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, yaml);
+        }
+        var result = PipelineConfigReader.Read(path, _repo.Root);
+        Assert.False(result.HasErrors, string.Join(Environment.NewLine, result.Diagnostics));
+        return result.Pipeline!;
+    }
+
+    private const string ThreeSteps = """
+          - { name: prepare, job_suffix: P, code: step.py, output_path: data }
+          - { name: train, job_suffix: T, code: step.py, input_data: "data/<job_id>", output_path: data, params: { rate: "0.1" } }
+          - { name: score, job_suffix: S, code: step.py, input_data: "data/<job_id>", output_path: data }
+        """;
+
+    private static CloudRunPlan Plan(RlabsPipeline pipeline, string jobId, bool resume = false, CredentialsFile? credentials = null)
+    {
+        var request = new CloudRunRequest { Pipeline = pipeline, JobId = jobId, Resume = resume, Credentials = credentials };
+        var source = CloudRunPlanner.Package(request, Path.Combine(Path.GetTempPath(), "rlabs-work-" + Guid.NewGuid().ToString("N")), CancellationToken.None);
+        return CloudRunPlanner.Plan(request, "eu-west-1", "123456789012", source);
+    }
+
+    private async Task<RlabsPipelineRun> RunAsync(CloudRunPlan plan, bool noWait = false, CancellationToken cancellationToken = default)
+    {
+        using var session = _fixture.Session();
+        using var service = new CloudRunService(session);
+        return await service.RunAsync(plan, noWait, NullRunReporter.Instance, cancellationToken);
+    }
+
+    private JsonNode? Created(string stepName) => _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob")
+        .Where(r => r.StatusCode == 200)
+        .Select(r => r.Parameters)
+        .LastOrDefault(p => p?["Environment"]?["RLABS_STEP_NAME"]?.GetValue<string>() == stepName);
+
+    private JsonNode? Output(string jobId, string step)
+    {
+        var bytes = _fixture.Emulator.S3.GetObjectBytes("sagemaker-eu-west-1-123456789012", $"rlabs/churn/data/data/{jobId}/{step}.json");
+        return bytes is null ? null : JsonNode.Parse(bytes);
+    }
+
+    [Fact]
+    public async Task Should_run_every_step_as_a_processing_job_handing_data_through_s3()
+    {
+        var run = await RunAsync(Plan(Pipeline(ThreeSteps), "c1"));
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.All(run.Steps, s => Assert.Equal(RlabsRunStatus.Completed, s.Status));
+        Assert.Equal("s3://sagemaker-eu-west-1-123456789012/rlabs/churn/data", run.DataRoot);
+        Assert.Empty(Output("c1", "prepare")!["seen"]!.AsArray());
+        Assert.Equal(["prepare.json"], Output("c1", "train")!["seen"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(["prepare.json", "train.json"], Output("c1", "score")!["seen"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.True(Output("c1", "train")!["zip"]!.GetValue<bool>());
+        Assert.Equal("0.1", Output("c1", "train")!["params"]!["rate"]!.GetValue<string>());
+        Assert.True(_fixture.Emulator.S3.BucketExists("sagemaker-eu-west-1-123456789012"));
+        Assert.Single(_fixture.Emulator.Requests.For("s3", "PutPublicAccessBlock"));
+        Assert.Single(_fixture.Emulator.Requests.For("s3", "PutBucketEncryption"));
+        Assert.DoesNotContain(_fixture.Emulator.Requests.All, r => r.StatusCode >= 400 && r.Operation != "HeadBucket" && r.Operation != "HeadObject");
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "ListProcessingJobs"));
+    }
+
+    [Fact]
+    public async Task Should_send_the_seed_contract_and_container_layout_in_CreateProcessingJob()
+    {
+        await RunAsync(Plan(Pipeline(ThreeSteps), "c2"));
+
+        var train = Created("train")!;
+        var app = train["AppSpecification"]!;
+        Assert.Equal("683313688378.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3".Replace("683313688378", "141502667606", StringComparison.Ordinal), app["ImageUri"]!.GetValue<string>());
+        Assert.Equal(["python3", "/opt/ml/processing/input/code/step.py"], app["ContainerEntrypoint"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(
+            ["--job-id", "c2", "--input-data-path", "/opt/ml/processing/input/data", "--output-data-path", "/opt/ml/processing/output",
+             "--source-code-zip", "/opt/ml/processing/input/source/source.zip", "--requirements-path", "/opt/ml/processing/input/requirements/requirements.txt",
+             "--rate", "0.1"],
+            app["ContainerArguments"]!.AsArray().Select(n => n!.GetValue<string>()));
+        var inputs = train["ProcessingInputs"]!.AsArray().ToDictionary(i => i!["InputName"]!.GetValue<string>(), i => i!["S3Input"]!);
+        Assert.Equal("s3://sagemaker-eu-west-1-123456789012/rlabs/churn/data/data/c2/", inputs["data"]["S3Uri"]!.GetValue<string>());
+        Assert.Equal("/opt/ml/processing/input/data", inputs["data"]["LocalPath"]!.GetValue<string>());
+        Assert.StartsWith("s3://sagemaker-eu-west-1-123456789012/rlabs/churn/artifacts/source/", inputs["source"]["S3Uri"]!.GetValue<string>(), StringComparison.Ordinal);
+        var output = train["ProcessingOutputConfig"]!["Outputs"]![0]!["S3Output"]!;
+        Assert.Equal("s3://sagemaker-eu-west-1-123456789012/rlabs/churn/data/data/c2/", output["S3Uri"]!.GetValue<string>());
+        Assert.Equal(RoleArn, train["RoleArn"]!.GetValue<string>());
+        var tags = train["Tags"]!.AsArray().ToDictionary(t => t!["Key"]!.GetValue<string>(), t => t!["Value"]!.GetValue<string>());
+        Assert.Equal("c2", tags["rlabs:job-id"]);
+        Assert.Equal("train", tags["rlabs:step"]);
+        Assert.Equal("churn", tags["rlabs:project"]);
+        Assert.Matches("^churn-c2-T-[0-9a-f]{4}$", train["ProcessingJobName"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Should_upload_nothing_on_a_second_run_of_an_unchanged_repository()
+    {
+        var pipeline = Pipeline(ThreeSteps);
+        var first = await RunAsync(Plan(pipeline, "c3"));
+        var second = await RunAsync(Plan(pipeline, "c4"));
+        _repo.Write("step.py", StepScript + "\n# changed\n");
+        var third = await RunAsync(Plan(Pipeline(ThreeSteps), "c5"));
+
+        Assert.True(first.UploadedBytes > 0);
+        Assert.Equal(0, second.UploadedBytes);
+        Assert.Equal(RlabsRunStatus.Completed, second.Status);
+        Assert.True(third.UploadedBytes > 0, "a changed script is uploaded again");
+    }
+
+    [Fact]
+    public async Task Should_never_collide_when_a_job_id_is_run_again()
+    {
+        var pipeline = Pipeline(ThreeSteps);
+        var first = await RunAsync(Plan(pipeline, "again"));
+        var second = await RunAsync(Plan(pipeline, "again"));
+
+        Assert.Equal(RlabsRunStatus.Completed, second.Status);
+        Assert.Empty(first.Steps.Select(s => s.JobName).Intersect(second.Steps.Select(s => s.JobName)));
+    }
+
+    [Fact]
+    public async Task Should_stop_at_a_failed_job_with_its_reason_and_last_log_lines()
+    {
+        var run = await RunAsync(Plan(Pipeline("""
+              - { name: prepare, job_suffix: P, code: step.py, output_path: data }
+              - { name: train, job_suffix: T, code: step.py, output_path: data, params: { mode: fail } }
+              - { name: score, job_suffix: S, code: step.py, output_path: data }
+            """), "c6"));
+
+        Assert.Equal(RlabsRunStatus.Failed, run.Status);
+        Assert.Equal([RlabsRunStatus.Completed, RlabsRunStatus.Failed, RlabsRunStatus.Skipped], run.Steps.Select(s => s.Status));
+        Assert.Contains("exit code 4", run.Steps[1].FailureReason, StringComparison.Ordinal);
+        Assert.Contains(run.Steps[1].LogTail, l => l.Contains("bad things happened", StringComparison.Ordinal));
+        Assert.Null(Created("score"));
+    }
+
+    [Fact]
+    public async Task Should_complete_despite_injected_throttling_and_server_errors()
+    {
+        _fixture.Emulator.Faults.Add(new AwsEmulator.FaultRule { Service = "sagemaker", Operation = "DescribeProcessingJob", Kind = "Throttling", Count = 3 });
+        _fixture.Emulator.Faults.Add(new AwsEmulator.FaultRule { Service = "sagemaker", Operation = "CreateProcessingJob", Kind = "ServerError", Count = 1 });
+        _fixture.Emulator.Faults.Add(new AwsEmulator.FaultRule { Service = "s3", Operation = "PutObject", Kind = "ServerError", Count = 1 });
+
+        var run = await RunAsync(Plan(Pipeline(ThreeSteps), "c7"));
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Contains(_fixture.Emulator.Requests.For("sagemaker", "DescribeProcessingJob"), r => r.ErrorCode == "ThrottlingException");
+        Assert.Equal(3, _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count(r => r.StatusCode == 200));
+    }
+
+    [Fact]
+    public async Task Should_stop_the_running_job_when_cancelled()
+    {
+        using var cancellation = new CancellationTokenSource();
+        var running = RunAsync(Plan(Pipeline("""
+              - { name: slow, job_suffix: W, code: step.py, output_path: data, params: { mode: slow } }
+              - { name: after, job_suffix: A, code: step.py, output_path: data }
+            """), "c8"), cancellationToken: cancellation.Token);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (Created("slow") is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the job never started");
+            await Task.Delay(50);
+        }
+
+        cancellation.Cancel();
+        var run = await running;
+
+        Assert.Equal(RlabsRunStatus.Stopped, run.Status);
+        var stop = Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StopProcessingJob"));
+        Assert.Equal(run.Steps[0].JobName, stop.Parameters!["ProcessingJobName"]!.GetValue<string>());
+        Assert.Equal(RlabsRunStatus.Skipped, run.Steps[1].Status);
+        Assert.Null(Created("after"));
+    }
+
+    [Fact]
+    public async Task Should_resume_from_the_first_step_that_did_not_complete()
+    {
+        var failing = Pipeline("""
+              - { name: prepare, job_suffix: P, code: step.py, output_path: data }
+              - { name: train, job_suffix: T, code: step.py, input_data: "data/<job_id>", output_path: data, params: { mode: fail } }
+            """, outsideRepository: true);
+        var first = await RunAsync(Plan(failing, "c9"));
+        Assert.Equal(RlabsRunStatus.Failed, first.Status);
+        var fixedPipeline = Pipeline("""
+              - { name: prepare, job_suffix: P, code: step.py, output_path: data }
+              - { name: train, job_suffix: T, code: step.py, input_data: "data/<job_id>", output_path: data, params: { mode: ok } }
+            """, outsideRepository: true);
+        var before = _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count;
+
+        var lines = new LineReporter();
+        using var session = _fixture.Session();
+        using var service = new CloudRunService(session);
+        var resumed = await service.RunAsync(Plan(fixedPipeline, "c9", resume: true), false, lines, CancellationToken.None);
+
+        Assert.Equal(RlabsRunStatus.Completed, resumed.Status);
+        Assert.True(first.Steps[0].JobName == resumed.Steps[0].JobName, string.Join(Environment.NewLine, lines.Lines));
+        Assert.Contains(lines.Lines, l => l.Contains("-Resume: step 'prepare' already completed", StringComparison.Ordinal));
+        var created = _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Skip(before).ToList();
+        Assert.Equal("train", Assert.Single(created).Parameters!["Environment"]!["RLABS_STEP_NAME"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Should_start_only_the_first_step_with_no_wait_and_finish_with_wait()
+    {
+        var plan = Plan(Pipeline(ThreeSteps), "c10");
+        var started = await RunAsync(plan, noWait: true);
+
+        Assert.Equal(RlabsRunStatus.Running, started.Status);
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob"));
+
+        using var session = _fixture.Session();
+        using var service = new CloudRunService(session);
+        var found = await service.GetAsync(plan.Bucket, "churn", "c10", CancellationToken.None);
+        Assert.NotNull(found);
+        var waited = await service.WaitAsync(found.Value.Manifest, found.Value.Run, NullRunReporter.Instance, CancellationToken.None);
+
+        Assert.Equal(RlabsRunStatus.Completed, waited.Status);
+        Assert.Equal(3, _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count);
+        var again = await service.GetAsync(plan.Bucket, "churn", "c10", CancellationToken.None);
+        Assert.Equal(RlabsRunStatus.Completed, again!.Value.Run.Status);
+        Assert.Null(await service.GetAsync(plan.Bucket, "churn", "nope", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Should_stop_a_run_started_without_waiting()
+    {
+        var plan = Plan(Pipeline("""
+              - { name: slow, job_suffix: W, code: step.py, output_path: data, params: { mode: slow } }
+              - { name: after, job_suffix: A, code: step.py, output_path: data }
+            """), "c11");
+        await RunAsync(plan, noWait: true);
+        using var session = _fixture.Session();
+        using var service = new CloudRunService(session);
+        var found = (await service.GetAsync(plan.Bucket, "churn", "c11", CancellationToken.None))!.Value;
+
+        await service.StopAsync(found.Manifest, found.Run, NullRunReporter.Instance, CancellationToken.None);
+        var waited = await service.WaitAsync(found.Manifest, found.Run, NullRunReporter.Instance, CancellationToken.None);
+
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StopProcessingJob"));
+        Assert.Equal(RlabsRunStatus.Stopped, waited.Status);
+        Assert.Null(Created("after"));
+    }
+
+    [Fact]
+    public async Task Should_hand_over_credentials_encrypted_without_aws_keys_and_never_as_job_environment()
+    {
+        var credentials = CredentialsFile.Load(_repo.Write("credentials.yaml", "aws:\n  aws_access_key_id: AKIAQQQQ\n  aws_secret_access_key: SECRETQQQ\nwarehouse:\n  password: pwQQQ\n"));
+
+        var run = await RunAsync(Plan(Pipeline(ThreeSteps), "c12", credentials: credentials));
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var create = Created("prepare")!.ToJsonString();
+        Assert.DoesNotContain("pwQQQ", create, StringComparison.Ordinal);
+        Assert.DoesNotContain("SECRETQQQ", create, StringComparison.Ordinal);
+        Assert.Contains("/opt/ml/processing/input/credentials/credentials.yaml", create, StringComparison.Ordinal);
+        var put = _fixture.Emulator.Requests.For("s3", "PutObject").Single(r => r.Parameters?.ToJsonString().Contains("credentials.yaml", StringComparison.Ordinal) == true);
+        Assert.Contains("AES256", put.Parameters!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Empty(_fixture.Emulator.S3.ListKeys("sagemaker-eu-west-1-123456789012", "rlabs/churn/runs/c12/credentials/"));
+        foreach (var key in _fixture.Emulator.S3.ListKeys("sagemaker-eu-west-1-123456789012", "rlabs/churn/artifacts/source/"))
+        {
+            using var zip = new System.IO.Compression.ZipArchive(new MemoryStream(_fixture.Emulator.S3.GetObjectBytes("sagemaker-eu-west-1-123456789012", key)!));
+            Assert.DoesNotContain(zip.Entries, e => e.Name == "credentials.yaml");
+        }
+    }
+
+    [Fact]
+    public void Should_keep_job_names_valid_and_distinct_for_long_projects_and_job_ids()
+    {
+        var plan = Plan(Pipeline("""
+              - { name: a, job_suffix: suffix-number-1, code: step.py, output_path: data }
+              - { name: b, job_suffix: suffix-number-2, code: step.py, output_path: data }
+            """, project: new string('p', 32)), new string('j', 40));
+
+        Assert.All(plan.Steps, s => Assert.Matches("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", s.JobName));
+        Assert.NotEqual(plan.Steps[0].JobName, plan.Steps[1].JobName);
+    }
+
+    [Fact]
+    public void Should_describe_every_call_without_knowing_the_account()
+    {
+        var request = new CloudRunRequest { Pipeline = Pipeline(ThreeSteps), JobId = "w1" };
+        var source = CloudRunPlanner.Package(request, Path.Combine(Path.GetTempPath(), "rlabs-work-" + Guid.NewGuid().ToString("N")), CancellationToken.None);
+        var before = _fixture.Emulator.Requests.All.Count;
+
+        var plan = CloudRunPlanner.Plan(request, "eu-west-1", null, source);
+        var lines = plan.Describe().ToList();
+
+        Assert.Equal(before, _fixture.Emulator.Requests.All.Count);
+        Assert.Contains(lines, l => l.StartsWith("sts:GetCallerIdentity", StringComparison.Ordinal));
+        Assert.Equal(3, lines.Count(l => l.StartsWith("sagemaker:CreateProcessingJob", StringComparison.Ordinal)));
+        Assert.Contains(lines, l => l.Contains("--input-data-path /opt/ml/processing/input/data", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Should_refuse_a_run_without_an_execution_role()
+    {
+        var result = PipelineConfigReader.Read(_repo.Write("norole.yaml", "pipeline:\n  - { name: a, job_suffix: A, code: step.py, output_path: data }\n"), _repo.Root);
+        var request = new CloudRunRequest { Pipeline = result.Pipeline!, JobId = "r1" };
+        var source = CloudRunPlanner.Package(request, Path.Combine(Path.GetTempPath(), "rlabs-work-" + Guid.NewGuid().ToString("N")), CancellationToken.None);
+
+        var error = Assert.Throws<RlabsConfigException>(() => CloudRunPlanner.Plan(request, "eu-west-1", "123456789012", source));
+
+        Assert.Contains("-RoleArn", error.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class LineReporter : IRunReporter
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
+
+        public void Progress(RunProgress progress)
+        {
+        }
+
+        public void Verbose(string message) => Lines.Enqueue(message);
+
+        public void Warning(string message) => Lines.Enqueue(message);
+    }
+}
