@@ -184,6 +184,18 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             return null;
         }
 
+        // ECR images (the SageMaker defaults) are pulled with a login from the user's AWS session, made only when
+        // an image is missing: a run whose images are present needs no AWS credentials at all.
+        var login = EcrRegistryLogin.FromOptions(new AwsSessionOptions
+        {
+            ProfileName = ProfileName,
+            Region = Region,
+            AccessKey = AccessKey,
+            SecretKey = SecretKey,
+            SessionToken = SessionToken,
+            EndpointUrl = EndpointUrl,
+            CredentialsFile = CredentialsFile is null ? null : ResolvePath(CredentialsFile),
+        });
         using var reporter = new QueueReporter(ProgressActivityId);
         var run = plan.NewRun();
         try
@@ -192,7 +204,7 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             {
                 await Task.Yield();
                 // The engine is asked first, so a missing engine stops the run before anything is written.
-                using var runner = await LocalStepRunner.CreateAsync(plan, login: null, reporter, CancellationToken).ConfigureAwait(false);
+                using var runner = await LocalStepRunner.CreateAsync(plan, login, reporter, CancellationToken).ConfigureAwait(false);
                 try
                 {
                     LocalRunPlanner.Prepare(plan, reporter, CancellationToken);
