@@ -202,9 +202,9 @@ public sealed class CloudRunService : IDisposable
             await SageMaker.StopProcessingJobAsync(jobName, timeout.Token).ConfigureAwait(false);
             reporter.Verbose($"Sent StopProcessingJob for {jobName}.");
         }
-        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.Validation)
+        catch (AwsServiceException ex) when (ex.Kind is AwsErrorKind.Validation or AwsErrorKind.NotFound)
         {
-            // Already finished: nothing left to stop.
+            // Already finished, or never created: nothing left to stop.
         }
     }
 

@@ -30,14 +30,15 @@ internal sealed class SageMakerStepRunner : IStepRunner
             return new StepOutcome(RlabsRunStatus.Stopped, "The run was stopped (Stop-RlabsPipelineRun).", []);
         }
         var jobName = step.Request.ProcessingJobName;
-        if (!step.Started)
-        {
-            await _service.StartStepAsync(_manifest, index, reporter, cancellationToken).ConfigureAwait(false);
-        }
         var logs = new JobLogStream(_service.Logs, jobName, step.Name, reporter, TailLines);
         var delay = TimeSpan.FromSeconds(1);
         try
         {
+            if (!step.Started)
+            {
+                // Inside the try: a Ctrl-C while CreateProcessingJob is in flight may still have created the job.
+                await _service.StartStepAsync(_manifest, index, reporter, cancellationToken).ConfigureAwait(false);
+            }
             while (true)
             {
                 DescribeProcessingJobResponse job;
