@@ -56,6 +56,50 @@ Describe 'Invoke-RlabsPipeline -LocalRuntime' {
         }
     }
 
+    Context 'Given a SageMaker image the engine does not have' {
+        BeforeAll {
+            $engineProblem = Get-TestEngineProblem -Image $testImage
+            if (-not $engineProblem) {
+                Import-Module (Join-Path $env:RLABS_EMULATOR_DIR 'AwsEmulator.psm1') -Force
+                $emulator = Start-AwsEmulator -EmulatorDll (Join-Path $env:RLABS_EMULATOR_DIR 'Rlabs.Pipelines.AwsEmulator.dll')
+                $savedAws = @{}
+                foreach ($name in 'AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_PROFILE') {
+                    $savedAws[$name] = [Environment]::GetEnvironmentVariable($name)
+                }
+                $env:AWS_ENDPOINT_URL = $emulator.Url
+                $env:AWS_ACCESS_KEY_ID = 'AKIDPESTERECR'
+                $env:AWS_SECRET_ACCESS_KEY = 'pester-secret'
+                $env:AWS_REGION = $null
+                $env:AWS_PROFILE = $null
+                $repo = New-ContainerRepository 'ecr' $null
+                $sample = Join-Path $repo 'pipelines/sample_pipeline.yaml'
+            }
+        }
+        AfterAll {
+            if ($emulator) {
+                Stop-AwsEmulator $emulator
+                foreach ($name in $savedAws.Keys) { [Environment]::SetEnvironmentVariable($name, $savedAws[$name]) }
+            }
+        }
+        BeforeEach {
+            if ($engineProblem) { Set-ItResult -Skipped -Because $engineProblem }
+        }
+
+        It 'Should log in to ECR with the AWS session, try the pull and fail the step naming the image and how to get it' {
+            $image = '141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3'
+            $run = Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType local -LocalRuntime Container -Region eu-west-1 -JobId 'ecr-1' -ErrorAction SilentlyContinue -ErrorVariable stepErrors
+
+            $run.Status | Should -Be 'Failed'
+            $run.Steps[0].Runtime | Should -Be 'Container'
+            $run.Steps[0].FailureReason | Should -BeLike "The image '$image' is not on this computer and could not be pulled*"
+            $run.Steps[0].FailureReason | Should -BeLike '*aws ecr get-login-password --region eu-west-1*'
+            $stepErrors[0].FullyQualifiedErrorId | Should -Be 'StepFailed,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+            $logins = @(Invoke-AwsEmulatorAdmin $emulator GET 'requests?service=ecr&operation=GetAuthorizationToken')
+            $logins.Count | Should -Be 1
+            $logins[0].Region | Should -Be 'eu-west-1'
+        }
+    }
+
     Context 'Given no container engine' {
         BeforeAll {
             $savedHost = $env:DOCKER_HOST

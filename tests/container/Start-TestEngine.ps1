@@ -99,7 +99,15 @@ $dockerdArgs = @(
     '--pidfile', (Join-Path $state 'dockerd.pid'),
     '--iptables=false', '--ip6tables=false', '--bridge=none'
 )
-$process = Start-Process -FilePath (Get-Command dockerd).Source -ArgumentList $dockerdArgs -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru
+# Pulls from anywhere but the loopback registry go to a proxy that refuses: the tests never reach a real
+# registry, and "offline" is the same on every machine.
+$savedProxy = $env:HTTP_PROXY, $env:HTTPS_PROXY, $env:NO_PROXY
+$env:HTTP_PROXY = 'http://127.0.0.1:9'; $env:HTTPS_PROXY = 'http://127.0.0.1:9'; $env:NO_PROXY = '127.0.0.1,localhost'
+try {
+    $process = Start-Process -FilePath (Get-Command dockerd).Source -ArgumentList $dockerdArgs -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru
+} finally {
+    $env:HTTP_PROXY, $env:HTTPS_PROXY, $env:NO_PROXY = $savedProxy
+}
 $engine = [pscustomobject]@{
     PSTypeName        = 'Rlabs.TestEngine'
     ProcessId         = $process.Id
