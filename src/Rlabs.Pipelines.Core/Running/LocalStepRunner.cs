@@ -66,6 +66,11 @@ public sealed class LocalStepRunner : IStepRunner, IDisposable
             reporter.Verbose($"Runtime Auto: steps run as processes: {ex.Message}");
             return new LocalStepRunner(plan, null, null, ex.Message);
         }
+        catch (RlabsConfigException ex)
+        {
+            // A DOCKER_HOST or docker context that cannot be used: for -LocalRuntime Container, the engine is unavailable.
+            throw new ContainerEngineException(ex.Message, "ContainerEngineUnavailable", ex);
+        }
         finally
         {
             engine?.Dispose();
@@ -104,13 +109,23 @@ public sealed class LocalStepRunner : IStepRunner, IDisposable
         {
             reason = step.ImageProblem ?? "no image";
         }
-        else if (await _engine!.HasImageAsync(image, cancellationToken).ConfigureAwait(false))
-        {
-            reporter.Verbose($"[{step.Step.Name}] runtime Auto chose Container: the engine has {image}");
-            return _container;
-        }
         else
         {
+            bool present;
+            try
+            {
+                present = await _engine!.HasImageAsync(image, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && ContainerEngine.IsConnectionFailure(ex))
+            {
+                reporter.Verbose($"[{step.Step.Name}] runtime Auto chose Process: the engine did not answer: {ex.GetBaseException().Message}");
+                return _process;
+            }
+            if (present)
+            {
+                reporter.Verbose($"[{step.Step.Name}] runtime Auto chose Container: the engine has {image}");
+                return _container;
+            }
             reason = $"the engine does not have {image} (Auto does not pull; use -LocalRuntime Container to pull it)";
         }
         reporter.Verbose($"[{step.Step.Name}] runtime Auto chose Process: {reason}");

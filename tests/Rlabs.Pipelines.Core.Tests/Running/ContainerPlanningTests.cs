@@ -164,6 +164,10 @@ public sealed class ContainerPlanningTests : IDisposable
         Assert.Contains("no-engine.sock (test)", error.Message, StringComparison.Ordinal);
         Assert.Contains("-LocalRuntime Process", error.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(container.RunDirectory), "nothing is prepared for a container run without an engine");
+        var badHost = await Assert.ThrowsAsync<ContainerEngineException>(() => LocalStepRunner.CreateAsync(
+            container, null, reporter, () => ContainerEngineLocator.Resolve(k => k == "DOCKER_HOST" ? "ssh://me@host" : null, _ => false, isWindows: false), CancellationToken.None));
+        Assert.Equal("ContainerEngineUnavailable", badHost.ErrorId);
+        Assert.Contains("ssh:// is not supported", badHost.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -61,16 +61,21 @@ public sealed class ContainerStepRunner : IStepRunner
         {
             return new StepOutcome(RlabsRunStatus.Failed, problem, []);
         }
+        StepOutcome outcome;
         try
         {
             await _engine.EnsureImageAsync(image, _login, reporter, $"Pipeline {_plan.Request.Pipeline.Name} (job {_plan.Request.JobId})", cancellationToken).ConfigureAwait(false);
+            outcome = await RunContainerAsync(step, image, stepRun, reporter, cancellationToken).ConfigureAwait(false);
         }
         catch (ContainerEngineException ex)
         {
             return new StepOutcome(RlabsRunStatus.Failed, ex.Message, []);
         }
-
-        var outcome = await RunContainerAsync(step, image, stepRun, reporter, cancellationToken).ConfigureAwait(false);
+        catch (Exception ex) when (ex is not OperationCanceledException && ContainerEngine.IsConnectionFailure(ex))
+        {
+            // The engine went away or refused mid-step (restarted, socket gone): this step fails, the run reports it.
+            return new StepOutcome(RlabsRunStatus.Failed, $"The container engine at {_engine.Endpoint.Uri} failed during the step: {ex.GetBaseException().Message}", []);
+        }
         if (outcome.Status == RlabsRunStatus.Completed)
         {
             var published = LocalWorkspace.PublishOutput(step.Paths.OutputDataPath, step.OutputDestination);
@@ -79,7 +84,7 @@ public sealed class ContainerStepRunner : IStepRunner
         return outcome;
     }
 
-    /// <summary>What the engine is asked to create for a step (public for tests and -WhatIf style inspection).</summary>
+    /// <summary>What the engine is asked to create for a step.</summary>
     internal CreateContainerParameters CreateParameters(LocalStepPlan step, string image)
     {
         var command = step.ContainerCommand;
