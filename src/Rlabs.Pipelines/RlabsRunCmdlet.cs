@@ -22,7 +22,7 @@ public abstract class RlabsRunCmdlet : RlabsAwsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? Bucket { get; set; }
 
-    /// <summary>A pipeline file whose project and bucket identify the run.</summary>
+    /// <summary>A pipeline file whose project and bucket identify the run (read with the current location as the repository).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? PipelinePath { get; set; }
@@ -45,7 +45,8 @@ public abstract class RlabsRunCmdlet : RlabsAwsCmdlet
         if (PipelinePath is not null)
         {
             var path = ResolvePath(PipelinePath);
-            var config = PipelineConfigReader.Read(path, System.IO.Path.GetDirectoryName(path)!);
+            // The repository is the current location, as for Invoke-RlabsPipeline: it names the default project.
+            var config = PipelineConfigReader.Read(path, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
             if (config.Pipeline is null)
             {
                 ThrowTerminatingError(ErrorMapping.Record(new RlabsConfigException(config.ErrorSummary(), path), "PipelineConfigInvalid", ErrorCategory.InvalidData, path));

@@ -86,6 +86,16 @@ public sealed class AdminApi
     {
         switch (method, path)
         {
+            case ("POST", "/access-keys"):
+                var keys = await ReadAsync<JsonObject>(http).ConfigureAwait(false);
+                lock (_emulator.KnownAccessKeys)
+                {
+                    _emulator.KnownAccessKeys.Clear();
+                    _emulator.KnownAccessKeys.UnionWith(keys["accessKeys"]!.AsArray().Select(k => (string)k!));
+                }
+
+                http.Response.StatusCode = 204;
+                return true;
             case ("POST", "/ec2/instances"):
                 _emulator.Ec2.Seed(await ReadAsync<Ec2InstanceSeed>(http).ConfigureAwait(false));
                 http.Response.StatusCode = 204;

@@ -50,6 +50,10 @@ public sealed class EmulatorState
 
     public EmulatorOptions Options { get; }
 
+    /// <summary>Access keys the emulator accepts; empty accepts any. Others get each service's
+    /// invalid-credentials error, so tests can prove how a bad key surfaces.</summary>
+    public HashSet<string> KnownAccessKeys { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Keep each non-S3 request's raw form (headers, body) in the log; off by default to save memory.</summary>
     public bool CaptureRawRequests { get; set; }
 
@@ -86,6 +90,15 @@ public sealed class EmulatorState
         S3.Reset();
         Requests.Clear();
         Faults.Clear();
+        KnownAccessKeys.Clear();
+    }
+
+    internal bool IsUnknownKey(string accessKeyId)
+    {
+        lock (KnownAccessKeys)
+        {
+            return KnownAccessKeys.Count > 0 && !KnownAccessKeys.Contains(accessKeyId);
+        }
     }
 
     private void Add(IEmulatedService service) => _services[service.Name] = service;

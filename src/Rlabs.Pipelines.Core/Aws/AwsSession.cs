@@ -81,17 +81,26 @@ public sealed class AwsSession : IDisposable
 
         // AWSSDK.Core reads AWS_CONFIG_FILE itself but not AWS_SHARED_CREDENTIALS_FILE, which the CLI and
         // boto3 honour; pass it on so a profile means the same thing here as in the user's other tools.
-        var profiles = new CredentialProfileStoreChain(environment("AWS_SHARED_CREDENTIALS_FILE") is { Length: > 0 } credentialsPath ? credentialsPath : null);
+        var credentialsPath = FirstNonEmpty(environment("AWS_SHARED_CREDENTIALS_FILE"));
+        var profiles = new CredentialProfileStoreChain(credentialsPath);
+        var hasExplicitKeys = !string.IsNullOrEmpty(options.AccessKey) || !string.IsNullOrEmpty(options.SecretKey);
         CredentialProfile? profile = null;
         var profileName = FirstNonEmpty(options.ProfileName, environment("AWS_PROFILE"));
         if (profileName is not null && !profiles.TryGetProfile(profileName, out profile))
         {
-            throw Configuration("ProfileNotFound", $"The AWS profile '{profileName}' was not found in the shared config or credentials file.");
+            // A profile typed as -ProfileName must exist; one inherited from AWS_PROFILE only matters
+            // when nothing more specific supplies the keys.
+            if (!string.IsNullOrEmpty(options.ProfileName) || (!hasExplicitKeys && file is not { HasAwsKeys: true }))
+            {
+                throw Configuration("ProfileNotFound", $"The AWS profile '{profileName}' was not found in the shared config or credentials file.");
+            }
+
+            profileName = null;
         }
 
         AWSCredentials credentials;
         string source;
-        if (!string.IsNullOrEmpty(options.AccessKey) || !string.IsNullOrEmpty(options.SecretKey))
+        if (hasExplicitKeys)
         {
             if (string.IsNullOrEmpty(options.AccessKey) || string.IsNullOrEmpty(options.SecretKey))
             {
@@ -114,6 +123,12 @@ public sealed class AwsSession : IDisposable
         {
             credentials = Keys(file.AccessKey!, file.SecretKey!, file.SessionToken);
             source = $"credentials file '{Path.GetFileName(options.CredentialsFile)}'";
+        }
+        else if (credentialsPath is not null && string.IsNullOrEmpty(environment("AWS_ACCESS_KEY_ID"))
+            && profiles.TryGetProfile("default", out profile) && profiles.TryGetAWSCredentials("default", out credentials))
+        {
+            // The SDK chain would look for [default] in ~/.aws/credentials only.
+            source = "profile 'default'";
         }
         else
         {

@@ -43,27 +43,31 @@ public sealed class S3Storage : IDisposable
         }
     }
 
-    /// <summary>Creates the bucket if it does not exist, blocks public access and turns on default
-    /// encryption (SSE-S3), the settings a bucket of run data should have.</summary>
-    public async Task EnsureBucketAsync(string bucket, CancellationToken cancellationToken)
+    /// <summary>Creates the bucket if it does not exist, with public access blocked and default encryption
+    /// (SSE-KMS with <paramref name="kmsKeyId"/>, else SSE-S3). An existing bucket is left as its owner set it.
+    /// Returns whether it was created.</summary>
+    public async Task<bool> EnsureBucketAsync(string bucket, string? kmsKeyId, CancellationToken cancellationToken)
     {
-        if (!await BucketExistsAsync(bucket, cancellationToken).ConfigureAwait(false))
+        if (await BucketExistsAsync(bucket, cancellationToken).ConfigureAwait(false))
         {
-            var request = new PutBucketRequest { BucketName = bucket };
-            if (_session.Region != "us-east-1")
-            {
-                // us-east-1 is the one region that rejects an explicit location constraint.
-                request.BucketRegion = S3Region.FindValue(_session.Region);
-            }
+            return false;
+        }
 
-            try
-            {
-                await AwsSdkCalls.RunAsync(AwsService.S3, "CreateBucket", () => _client.PutBucketAsync(request, cancellationToken)).ConfigureAwait(false);
-            }
-            catch (AwsServiceException ex) when (ex.ErrorCode == "BucketAlreadyOwnedByYou")
-            {
-                // Another run created it between our check and our create.
-            }
+        var request = new PutBucketRequest { BucketName = bucket };
+        if (_session.Region != "us-east-1")
+        {
+            // us-east-1 is the one region that rejects an explicit location constraint.
+            request.BucketRegion = S3Region.FindValue(_session.Region);
+        }
+
+        try
+        {
+            await AwsSdkCalls.RunAsync(AwsService.S3, "CreateBucket", () => _client.PutBucketAsync(request, cancellationToken)).ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex) when (ex.ErrorCode == "BucketAlreadyOwnedByYou")
+        {
+            // Another run created it between our check and our create; it applies the settings.
+            return false;
         }
 
         await AwsSdkCalls.RunAsync(AwsService.S3, "PutPublicAccessBlock", () => _client.PutPublicAccessBlockAsync(new PutPublicAccessBlockRequest
@@ -77,30 +81,85 @@ public sealed class S3Storage : IDisposable
                 RestrictPublicBuckets = true,
             },
         }, cancellationToken)).ConfigureAwait(false);
+        var encryption = kmsKeyId is null
+            ? new ServerSideEncryptionByDefault { ServerSideEncryptionAlgorithm = ServerSideEncryptionMethod.AES256 }
+            : new ServerSideEncryptionByDefault { ServerSideEncryptionAlgorithm = ServerSideEncryptionMethod.AWSKMS, ServerSideEncryptionKeyManagementServiceKeyId = kmsKeyId };
         await AwsSdkCalls.RunAsync(AwsService.S3, "PutBucketEncryption", () => _client.PutBucketEncryptionAsync(new PutBucketEncryptionRequest
         {
             BucketName = bucket,
             ServerSideEncryptionConfiguration = new ServerSideEncryptionConfiguration
             {
-                ServerSideEncryptionRules =
-                [
-                    new ServerSideEncryptionRule
-                    {
-                        ServerSideEncryptionByDefault = new ServerSideEncryptionByDefault { ServerSideEncryptionAlgorithm = ServerSideEncryptionMethod.AES256 },
-                    },
-                ],
+                ServerSideEncryptionRules = [new ServerSideEncryptionRule { ServerSideEncryptionByDefault = encryption }],
             },
         }, cancellationToken)).ConfigureAwait(false);
+        return true;
     }
 
-    public Task UploadFileAsync(string bucket, string key, string filePath, CancellationToken cancellationToken) =>
-        AwsSdkCalls.RunAsync(AwsService.S3, "PutObject", () => _transfer.UploadAsync(new TransferUtilityUploadRequest
+    /// <summary>Whether the object exists (HeadObject).</summary>
+    public async Task<bool> ObjectExistsAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await AwsSdkCalls.RunAsync(AwsService.S3, "HeadObject",
+                () => _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = key }, cancellationToken)).ConfigureAwait(false);
+            return true;
+        }
+        catch (AwsServiceException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Uploads a file encrypted at rest (SSE-KMS with <paramref name="kmsKeyId"/>, else SSE-S3).</summary>
+    public Task UploadFileAsync(string bucket, string key, string filePath, string? kmsKeyId, CancellationToken cancellationToken)
+    {
+        var request = new TransferUtilityUploadRequest
         {
             BucketName = bucket,
             Key = key,
             FilePath = filePath,
             PartSize = MultipartThreshold,
-        }, cancellationToken));
+            ServerSideEncryptionMethod = kmsKeyId is null ? ServerSideEncryptionMethod.AES256 : ServerSideEncryptionMethod.AWSKMS,
+        };
+        if (kmsKeyId is not null)
+        {
+            request.ServerSideEncryptionKeyManagementServiceKeyId = kmsKeyId;
+        }
+        return AwsSdkCalls.RunAsync(AwsService.S3, "PutObject", () => _transfer.UploadAsync(request, cancellationToken));
+    }
+
+    /// <summary>Writes a small object encrypted at rest (SSE-KMS with <paramref name="kmsKeyId"/>, else SSE-S3).</summary>
+    public async Task PutTextAsync(string bucket, string key, string content, string? kmsKeyId, CancellationToken cancellationToken)
+    {
+        var request = new PutObjectRequest
+        {
+            BucketName = bucket,
+            Key = key,
+            ContentBody = content,
+            ServerSideEncryptionMethod = kmsKeyId is null ? ServerSideEncryptionMethod.AES256 : ServerSideEncryptionMethod.AWSKMS,
+        };
+        if (kmsKeyId is not null)
+        {
+            request.ServerSideEncryptionKeyManagementServiceKeyId = kmsKeyId;
+        }
+        await AwsSdkCalls.RunAsync(AwsService.S3, "PutObject", () => _client.PutObjectAsync(request, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>The object's text, or null when there is no such key.</summary>
+    public async Task<string?> TryGetTextAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await GetTextAsync(bucket, key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound || ex.ErrorCode == "NoSuchKey")
+        {
+            return null;
+        }
+    }
+
+    public Task UploadFileAsync(string bucket, string key, string filePath, CancellationToken cancellationToken) =>
+        UploadFileAsync(bucket, key, filePath, null, cancellationToken);
 
     /// <summary>Uploads every file under <paramref name="directory"/> to <paramref name="prefix"/>, keeping relative paths.</summary>
     public async Task<int> UploadDirectoryAsync(string bucket, string prefix, string directory, CancellationToken cancellationToken)
@@ -177,13 +236,8 @@ public sealed class S3Storage : IDisposable
         return result;
     }
 
-    public async Task PutTextAsync(string bucket, string key, string content, CancellationToken cancellationToken) =>
-        await AwsSdkCalls.RunAsync(AwsService.S3, "PutObject", () => _client.PutObjectAsync(new PutObjectRequest
-        {
-            BucketName = bucket,
-            Key = key,
-            ContentBody = content,
-        }, cancellationToken)).ConfigureAwait(false);
+    public Task PutTextAsync(string bucket, string key, string content, CancellationToken cancellationToken) =>
+        PutTextAsync(bucket, key, content, null, cancellationToken);
 
     public async Task<string> GetTextAsync(string bucket, string key, CancellationToken cancellationToken)
     {

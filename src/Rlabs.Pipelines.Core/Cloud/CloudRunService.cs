@@ -8,13 +8,13 @@ namespace Rlabs.Pipelines.Cloud;
 public sealed class CloudRunService : IDisposable
 {
     private readonly AwsSession _session;
-    private readonly S3ArtifactStore _store;
+    private readonly S3Storage _store;
 
     /// <summary>Creates the service over a resolved session.</summary>
     public CloudRunService(AwsSession session)
     {
         _session = session;
-        _store = new S3ArtifactStore(session);
+        _store = new S3Storage(session);
         SageMaker = new SageMakerClient(session);
         Logs = new CloudWatchLogsClient(session);
     }
@@ -23,8 +23,8 @@ public sealed class CloudRunService : IDisposable
 
     internal CloudWatchLogsClient Logs { get; }
 
-    /// <summary>Bytes uploaded by this service so far.</summary>
-    public long UploadedBytes => _store.UploadedBytes;
+    /// <summary>Bytes of artifacts uploaded by this service so far (run files such as the manifest not counted).</summary>
+    public long UploadedBytes { get; private set; }
 
     /// <inheritdoc/>
     public void Dispose() => _store.Dispose();
@@ -43,10 +43,16 @@ public sealed class CloudRunService : IDisposable
         }
         foreach (var artifact in plan.Artifacts)
         {
-            var sent = await _store.UploadOnceAsync(plan.Bucket, artifact.Key, artifact.LocalPath, kms, cancellationToken).ConfigureAwait(false);
-            reporter.Verbose(sent > 0
-                ? string.Create(CultureInfo.InvariantCulture, $"Uploaded {sent:N0} bytes to s3://{plan.Bucket}/{artifact.Key}")
-                : $"Unchanged, not uploaded: s3://{plan.Bucket}/{artifact.Key}");
+            // Keys carry the content hash: an existing key already holds these bytes.
+            if (await _store.ObjectExistsAsync(plan.Bucket, artifact.Key, cancellationToken).ConfigureAwait(false))
+            {
+                reporter.Verbose($"Unchanged, not uploaded: s3://{plan.Bucket}/{artifact.Key}");
+                continue;
+            }
+            await _store.UploadFileAsync(plan.Bucket, artifact.Key, artifact.LocalPath, kms, cancellationToken).ConfigureAwait(false);
+            var sent = new FileInfo(artifact.LocalPath).Length;
+            UploadedBytes += sent;
+            reporter.Verbose(string.Create(CultureInfo.InvariantCulture, $"Uploaded {sent:N0} bytes to s3://{plan.Bucket}/{artifact.Key}"));
         }
         if (plan.CredentialsKey is not null)
         {
@@ -102,12 +108,12 @@ public sealed class CloudRunService : IDisposable
         {
             step.Status = RlabsRunStatus.Pending; // the runner re-attaches to the started job instead of creating it
         }
-        if (run.Status is RlabsRunStatus.Failed or RlabsRunStatus.Stopped or RlabsRunStatus.Completed)
+        if (run.Status is not (RlabsRunStatus.Failed or RlabsRunStatus.Stopped or RlabsRunStatus.Completed))
         {
-            return run;
+            await PipelineExecutor.RunAsync(run, StepRunner(manifest, stopOnCancel: false), reporter, cancellationToken).ConfigureAwait(false);
         }
-        await PipelineExecutor.RunAsync(run, StepRunner(manifest, stopOnCancel: false), reporter, cancellationToken).ConfigureAwait(false);
-        if (run.Status != RlabsRunStatus.Running)
+        // Ctrl-C here only stops waiting: the job goes on and may still need the credentials.
+        if (!cancellationToken.IsCancellationRequested && run.Status is RlabsRunStatus.Completed or RlabsRunStatus.Failed or RlabsRunStatus.Stopped)
         {
             await CleanupAsync(manifest, CancellationToken.None).ConfigureAwait(false);
         }
@@ -211,7 +217,7 @@ public sealed class CloudRunService : IDisposable
     /// <summary>Reads a run back: its manifest, then the state of each started job.</summary>
     public async Task<(CloudRunManifest Manifest, RlabsPipelineRun Run)?> GetAsync(string bucket, string projectName, string jobId, CancellationToken cancellationToken)
     {
-        var json = await _store.GetTextAsync(bucket, CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(projectName), jobId), cancellationToken).ConfigureAwait(false);
+        var json = await _store.TryGetTextAsync(bucket, CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(projectName), jobId), cancellationToken).ConfigureAwait(false);
         if (json is null)
         {
             return null;
@@ -260,6 +266,11 @@ public sealed class CloudRunService : IDisposable
     /// <summary>Stops the run's running jobs and marks it so no later step starts.</summary>
     public async Task StopAsync(CloudRunManifest manifest, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
     {
+        if (run.Status is RlabsRunStatus.Completed or RlabsRunStatus.Failed or RlabsRunStatus.Stopped)
+        {
+            reporter.Verbose($"Run {run.JobId} already ended ({run.Status}); nothing to stop.");
+            return;
+        }
         manifest.Stopped = true;
         await SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
         foreach (var step in run.Steps.Where(s => s.Status == RlabsRunStatus.Running))
@@ -274,6 +285,14 @@ public sealed class CloudRunService : IDisposable
         }
         run.Status = RlabsRunStatus.Stopped;
         run.EndTime = DateTimeOffset.Now;
+        await CleanupAsync(manifest, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Whether someone stopped the run since this manifest was read (another session's Stop).</summary>
+    internal async Task<bool> WasStoppedAsync(CloudRunManifest manifest, CancellationToken cancellationToken)
+    {
+        var json = await _store.TryGetTextAsync(manifest.Bucket, CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(manifest.ProjectName), manifest.JobId), cancellationToken).ConfigureAwait(false);
+        return json is not null && CloudRunManifest.FromJson(json).Stopped;
     }
 
     /// <summary>Deletes the credentials copy once no step needs it any more.</summary>
@@ -281,7 +300,7 @@ public sealed class CloudRunService : IDisposable
     {
         if (manifest.CredentialsKey is not null)
         {
-            await _store.DeleteAsync(manifest.Bucket, manifest.CredentialsKey, cancellationToken).ConfigureAwait(false);
+            await _store.DeleteObjectsAsync(manifest.Bucket, [manifest.CredentialsKey], cancellationToken).ConfigureAwait(false);
         }
     }
 

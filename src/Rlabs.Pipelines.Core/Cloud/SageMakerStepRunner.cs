@@ -25,8 +25,9 @@ internal sealed class SageMakerStepRunner : IStepRunner
     public async Task<StepOutcome> RunStepAsync(int index, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
     {
         var step = _manifest.Steps[index];
-        if (_manifest.Stopped)
+        if (_manifest.Stopped || (!step.Started && await _service.WasStoppedAsync(_manifest, cancellationToken).ConfigureAwait(false)))
         {
+            _manifest.Stopped = true;
             return new StepOutcome(RlabsRunStatus.Stopped, "The run was stopped (Stop-RlabsPipelineRun).", []);
         }
         var jobName = step.Request.ProcessingJobName;

@@ -105,6 +105,17 @@ public sealed partial class Dispatcher
         error = null;
         try
         {
+            if (_emulator.IsUnknownKey(auth.AccessKeyId))
+            {
+                throw service.Model.Protocol switch
+                {
+                    "query" => new EmulatorError("InvalidClientTokenId", "The security token included in the request is invalid.", 403),
+                    "ec2" => new EmulatorError("AuthFailure", "AWS was not able to validate the provided access credentials", 401),
+                    "rest-json" => new EmulatorError("UnrecognizedClientException", "The security token included in the request is invalid.", 403),
+                    _ => new EmulatorError("UnrecognizedClientException", "The security token included in the request is invalid.", 400),
+                };
+            }
+
             var (delay, fault) = _emulator.Faults.Take(service.Name, operation);
             answer.DelayMs = delay;
             if (fault is not null)

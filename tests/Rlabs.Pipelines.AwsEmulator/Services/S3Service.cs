@@ -118,6 +118,11 @@ public sealed partial class S3Service
             }
 
             record.Parameters = input.DeepClone();
+            if (emulator.IsUnknownKey(accessKeyId))
+            {
+                throw new EmulatorError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", 403);
+            }
+
             var (delay, fault) = emulator.Faults.Take("s3", operation);
             if (delay > 0)
             {

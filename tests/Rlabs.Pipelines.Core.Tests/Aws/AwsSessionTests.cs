@@ -207,6 +207,30 @@ public sealed class AwsSessionCredentialTests : IClassFixture<EmulatorFixture>, 
     }
 
     [Fact]
+    public async Task The_default_profile_of_AWS_SHARED_CREDENTIALS_FILE_is_used_when_nothing_else_is_given()
+    {
+        SetEnvironment("AWS_SHARED_CREDENTIALS_FILE", Write("credentials", "[default]\naws_access_key_id = AKIDDEFAULTPROFILE\naws_secret_access_key = d\nregion = ca-central-1\n"));
+
+        using var session = AwsSession.Create(new AwsSessionOptions { EndpointUrl = _fixture.Endpoint });
+
+        Assert.Equal(("AKIDDEFAULTPROFILE", "ca-central-1", false), await SignedCallAsync(session));
+        Assert.Equal("profile 'default'", session.CredentialSource);
+    }
+
+    [Fact]
+    public async Task An_AWS_PROFILE_that_does_not_exist_does_not_block_explicit_keys()
+    {
+        SetEnvironment("AWS_SHARED_CREDENTIALS_FILE", Write("credentials", "[other]\naws_access_key_id = A\naws_secret_access_key = B\n"));
+        SetEnvironment("AWS_PROFILE", "gone");
+
+        using var session = AwsSession.Create(new AwsSessionOptions { AccessKey = "AKIDBEATSENV", SecretKey = "s", Region = "eu-west-1", EndpointUrl = _fixture.Endpoint });
+        var ex = Assert.Throws<AwsServiceException>(() => AwsSession.Create(new AwsSessionOptions { Region = "eu-west-1" }));
+
+        Assert.Equal("AKIDBEATSENV", (await SignedCallAsync(session)).AccessKeyId);
+        Assert.Equal("ProfileNotFound", ex.ErrorCode);
+    }
+
+    [Fact]
     public void An_unknown_profile_is_a_clear_error()
     {
         SetEnvironment("AWS_SHARED_CREDENTIALS_FILE", Write("credentials", "[other]\naws_access_key_id = A\naws_secret_access_key = B\n"));

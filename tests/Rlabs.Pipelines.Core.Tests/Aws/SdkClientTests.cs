@@ -74,8 +74,8 @@ public sealed class SdkClientTests : IClassFixture<EmulatorFixture>, IDisposable
         var bucket = Bucket();
 
         Assert.False(await s3.BucketExistsAsync(bucket, CancellationToken.None));
-        await s3.EnsureBucketAsync(bucket, CancellationToken.None);
-        await s3.EnsureBucketAsync(bucket, CancellationToken.None);
+        Assert.True(await s3.EnsureBucketAsync(bucket, null, CancellationToken.None));
+        Assert.False(await s3.EnsureBucketAsync(bucket, null, CancellationToken.None));
 
         Assert.True(await s3.BucketExistsAsync(bucket, CancellationToken.None));
         Assert.Equal(1, Count("CreateBucket", bucket));
@@ -94,7 +94,7 @@ public sealed class SdkClientTests : IClassFixture<EmulatorFixture>, IDisposable
         using var session = _fixture.Session();
         using var s3 = new S3Storage(session);
         var bucket = Bucket();
-        await s3.EnsureBucketAsync(bucket, CancellationToken.None);
+        await s3.EnsureBucketAsync(bucket, null, CancellationToken.None);
         var source = Path.Combine(_directory, "big.bin");
         var data = RandomNumberGenerator.GetBytes((int)(S3Storage.MultipartThreshold * 2) + 12345);
         await File.WriteAllBytesAsync(source, data);
@@ -116,7 +116,7 @@ public sealed class SdkClientTests : IClassFixture<EmulatorFixture>, IDisposable
         using var session = _fixture.Session();
         using var s3 = new S3Storage(session);
         var bucket = Bucket();
-        await s3.EnsureBucketAsync(bucket, CancellationToken.None);
+        await s3.EnsureBucketAsync(bucket, null, CancellationToken.None);
         var source = Directory.CreateDirectory(Path.Combine(_directory, "out")).FullName;
         Directory.CreateDirectory(Path.Combine(source, "nested", "deeper"));
         await File.WriteAllTextAsync(Path.Combine(source, "a.csv"), "x,y\n1,2\n");
@@ -140,7 +140,7 @@ public sealed class SdkClientTests : IClassFixture<EmulatorFixture>, IDisposable
         using var session = _fixture.Session();
         using var s3 = new S3Storage(session);
         var bucket = Bucket();
-        await s3.EnsureBucketAsync(bucket, CancellationToken.None);
+        await s3.EnsureBucketAsync(bucket, null, CancellationToken.None);
         for (var i = 0; i < 1005; i++)
         {
             _fixture.Emulator.S3.PutObjectBytes(bucket, $"p/{i:D4}", [(byte)i]);
@@ -164,7 +164,7 @@ public sealed class SdkClientTests : IClassFixture<EmulatorFixture>, IDisposable
         using var session = _fixture.Session(maxAttempts: 4);
         using var s3 = new S3Storage(session);
         var bucket = Bucket();
-        await s3.EnsureBucketAsync(bucket, CancellationToken.None);
+        await s3.EnsureBucketAsync(bucket, null, CancellationToken.None);
         _fixture.Emulator.Faults.Add(new FaultRule { Service = "s3", Operation = "PutObject", Kind = "Throttling", Count = 2 });
 
         await s3.PutTextAsync(bucket, "config/pipeline.yaml", "pipeline: []", CancellationToken.None);

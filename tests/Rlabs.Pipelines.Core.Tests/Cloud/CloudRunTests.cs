@@ -323,6 +323,57 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     }
 
     [Fact]
+    public async Task Should_send_scaling_network_and_encryption_settings_from_yaml_that_the_model_accepts()
+    {
+        var yaml = $$"""
+            project: churn
+            role_arn: {{RoleArn}}
+            kms_key_id: arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
+            network_isolation: true
+            vpc:
+              subnets: [subnet-0abc1234]
+              security_group_ids: [sg-0abc1234]
+            tags: { team: data }
+            environment: { STAGE: "prod-<job_id>" }
+            pipeline:
+              - name: prepare
+                job_suffix: P
+                code: step.py
+                output_path: data
+              - name: score
+                job_suffix: S
+                code: step.py
+                input_data: "data/<job_id>"
+                output_path: data
+                instance_type: ml.m5.xlarge
+                instance_count: 3
+                input_distribution: ShardedByS3Key
+                volume_size_gb: 100
+                max_runtime: 2h
+            """;
+        var result = PipelineConfigReader.Read(_repo.Write("pipeline.yaml", yaml), _repo.Root);
+        Assert.False(result.HasErrors, string.Join(Environment.NewLine, result.Diagnostics));
+
+        var run = await RunAsync(Plan(result.Pipeline!, "c13"));
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var score = Created("score")!;
+        var cluster = score["ProcessingResources"]!["ClusterConfig"]!;
+        Assert.Equal(3, cluster["InstanceCount"]!.GetValue<int>());
+        Assert.Equal("ml.m5.xlarge", cluster["InstanceType"]!.GetValue<string>());
+        Assert.Equal(100, cluster["VolumeSizeInGB"]!.GetValue<int>());
+        Assert.StartsWith("arn:aws:kms:", cluster["VolumeKmsKeyId"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(7200, score["StoppingCondition"]!["MaxRuntimeInSeconds"]!.GetValue<int>());
+        var data = score["ProcessingInputs"]!.AsArray().Single(i => i!["InputName"]!.GetValue<string>() == "data")!;
+        Assert.Equal("ShardedByS3Key", data["S3Input"]!["S3DataDistributionType"]!.GetValue<string>());
+        Assert.True(score["NetworkConfig"]!["EnableNetworkIsolation"]!.GetValue<bool>());
+        Assert.Equal("subnet-0abc1234", score["NetworkConfig"]!["VpcConfig"]!["Subnets"]![0]!.GetValue<string>());
+        Assert.Equal("prod-c13", score["Environment"]!["STAGE"]!.GetValue<string>());
+        Assert.Contains(score["Tags"]!.AsArray(), t => t!["Key"]!.GetValue<string>() == "team");
+        Assert.NotNull(score["ProcessingOutputConfig"]!["KmsKeyId"]);
+    }
+
+    [Fact]
     public void Should_keep_job_names_valid_and_distinct_for_long_projects_and_job_ids()
     {
         var plan = Plan(Pipeline("""
