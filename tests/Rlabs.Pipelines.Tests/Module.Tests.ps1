@@ -36,6 +36,10 @@ Describe 'The Rlabs.Pipelines module' {
                 Import-Module $module
                 $run = Invoke-RlabsPipeline -Path (Join-Path $repo 'pipelines/sample_pipeline.yaml') -RepositoryPath $repo -InstanceType local -JobId alc
                 "STATUS=$($run.Status)"
+                # A cloud dry run resolves an AWS session, which needs the module's own AWSSDK.Core.
+                Invoke-RlabsPipeline -Path (Join-Path $repo 'pipelines/sample_pipeline.yaml') -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId alc2 `
+                    -RoleArn arn:aws:iam::123456789012:role/x -Region eu-west-1 -AccessKey AKIDALCTEST -SecretKey alc-secret -Bucket alc-bucket -WhatIf | Out-Null
+                "WHATIF=ok"
                 foreach ($a in [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -in 'YamlDotNet', 'AWSSDK.Core', 'Rlabs.Pipelines.Core' }) {
                     "ASM=$($a.GetName().Name)|$($a.GetName().Version)|$([Runtime.Loader.AssemblyLoadContext]::GetLoadContext($a).Name)"
                 }
@@ -45,6 +49,11 @@ Describe 'The Rlabs.Pipelines module' {
             $yaml = $result.Output | Where-Object { $_ -like 'ASM=YamlDotNet|*' }
             $yaml.Count | Should -Be 2 -Because 'the session keeps its YamlDotNet and the module loads its own'
             $result.Output | Should -Contain 'ASM=YamlDotNet|13.0.0.0|Default'
+            $result.Output | Should -Contain 'WHATIF=ok'
+            $aws = $result.Output | Where-Object { $_ -like 'ASM=AWSSDK.Core|*' }
+            $aws.Count | Should -Be 2 -Because 'the session keeps its AWSSDK.Core 4.0 and the module loads its 4.1'
+            ($aws | Where-Object { $_ -like '*|Rlabs.Pipelines' }) | Should -Not -BeNullOrEmpty
+            ($aws | Where-Object { $_ -like '*|Default' }) | Should -Not -BeNullOrEmpty
             ($result.Output | Where-Object { $_ -like 'ASM=Rlabs.Pipelines.Core|*' }) | Should -BeLike '*|Rlabs.Pipelines'
             ($yaml | Where-Object { $_ -like '*|Rlabs.Pipelines' }) | Should -Not -BeNullOrEmpty
         }
