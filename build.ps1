@@ -8,7 +8,8 @@
     Test   installs what the tests need, builds, runs xunit and Pester (in a fresh pwsh against the built
            module) and prints 'N passed, N failed'.
     Demo   runs the sample pipeline in examples/ locally (no AWS, no Docker) and prints the run table.
-    Bench  measures side by side: cold Import-Module and the per-step overhead of a local run.
+    Bench  measures side by side: cold Import-Module, the per-step overhead of a local run, and the per-step
+           overhead of the container runtime over the process runtime (on the tests' private engine).
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 Test
 #>
@@ -50,6 +51,8 @@ $DependencyFiles = @(
     'BouncyCastle.Cryptography.dll'
     'Microsoft.Extensions.Logging.Abstractions.dll'
     'Microsoft.Extensions.DependencyInjection.Abstractions.dll'
+    'Docker.DotNet.dll'      # the container runtime's engine client (-LocalRuntime Container)
+    'Newtonsoft.Json.dll'    # Docker.DotNet's JSON serializer
 )
 
 # The rlabs launchers written to out/bin (from src/launcher).
@@ -152,16 +155,42 @@ function Invoke-Test {
     New-Item -ItemType Directory -Force -Path $results | Out-Null
     $env:AWS_EC2_METADATA_DISABLED = 'true'
 
+    # A private container engine for the -LocalRuntime Container tests (Linux, root); they skip with the
+    # reason where none can be started, except in CI, where they must run.
+    $engine = $null
+    try {
+        $engine = & (Join-Path $Root 'tests/container/Start-TestEngine.ps1')
+    } catch {
+        if ($env:CI -eq 'true') { throw }
+        Write-Warning "Container tests will be skipped: the test engine did not start: $_"
+        $env:RLABS_TEST_ENGINE_SKIP_REASON = "$_"
+    }
+    $script:TestsFailed = $true
+    $script:Summary = $null
+    try {
+        Invoke-TestRunners
+    } finally {
+        & (Join-Path $Root 'tests/container/Stop-TestEngine.ps1') -Engine $engine
+    }
+    # CI reads the last line: repeat the summary after whatever stopping the engine printed.
+    if ($script:Summary) { Write-Host $script:Summary }
+    if ($script:TestsFailed) { exit 1 }
+}
+
+function Invoke-TestRunners {
+    $results = Join-Path $Out 'test-results'
+
     # xunit: the core, in-process.
     & dotnet test (Join-Path $Root 'tests/Rlabs.Pipelines.Core.Tests') -c $Configuration --nologo -v q `
         --logger "trx;LogFileName=core.trx" --results-directory $results
     $xunitExit = $LASTEXITCODE
-    $xunitPassed = 0; $xunitFailed = 0
+    $xunitPassed = 0; $xunitFailed = 0; $xunitSkipped = 0
     $trx = Get-ChildItem $results -Filter '*.trx' -Recurse | Select-Object -First 1
     if ($trx) {
         $counters = ([xml](Get-Content $trx.FullName -Raw)).TestRun.ResultSummary.Counters
         $xunitPassed = [int]$counters.passed
         $xunitFailed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+        $xunitSkipped = [int]$counters.notExecuted
     } elseif ($xunitExit -ne 0) {
         $xunitFailed = 1 # the test project did not even build or run
     }
@@ -172,17 +201,20 @@ function Invoke-Test {
     $runner = Join-Path $Root 'tests/Rlabs.Pipelines.Tests/Invoke-Tests.ps1'
     & dotnet pwsh -NoProfile -NonInteractive -File $runner -PesterPath (Get-PesterModulePath) `
         -ModulePath (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1') -SummaryPath $pesterSummary -ResultsPath (Join-Path $results 'pester.xml')
-    $pesterPassed = 0; $pesterFailed = 1
+    $pesterPassed = 0; $pesterFailed = 1; $pesterSkipped = 0
     if (Test-Path $pesterSummary) {
         $summary = Get-Content $pesterSummary -Raw | ConvertFrom-Json
         $pesterPassed = $summary.Passed
         $pesterFailed = $summary.Failed
+        $pesterSkipped = $summary.Skipped
     }
-    Write-Host "xunit: $xunitPassed passed, $xunitFailed failed; Pester: $pesterPassed passed, $pesterFailed failed"
+    Write-Host "xunit: $xunitPassed passed, $xunitFailed failed, $xunitSkipped skipped; Pester: $pesterPassed passed, $pesterFailed failed, $pesterSkipped skipped"
     $passed = $xunitPassed + $pesterPassed
     $failed = $xunitFailed + $pesterFailed
-    Write-Host "$passed passed, $failed failed"
-    if ($failed -gt 0 -or $xunitExit -ne 0 -or $passed -eq 0) { exit 1 }
+    $skipped = $xunitSkipped + $pesterSkipped
+    $script:Summary = "$passed passed, $failed failed, $skipped skipped"
+    Write-Host $script:Summary
+    $script:TestsFailed = $failed -gt 0 -or $xunitExit -ne 0 -or $passed -eq 0
 }
 
 function Invoke-Demo {
@@ -207,8 +239,22 @@ function Invoke-Demo {
 function Invoke-Bench {
     Invoke-Build
     Invoke-Native dotnet @('build', (Join-Path $Root 'tests/Rlabs.Pipelines.AwsEmulator'), '-c', $Configuration, '--nologo', '-v', 'q')
-    & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/bench/Invoke-Bench.ps1') -ModulePath (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1') -Examples (Join-Path $Root 'examples') -Rounds $Rounds -EmulatorDirectory (Join-Path $Root "tests/Rlabs.Pipelines.AwsEmulator/bin/$Configuration/net10.0")
-    if ($LASTEXITCODE -ne 0) { throw 'The benchmark failed.' }
+    # The container runtime's overhead is measured on the tests' private engine when one can be started.
+    $engine = $null
+    try {
+        $engine = & (Join-Path $Root 'tests/container/Start-TestEngine.ps1')
+    } catch {
+        Write-Warning "No container engine for the bench: $_"
+    }
+    try {
+        $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1'), '-Examples', (Join-Path $Root 'examples'), '-Rounds', $Rounds,
+            '-EmulatorDirectory', (Join-Path $Root "tests/Rlabs.Pipelines.AwsEmulator/bin/$Configuration/net10.0"))
+        if ($engine) { $benchArgs += '-ContainerImage', $engine.Image }
+        & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/bench/Invoke-Bench.ps1') @benchArgs
+        if ($LASTEXITCODE -ne 0) { throw 'The benchmark failed.' }
+    } finally {
+        & (Join-Path $Root 'tests/container/Stop-TestEngine.ps1') -Engine $engine
+    }
 }
 
 switch ($Task) {

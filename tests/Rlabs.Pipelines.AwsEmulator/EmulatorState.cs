@@ -44,6 +44,8 @@ public sealed class EmulatorState
         Add(Iam);
         Add(Lambda);
         Add(Events);
+        Ecr = new EcrService(Load("ecr"));
+        Add(Ecr);
     }
 
     public EmulatorOptions Options { get; }
@@ -72,6 +74,8 @@ public sealed class EmulatorState
     public LambdaService Lambda { get; }
 
     public EventsService Events { get; }
+
+    public EcrService Ecr { get; }
 
     public IReadOnlyDictionary<string, IEmulatedService> Services => _services;
 

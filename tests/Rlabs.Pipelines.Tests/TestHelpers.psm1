@@ -28,4 +28,24 @@ function Invoke-ChildPwsh {
     [pscustomobject]@{ Output = @($output | ForEach-Object { "$_" }); ExitCode = $LASTEXITCODE }
 }
 
-Export-ModuleMember -Function Copy-ExampleRepository, Get-RepositoryRoot, Get-NuGetPackagesPath, Invoke-ChildPwsh
+function Get-TestEngineProblem {
+    <#
+    Why the container tests cannot run here, or $null when the engine of DOCKER_HOST answers and has the image.
+    In CI as root on Linux an engine can always be started (build.ps1 Test does), so there it throws instead.
+    #>
+    param([Parameter(Mandatory)] [string] $Image)
+    $problem = $null
+    if (-not (Get-Command docker -CommandType Application -ErrorAction Ignore)) {
+        $problem = 'no docker CLI to ask the engine (tests/container/Start-TestEngine.ps1 installs it with the engine)'
+    } else {
+        $answer = & docker image inspect --format '{{.Id}}' $Image 2>&1
+        if ($LASTEXITCODE -ne 0) { $problem = "the container engine ($(if ($env:DOCKER_HOST) { $env:DOCKER_HOST } else { 'default socket' })) has no image ${Image}: $answer" }
+    }
+    if ($problem -and $env:RLABS_TEST_ENGINE_SKIP_REASON) { $problem += " (test engine: $env:RLABS_TEST_ENGINE_SKIP_REASON)" }
+    if ($problem -and $env:CI -eq 'true' -and $IsLinux -and (& id -u) -eq '0') {
+        throw "Container tests must run in CI as root on Linux, but $problem"
+    }
+    $problem
+}
+
+Export-ModuleMember -Function Copy-ExampleRepository, Get-RepositoryRoot, Get-NuGetPackagesPath, Invoke-ChildPwsh, Get-TestEngineProblem

@@ -5,12 +5,17 @@
     1. Cold Import-Module: a fresh pwsh that imports the module versus a fresh pwsh that does nothing.
     2. Per-step overhead of a local run: Invoke-RlabsPipeline on the examples' sample pipeline versus
        running the same code scripts directly with the same interpreter and arguments.
+    3. With -ContainerImage (an image the engine of DOCKER_HOST has): the same pipeline with
+       -LocalRuntime Container versus -LocalRuntime Process, per step.
+    4. Packaging throughput versus zip -r; 5. bytes uploaded by a second unchanged cloud run (emulator).
     Rounds alternate the two sides so drift hits both alike; medians are reported.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $Examples,
     [int] $Rounds = 5,
+    # An image with python3 that the engine of DOCKER_HOST has; without it the container runtime is not measured.
+    [string] $ContainerImage,
     # The built AWS emulator, for the cloud figures; they are skipped with a note when it is missing.
     [string] $EmulatorDirectory
 )
@@ -85,9 +90,33 @@ $steps = $pipeline.Steps.Count
 $directMedian = Get-Median $directMs
 $moduleMedian = Get-Median $moduleMs
 $perStep = ($moduleMedian - $directMedian) / $steps
+
+# 3. Container runtime versus process runtime, same pipeline (with the image named in it), alternating.
+$containerLine = 'container runtime not measured: no engine (build.ps1 Bench starts one as root on Linux)'
+if ($ContainerImage) {
+    $containerPipeline = Join-Path $work 'pipelines/sample_container.yaml'
+    Set-Content $containerPipeline -Value ("image: `"$ContainerImage`"`n" + (Get-Content $pipelinePath -Raw)) -NoNewline
+    function Invoke-Runtime([string] $Runtime, [string] $JobId) {
+        $run = Invoke-RlabsPipeline -Path $containerPipeline -RepositoryPath $work -InstanceType local -LocalRuntime $Runtime -JobId $JobId -PythonPath $python -ErrorAction Stop
+        if ($run.Status -ne 'Completed' -or @($run.Steps.Runtime | Select-Object -Unique) -ne $Runtime) { throw "The $Runtime bench run failed." }
+    }
+    Invoke-Runtime Container 'cwarm'
+    $processRuntimeMs = @(); $containerRuntimeMs = @()
+    for ($i = 0; $i -lt $Rounds; $i++) {
+        $processRuntimeMs += (Measure-Command { Invoke-Runtime Process "rp$i" }).TotalMilliseconds
+        $containerRuntimeMs += (Measure-Command { Invoke-Runtime Container "rc$i" }).TotalMilliseconds
+    }
+    $processRuntimeMedian = Get-Median $processRuntimeMs
+    $containerRuntimeMedian = Get-Median $containerRuntimeMs
+    $containerLine = @(
+        '{0,-60} {1,10:N0} ms' -f "$steps steps, -LocalRuntime Process", $processRuntimeMedian
+        '{0,-60} {1,10:N0} ms  (ratio {2:N2}x)' -f "$steps steps, -LocalRuntime Container ($ContainerImage)", $containerRuntimeMedian, ($containerRuntimeMedian / $processRuntimeMedian)
+        '{0,-60} {1,10:N0} ms  (expected: a few hundred ms, container start)' -f 'per-step overhead of the container runtime over Process', (($containerRuntimeMedian - $processRuntimeMedian) / $steps)
+    )
+}
 Remove-Item $work -Recurse -Force -ErrorAction Ignore
 
-# 3. Packaging throughput: a repository of ~5,000 files / ~200 MB, the module's zip versus `zip -r`.
+# 4. Packaging throughput: a repository of ~5,000 files / ~200 MB, the module's zip versus `zip -r`.
 $tree = Join-Path ([IO.Path]::GetTempPath()) "rlabs-bench-tree-$PID"
 Remove-Item $tree -Recurse -Force -ErrorAction Ignore
 $random = [Random]::new(42)
@@ -124,7 +153,7 @@ for ($i = 0; $i -lt [Math]::Min($Rounds, 3); $i++) {
 }
 Remove-Item $tree -Recurse -Force -ErrorAction Ignore
 
-# 4. Bytes uploaded by a second cloud run of an unchanged repository (against the emulator).
+# 5. Bytes uploaded by a second cloud run of an unchanged repository (against the emulator).
 $uploads = $null
 if ($EmulatorDirectory -and (Test-Path (Join-Path $EmulatorDirectory 'Rlabs.Pipelines.AwsEmulator.dll'))) {
     Import-Module (Join-Path $EmulatorDirectory 'AwsEmulator.psm1')
@@ -151,6 +180,7 @@ if ($EmulatorDirectory -and (Test-Path (Join-Path $EmulatorDirectory 'Rlabs.Pipe
 '{0,-60} {1,10:N0} ms' -f "$steps steps run directly with python3", $directMedian
 '{0,-60} {1,10:N0} ms  (ratio {2:N2}x)' -f "$steps steps through Invoke-RlabsPipeline -InstanceType local", $moduleMedian, ($moduleMedian / $directMedian)
 '{0,-60} {1,10:N1} ms  (goal: under 50 ms)' -f 'per-step overhead of a local run', $perStep
+$containerLine
 $zipMedian = Get-Median $moduleZip
 "{0,-60} {1,10:N0} ms  ({2:N0} MB/s, {3:N0} files, {4:N0} MB in, {5:N0} MB zip)" -f 'package ~5,000 files / ~200 MB (module)', $zipMedian, ($totalBytes / 1MB / ($zipMedian / 1000)), 5000, ($totalBytes / 1MB), ($moduleZipSize / 1MB)
 if ($cliZip) {

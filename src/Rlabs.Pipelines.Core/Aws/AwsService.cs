@@ -11,6 +11,7 @@ public enum AwsService
     EventBridge,
     Lambda,
     Iam,
+    Ecr,
 }
 
 /// <summary>Per-service constants: signing name, endpoint prefix and the service id of the SDK's
@@ -27,12 +28,14 @@ internal static class AwsServiceInfo
         AwsService.EventBridge => "events",
         AwsService.Lambda => "lambda",
         AwsService.Iam => "iam",
+        AwsService.Ecr => "ecr",
         _ => throw new ArgumentOutOfRangeException(nameof(service)),
     };
 
     public static string EndpointPrefix(AwsService service) => service switch
     {
         AwsService.SageMaker => "api.sagemaker",
+        AwsService.Ecr => "api.ecr",
         _ => SigningName(service),
     };
 
@@ -48,6 +51,7 @@ internal static class AwsServiceInfo
         AwsService.EventBridge => "EVENTBRIDGE",
         AwsService.Lambda => "LAMBDA",
         AwsService.Iam => "IAM",
+        AwsService.Ecr => "ECR",
         _ => throw new ArgumentOutOfRangeException(nameof(service)),
     };
 

@@ -201,6 +201,13 @@ public static partial class PipelineConfigReader
             {
                 Error("InvalidValue", distribution.Line, distribution.Column, $"'input_distribution' of {label} is '{distribution.Value}'.", "Use FullyReplicated (every instance gets all input) or ShardedByS3Key (instances split the input files).");
             }
+            var isolation = Boolean(entries, "network_isolation");
+            var network = Boolean(entries, "network");
+            if (network == true && isolation == true)
+            {
+                var key = entries["network"].Key;
+                Error("InvalidValue", key.Line, key.Column, $"{label} has both 'network: true' and 'network_isolation: true'.", "Keep one: network_isolation cuts the network of the SageMaker job, network gives a local container step network access.");
+            }
             var step = new RlabsPipelineStep
             {
                 Name = name?.Value ?? string.Empty,
@@ -218,7 +225,8 @@ public static partial class PipelineConfigReader
                 MaxRuntime = Duration(entries),
                 Environment = ScalarMap(entries, "environment", isEnvironment: true),
                 InputDistribution = distribution?.Value,
-                NetworkIsolation = Boolean(entries, "network_isolation"),
+                NetworkIsolation = isolation,
+                Network = network ?? false,
                 Line = map.Line,
             };
             // Kept even when other keys are missing, so duplicate names are still reported.

@@ -56,7 +56,7 @@ public static partial class PipelineConfigReader
     [
         "name", "job_suffix", "code", "input_data", "output_path", "params", "depends_on", "requirements",
         "image", "instance_type", "instance_count", "volume_size_gb", "max_runtime", "environment",
-        "input_distribution", "network_isolation",
+        "input_distribution", "network_isolation", "network",
     ];
 
     private static readonly string[] s_vpcKeys = ["subnets", "security_group_ids"];

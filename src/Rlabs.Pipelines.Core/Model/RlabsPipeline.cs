@@ -130,6 +130,12 @@ public sealed class RlabsPipelineStep
     /// <summary>Network isolation for this step's cloud job.</summary>
     public bool? NetworkIsolation { get; init; }
 
+    /// <summary>
+    /// Whether a local container run gives the step network access (<c>network: true</c>); local containers
+    /// run with <c>--network none</c> otherwise.
+    /// </summary>
+    public bool Network { get; init; }
+
     /// <summary>Line of the step in the YAML file.</summary>
     public int Line { get; init; }
 

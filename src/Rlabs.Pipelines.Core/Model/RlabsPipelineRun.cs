@@ -22,6 +22,19 @@ public enum RlabsRunStatus
     Skipped,
 }
 
+/// <summary>How the steps of a local run (-InstanceType local) run.</summary>
+public enum RlabsLocalRuntime
+{
+    /// <summary>Each step's code script as a Python process on this computer; needs nothing else.</summary>
+    Process,
+
+    /// <summary>Each step in a container of its SageMaker image, through a Docker-compatible engine.</summary>
+    Container,
+
+    /// <summary>Container when the engine answers and already has the step's image, else Process.</summary>
+    Auto,
+}
+
 /// <summary>One run of a pipeline, identified by its job id.</summary>
 public sealed class RlabsPipelineRun
 {

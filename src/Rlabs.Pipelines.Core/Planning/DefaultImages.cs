@@ -62,6 +62,27 @@ public static class DefaultImages
         return $"{account}.dkr.ecr.{region}.{domain}/{Repository}:{Tag}";
     }
 
+    /// <summary>
+    /// <see cref="Resolve"/> for a run that may not know its region (a local container run): only a step that
+    /// needs the default image needs one, and then the message says how to give it.
+    /// </summary>
+    public static string ForStep(RlabsPipeline pipeline, RlabsPipelineStep step, string? region)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        ArgumentNullException.ThrowIfNull(step);
+        if ((step.Image ?? pipeline.Defaults.Image) is { } image)
+        {
+            return image;
+        }
+        if (string.IsNullOrWhiteSpace(region))
+        {
+            throw new RlabsConfigException(
+                $"Step '{step.Name}' names no image, and the default image ({Repository}:{Tag}, SageMaker's scikit-learn processing image) depends on the AWS region, which is not known. Pass -Region (or set it in the credentials file, the AWS profile or AWS_REGION), or set 'image:' in {pipeline.Path}.",
+                pipeline.Path);
+        }
+        return Resolve(pipeline, step, region.Trim());
+    }
+
     /// <summary>The image a step runs in: the step's, else the pipeline's, else the region's default.</summary>
     public static string Resolve(RlabsPipeline pipeline, RlabsPipelineStep step, string region) =>
         step.Image ?? pipeline.Defaults.Image ?? ScikitLearn(region)

@@ -9,6 +9,12 @@ namespace Rlabs.Pipelines.Planning;
 /// <param name="RequirementsPath">The requirements file.</param>
 public sealed record StepPaths(string CodeFile, string? InputDataZip, string? InputDataPath, string OutputDataPath, string SourceCodeZip, string RequirementsPath);
 
+/// <summary>A container's entrypoint and arguments, and the container paths they name.</summary>
+/// <param name="Entrypoint">ContainerEntrypoint: the interpreter and the code script.</param>
+/// <param name="Arguments">ContainerArguments: the contract's arguments then the params.</param>
+/// <param name="Paths">The container paths in the arguments.</param>
+public sealed record ProcessingCommand(IReadOnlyList<string> Entrypoint, IReadOnlyList<string> Arguments, StepPaths Paths);
+
 /// <summary>
 /// The seed's code-script contract, shared by every runner so a step gets the same arguments locally,
 /// in a container and on SageMaker: the mandatory arguments first, then each param as --name value.
@@ -98,10 +104,62 @@ public static class StepContract
     public static IReadOnlyList<string> ContainerCommand(RlabsPipelineStep step, string jobId, string? inputZipName, bool hasInput)
     {
         var paths = ContainerPaths(step, inputZipName, hasInput);
-        var command = new List<string> { "python3", paths.CodeFile };
+        var command = new List<string> { ContainerInterpreter, paths.CodeFile };
         command.AddRange(Arguments(jobId, paths, step.Params));
         return command;
     }
+
+
+    /// <summary>The interpreter SageMaker's prebuilt images run code scripts with.</summary>
+    public const string ContainerInterpreter = "python3";
+
+    /// <summary>
+    /// What CreateProcessingJob's AppSpecification carries for a step (ContainerEntrypoint = python3 and the
+    /// script, ContainerArguments = the contract's arguments at container paths); the local container
+    /// runtime sends exactly the same, so a step sees no difference.
+    /// </summary>
+    public static ProcessingCommand ContainerCommand(RlabsPipelineStep step, string jobId)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        var inputKey = InputKey(step, jobId);
+        var zipName = InputZipName(inputKey);
+        // Split from the list the cloud runner sends, so the two cannot drift apart.
+        var command = ContainerCommand(step, jobId, zipName, inputKey is not null);
+        return new ProcessingCommand([.. command.Take(2)], [.. command.Skip(2)], ContainerPaths(step, zipName, inputKey is not null));
+    }
+
+    /// <summary>The input's file name when it is a zip (passed as --input-data-zip), else null.</summary>
+    public static string? InputZipName(string? inputKey) =>
+        inputKey is not null && inputKey.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) ? Path.GetFileName(inputKey) : null;
+
+    /// <summary>
+    /// The variables a step's code script gets, whatever runs it: the pipeline's and the step's
+    /// <c>environment</c> (&lt;job_id&gt; replaced), Python's unbuffered UTF-8 output, the job id and step
+    /// name, and the credentials file path when there is one.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Environment(RlabsPipeline pipeline, RlabsPipelineStep step, string jobId, string? credentialsPath)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        ArgumentNullException.ThrowIfNull(step);
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, value) in pipeline.Defaults.Environment.Concat(step.Environment))
+        {
+            environment[name] = Substitute(value, jobId);
+        }
+        environment["PYTHONUNBUFFERED"] = "1";
+        environment["PYTHONIOENCODING"] = "utf-8";
+        environment["PYTHONUTF8"] = "1";
+        environment["RLABS_JOB_ID"] = jobId;
+        environment["RLABS_STEP_NAME"] = step.Name;
+        if (credentialsPath is not null)
+        {
+            environment[CredentialsVariable] = credentialsPath;
+        }
+        return environment;
+    }
+
+    /// <summary>The stripped credentials file inside a container.</summary>
+    public static string ContainerCredentialsPath => $"{ContainerRoot}/{CredentialsFolder}/{CredentialsName}";
 
     /// <summary>The code script's file name.</summary>
     public static string CodeFileName(RlabsPipelineStep step) => Path.GetFileName(step.Code.Replace('\\', '/'));

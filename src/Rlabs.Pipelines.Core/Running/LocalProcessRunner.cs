@@ -24,69 +24,24 @@ public sealed class LocalProcessRunner : IStepRunner
     public async Task<StepOutcome> RunStepAsync(int index, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
     {
         var step = _plan.Steps[index];
-        if (StageWorkspace(step) is { } problem)
+        stepRun.Runtime = RuntimeName;
+        stepRun.Command = step.Command;
+        if (_plan.PythonProblem is { } noPython)
+        {
+            return new StepOutcome(RlabsRunStatus.Failed, noPython, []);
+        }
+        reporter.Verbose($"[{step.Step.Name}] runtime Process: {_plan.Python}");
+        if (LocalWorkspace.Stage(_plan, step) is { } problem)
         {
             return new StepOutcome(RlabsRunStatus.Failed, problem, []);
         }
         var outcome = await RunProcessAsync(step, stepRun, reporter, cancellationToken).ConfigureAwait(false);
         if (outcome.Status == RlabsRunStatus.Completed)
         {
-            var published = PublishOutput(step.Paths.OutputDataPath, step.OutputDestination);
+            var published = LocalWorkspace.PublishOutput(step.Paths.OutputDataPath, step.OutputDestination);
             reporter.Verbose($"[{step.Step.Name}] output: {published} file(s) in {step.OutputDestination}");
         }
         return outcome;
-    }
-
-    /// <summary>Lays out input/code, input/requirements, input/data and output; null when ready, else why not.</summary>
-    private string? StageWorkspace(LocalStepPlan step)
-    {
-        var repository = _plan.Request.Pipeline.RepositoryPath;
-        if (Directory.Exists(step.StepDirectory))
-        {
-            Directory.Delete(step.StepDirectory, recursive: true); // a re-run of the same job id starts clean
-        }
-        var code = Path.Combine(repository, step.Step.Code);
-        if (!File.Exists(code))
-        {
-            return $"The code script '{step.Step.Code}' does not exist in {repository}.";
-        }
-        Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.CodeFile)!);
-        File.Copy(code, step.Paths.CodeFile);
-
-        Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.RequirementsPath)!);
-        var requirements = Path.Combine(repository, step.Step.Requirements ?? StepContract.RequirementsName);
-        if (File.Exists(requirements))
-        {
-            File.Copy(requirements, step.Paths.RequirementsPath);
-        }
-        else if (step.Step.Requirements is not null)
-        {
-            return $"The requirements file '{step.Step.Requirements}' does not exist in {repository}.";
-        }
-        else
-        {
-            File.WriteAllText(step.Paths.RequirementsPath, string.Empty);
-        }
-
-        if (step.InputSource is { } input)
-        {
-            var dataFolder = Path.Combine(step.StepDirectory, StepContract.DataFolder);
-            Directory.CreateDirectory(dataFolder);
-            if (Directory.Exists(input))
-            {
-                CopyTree(input, dataFolder);
-            }
-            else if (File.Exists(input))
-            {
-                File.Copy(input, Path.Combine(dataFolder, Path.GetFileName(input)));
-            }
-            else
-            {
-                return $"The input data '{step.Step.InputData}' was not found at {input}. It is resolved against the data root ({_plan.DataRoot}): an earlier step must write it (output lands in <output_path>/<job_id>/), or place it there before the run.";
-            }
-        }
-        Directory.CreateDirectory(step.Paths.OutputDataPath);
-        return null;
     }
 
     private static async Task<StepOutcome> RunProcessAsync(LocalStepPlan step, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
@@ -200,32 +155,5 @@ public sealed class LocalProcessRunner : IStepRunner
         {
             // Exited on its own meanwhile, or a child is already gone.
         }
-    }
-
-    private static void CopyTree(string source, string destination)
-    {
-        foreach (var directory in Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories))
-        {
-            Directory.CreateDirectory(Path.Combine(destination, Path.GetRelativePath(source, directory)));
-        }
-        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
-        {
-            File.Copy(file, Path.Combine(destination, Path.GetRelativePath(source, file)), overwrite: true);
-        }
-    }
-
-    /// <summary>Moves the step's output into the data root, merging with what earlier steps wrote there.</summary>
-    private static int PublishOutput(string output, string destination)
-    {
-        Directory.CreateDirectory(destination);
-        var count = 0;
-        foreach (var file in Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(destination, Path.GetRelativePath(output, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Move(file, target, overwrite: true);
-            count++;
-        }
-        return count;
     }
 }

@@ -24,13 +24,22 @@ public sealed class RunRequest
 
     /// <summary>The interpreter for local steps.</summary>
     public string? PythonPath { get; init; }
+
+    /// <summary>How local steps run: a Python process (the default), a container, or whichever is available.</summary>
+    public RlabsLocalRuntime LocalRuntime { get; init; } = RlabsLocalRuntime.Process;
+
+    /// <summary>AWS region, which picks the default image of container steps; null when unknown.</summary>
+    public string? Region { get; init; }
 }
 
 /// <summary>One planned local step: its folders, input, output and command.</summary>
 public sealed class LocalStepPlan
 {
-    internal LocalStepPlan(RlabsPipelineStep step, string jobName, string stepDirectory, string? inputSource, string outputDestination, StepPaths paths, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment)
+    internal LocalStepPlan(RlabsPipelineStep step, string jobName, string stepDirectory, string? inputSource, string outputDestination, StepPaths paths, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment, ProcessingCommand containerCommand, string? image, string? imageProblem)
     {
+        ContainerCommand = containerCommand;
+        Image = image;
+        ImageProblem = imageProblem;
         Step = step;
         JobName = jobName;
         StepDirectory = stepDirectory;
@@ -67,13 +76,23 @@ public sealed class LocalStepPlan
 
     /// <summary>The step log.</summary>
     public string LogPath => System.IO.Path.Combine(StepDirectory, "step.log");
+
+    /// <summary>Entrypoint and arguments in a container: those CreateProcessingJob would send.</summary>
+    public ProcessingCommand ContainerCommand { get; }
+
+    /// <summary>The step's container image; null when it cannot be resolved (see <see cref="ImageProblem"/>).</summary>
+    public string? Image { get; }
+
+    /// <summary>Why the image is unknown (no region, no image in that region), else null.</summary>
+    public string? ImageProblem { get; }
 }
 
 /// <summary>A planned local run: everything -WhatIf shows and the runner then does.</summary>
 public sealed class LocalRunPlan
 {
-    internal LocalRunPlan(RunRequest request, string dataRoot, string runDirectory, string python, IReadOnlyList<LocalStepPlan> steps)
+    internal LocalRunPlan(RunRequest request, string dataRoot, string runDirectory, string? python, string? pythonProblem, IReadOnlyList<LocalStepPlan> steps)
     {
+        PythonProblem = pythonProblem;
         Request = request;
         DataRoot = dataRoot;
         RunDirectory = runDirectory;
@@ -90,8 +109,11 @@ public sealed class LocalRunPlan
     /// <summary>&lt;repository&gt;/.rlabs/runs/&lt;job_id&gt;.</summary>
     public string RunDirectory { get; }
 
-    /// <summary>The interpreter.</summary>
-    public string Python { get; }
+    /// <summary>The interpreter; null when none was found and the run may not need one (Container, Auto).</summary>
+    public string? Python { get; }
+
+    /// <summary>Why there is no interpreter: the step fails with it if it has to run as a process.</summary>
+    public string? PythonProblem { get; }
 
     /// <summary>The steps.</summary>
     public IReadOnlyList<LocalStepPlan> Steps { get; }
@@ -108,12 +130,12 @@ public sealed class LocalRunPlan
         Request.Pipeline,
         "local",
         DataRoot,
-        Steps.Select(s => new RlabsPipelineStepRun(Request.JobId, s.Step.Name, s.JobName, "Process")
+        Steps.Select(s => new RlabsPipelineStepRun(Request.JobId, s.Step.Name, s.JobName, Request.LocalRuntime.ToString())
         {
             InputLocation = s.InputSource,
             OutputLocation = s.OutputDestination,
             LogPath = s.LogPath,
-            Command = s.Command,
+            Command = Request.LocalRuntime == RlabsLocalRuntime.Container ? [.. s.ContainerCommand.Entrypoint, .. s.ContainerCommand.Arguments] : s.Command,
         }).ToList());
 
     /// <summary>Human-readable plan, one line per fact, for -WhatIf.</summary>
@@ -122,6 +144,12 @@ public sealed class LocalRunPlan
         yield return $"Pipeline {Request.Pipeline.Path} ({Steps.Count} steps), job id {Request.JobId}, project {Request.Pipeline.ProjectName}";
         yield return $"Repository {Request.Pipeline.RepositoryPath} zipped to {SourceZip}";
         yield return $"Data root {DataRoot}";
+        yield return Request.LocalRuntime switch
+        {
+            RlabsLocalRuntime.Container => "Runtime Container: each step in a container of its image, inputs read-only at /opt/ml/processing/input, output at /opt/ml/processing/output, no network unless the step has 'network: true'",
+            RlabsLocalRuntime.Auto => "Runtime Auto: a step runs in a container when the container engine answers and has its image, else as a Python process",
+            _ => $"Runtime Process: each step as a process of {Python}",
+        };
         if (Request.Credentials is not null)
         {
             yield return $"Credentials {Request.Credentials.Path} handed to steps without AWS keys as {CredentialsCopy} (${StepContract.CredentialsVariable})";
@@ -131,7 +159,15 @@ public sealed class LocalRunPlan
         {
             number++;
             yield return $"Step {number} '{step.Step.Name}' (job {step.JobName}): input {step.InputSource ?? "(none)"} -> output {step.OutputDestination}";
-            yield return "  " + CommandLine.Format(step.Command);
+            if (Request.LocalRuntime != RlabsLocalRuntime.Process)
+            {
+                yield return "  image " + (step.Image ?? step.ImageProblem) + (step.Step.Network ? " (with network)" : " (network none)");
+                yield return "  " + CommandLine.Format([.. step.ContainerCommand.Entrypoint, .. step.ContainerCommand.Arguments]);
+            }
+            if (Request.LocalRuntime != RlabsLocalRuntime.Container)
+            {
+                yield return "  " + CommandLine.Format(step.Command);
+            }
         }
     }
 }
@@ -149,7 +185,17 @@ public static class LocalRunPlanner
         var repository = pipeline.RepositoryPath;
         var dataRoot = Path.GetFullPath(request.DataRoot ?? Path.Combine(repository, WorkFolder, "data"));
         var runDirectory = Path.Combine(repository, WorkFolder, "runs", request.JobId);
-        var python = PythonLocator.Resolve(request.PythonPath);
+        string? python = null;
+        string? pythonProblem = null;
+        try
+        {
+            python = PythonLocator.Resolve(request.PythonPath);
+        }
+        catch (RlabsConfigException ex) when (request.LocalRuntime != RlabsLocalRuntime.Process)
+        {
+            // Containers bring their own Python; Auto only needs this one for steps it cannot containerise.
+            pythonProblem = ex.Message;
+        }
         var steps = new List<LocalStepPlan>();
         foreach (var step in pipeline.Steps)
         {
@@ -165,21 +211,25 @@ public static class LocalRunPlanner
                 Path.Combine(stepDirectory, StepContract.OutputFolder),
                 Path.Combine(runDirectory, StepContract.SourceFolder, StepContract.SourceZipName),
                 Path.Combine(stepDirectory, StepContract.RequirementsFolder, StepContract.RequirementsName));
-            var command = new List<string> { python, paths.CodeFile };
+            var command = new List<string> { python ?? StepContract.ContainerInterpreter, paths.CodeFile };
             command.AddRange(StepContract.Arguments(request.JobId, paths, step.Params));
-            var environment = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var (name, value) in pipeline.Defaults.Environment.Concat(step.Environment))
+            var environment = StepContract.Environment(
+                pipeline,
+                step,
+                request.JobId,
+                request.Credentials is null ? null : Path.Combine(runDirectory, StepContract.CredentialsFolder, StepContract.CredentialsName));
+            string? image = null;
+            string? imageProblem = null;
+            if (request.LocalRuntime != RlabsLocalRuntime.Process)
             {
-                environment[name] = StepContract.Substitute(value, request.JobId);
-            }
-            environment["PYTHONUNBUFFERED"] = "1";
-            environment["PYTHONIOENCODING"] = "utf-8";
-            environment["PYTHONUTF8"] = "1";
-            environment["RLABS_JOB_ID"] = request.JobId;
-            environment["RLABS_STEP_NAME"] = step.Name;
-            if (request.Credentials is not null)
-            {
-                environment[StepContract.CredentialsVariable] = Path.Combine(runDirectory, StepContract.CredentialsFolder, StepContract.CredentialsName);
+                try
+                {
+                    image = DefaultImages.ForStep(pipeline, step, request.Region);
+                }
+                catch (RlabsConfigException ex) when (request.LocalRuntime == RlabsLocalRuntime.Auto)
+                {
+                    imageProblem = ex.Message; // Auto then runs the step as a process
+                }
             }
             steps.Add(new LocalStepPlan(
                 step,
@@ -189,9 +239,12 @@ public static class LocalRunPlanner
                 Path.GetFullPath(Path.Combine(dataRoot, StepContract.OutputKey(step, request.JobId))),
                 paths,
                 command,
-                environment));
+                environment,
+                StepContract.ContainerCommand(step, request.JobId),
+                image,
+                imageProblem));
         }
-        return new LocalRunPlan(request, dataRoot, runDirectory, python, steps);
+        return new LocalRunPlan(request, dataRoot, runDirectory, python, pythonProblem, steps);
     }
 
     /// <summary>Creates the run folder, the source zip and the stripped credentials; called once before the steps.</summary>

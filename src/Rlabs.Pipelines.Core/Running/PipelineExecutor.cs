@@ -33,7 +33,7 @@ public static class PipelineExecutor
                     break;
                 }
                 var percent = (int)(100.0 * index / total);
-                reporter.Progress(new RunProgress(activity, $"Step {index + 1}/{total}: {stepRun.StepName} ({runner.RuntimeName})", percent, stepRun.JobName, false));
+                reporter.Progress(new RunProgress(activity, $"Step {index + 1}/{total}: {stepRun.StepName} ({stepRun.Runtime})", percent, stepRun.JobName, false));
                 reporter.Verbose($"[{stepRun.StepName}] starting job {stepRun.JobName}");
                 stepRun.Status = RlabsRunStatus.Running;
                 stepRun.StartTime = DateTimeOffset.Now;

@@ -4,6 +4,7 @@ using Rlabs.Pipelines.Aws;
 using Rlabs.Pipelines.Cloud;
 using Rlabs.Pipelines.Config;
 using Rlabs.Pipelines.Running;
+using Rlabs.Pipelines.Running.Containers;
 
 namespace Rlabs.Pipelines.Commands;
 
@@ -51,6 +52,15 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? PythonPath { get; set; }
+
+    /// <summary>How local steps run: Process (default), Container (the step's SageMaker image) or Auto.</summary>
+    /// <remarks>
+    /// A string with a fixed set, not the core's enum: a value-type field of a core type would make the runtime
+    /// load the core while PowerShell inspects this class, before the module's load context can answer for it.
+    /// </remarks>
+    [Parameter]
+    [ValidateSet(nameof(RlabsLocalRuntime.Process), nameof(RlabsLocalRuntime.Container), nameof(RlabsLocalRuntime.Auto))]
+    public string LocalRuntime { get; set; } = nameof(RlabsLocalRuntime.Process);
 
     /// <summary>IAM role SageMaker jobs run as; default: role_arn in the pipeline file.</summary>
     [Parameter]
@@ -142,6 +152,7 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
         {
             WriteWarning("-NoWait and -Resume apply to cloud runs; a local run always runs every step and waits.");
         }
+        var runtime = Enum.Parse<RlabsLocalRuntime>(LocalRuntime, ignoreCase: true);
         LocalRunPlan plan;
         try
         {
@@ -153,7 +164,14 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
                 DataRoot = DataRoot is null ? null : ResolvePath(DataRoot),
                 Credentials = credentials,
                 PythonPath = PythonPath,
+                LocalRuntime = runtime,
+                Region = LocalRegion(credentials),
             });
+        }
+        catch (RlabsConfigException ex) when (runtime == RlabsLocalRuntime.Container)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(ex, "ContainerImageUnknown", ErrorCategory.InvalidArgument, pipeline.Path));
+            return null;
         }
         catch (RlabsConfigException ex)
         {
@@ -166,6 +184,18 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             return null;
         }
 
+        // ECR images (the SageMaker defaults) are pulled with a login from the user's AWS session, made only when
+        // an image is missing: a run whose images are present needs no AWS credentials at all.
+        var login = EcrRegistryLogin.FromOptions(new AwsSessionOptions
+        {
+            ProfileName = ProfileName,
+            Region = Region,
+            AccessKey = AccessKey,
+            SecretKey = SecretKey,
+            SessionToken = SessionToken,
+            EndpointUrl = EndpointUrl,
+            CredentialsFile = CredentialsFile is null ? null : ResolvePath(CredentialsFile),
+        });
         using var reporter = new QueueReporter(ProgressActivityId);
         var run = plan.NewRun();
         try
@@ -173,10 +203,12 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             reporter.Drain(this, async () =>
             {
                 await Task.Yield();
+                // The engine is asked first, so a missing engine stops the run before anything is written.
+                using var runner = await LocalStepRunner.CreateAsync(plan, login, reporter, CancellationToken).ConfigureAwait(false);
                 try
                 {
                     LocalRunPlanner.Prepare(plan, reporter, CancellationToken);
-                    return await PipelineExecutor.RunAsync(run, new LocalProcessRunner(plan), reporter, CancellationToken).ConfigureAwait(false);
+                    return await PipelineExecutor.RunAsync(run, runner, reporter, CancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -192,8 +224,17 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
         {
             ThrowTerminatingError(ErrorMapping.Record(ex, "RunPreparationFailed", plan.RunDirectory));
         }
+        catch (ContainerEngineException ex)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(ex, ex.ErrorId, ErrorCategory.ResourceUnavailable, Environment.GetEnvironmentVariable("DOCKER_HOST")));
+        }
         return run;
     }
+
+    /// <summary>The region of a local run (it only picks the default image): -Region, else the credentials file's, else AWS_REGION / AWS_DEFAULT_REGION.</summary>
+    private string? LocalRegion(CredentialsFile? credentials) =>
+        new[] { Region, credentials?.Region, Environment.GetEnvironmentVariable("AWS_REGION"), Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") }
+            .FirstOrDefault(r => !string.IsNullOrWhiteSpace(r));
 
     private RlabsPipelineRun? RunCloud(RlabsPipeline pipeline, string jobId, string? explicitType, CredentialsFile? credentials)
     {

@@ -5,6 +5,7 @@ parse, and its errors must carry the codes botocore maps.
 Usage: /usr/bin/python3 boto3_conformance.py ENDPOINT_URL
 Prints one JSON object: {"operations": [...covered...], "failures": [...]} and exits 1 on any failure.
 """
+import base64
 import io
 import json
 import sys
@@ -278,7 +279,17 @@ def iam_lambda_events():
     op("iam", "DeleteRole", lambda: iam.delete_role(RoleName=role))
 
 
-for section in (sagemaker, logs, s3, sts_and_ec2, iam_lambda_events):
+def ecr():
+    token = op("ecr", "GetAuthorizationToken", lambda: client("ecr").get_authorization_token(registryIds=["683313688378"]))
+    if token:
+        data = token["authorizationData"][0]
+        user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+        check("GetAuthorizationToken", user == "AWS" and password != ""
+              and data["proxyEndpoint"] == f"https://683313688378.dkr.ecr.{REGION}.amazonaws.com"
+              and data["expiresAt"].timestamp() > time.time(), str(data))
+
+
+for section in (sagemaker, logs, s3, sts_and_ec2, iam_lambda_events, ecr):
     try:
         section()
     except Exception:  # noqa: BLE001 - a crash in one section must not hide the others
