@@ -8,7 +8,6 @@ namespace Rlabs.Pipelines.Cloud;
 internal sealed class SageMakerStepRunner : IStepRunner
 {
     internal const string LogGroup = "/aws/sagemaker/ProcessingJobs";
-    private const int TailLines = 20;
     private readonly CloudRunService _service;
     private readonly CloudRunManifest _manifest;
     private readonly bool _stopOnCancel;
@@ -31,7 +30,8 @@ internal sealed class SageMakerStepRunner : IStepRunner
             return new StepOutcome(RlabsRunStatus.Stopped, "The run was stopped (Stop-RlabsPipelineRun).", []);
         }
         var jobName = step.Request.ProcessingJobName;
-        var logs = new JobLogStream(_service.Logs, jobName, step.Name, reporter, TailLines);
+        using var log = new StepLog(null, step.Name, reporter);
+        var logs = new JobLogStream(_service.Logs, jobName, log);
         var delay = TimeSpan.FromSeconds(1);
         try
         {
@@ -64,8 +64,8 @@ internal sealed class SageMakerStepRunner : IStepRunner
                     return job.ProcessingJobStatus switch
                     {
                         "Completed" => StepOutcome.Completed,
-                        "Stopped" => new StepOutcome(RlabsRunStatus.Stopped, job.ExitMessage ?? "The processing job was stopped.", logs.Tail),
-                        _ => new StepOutcome(RlabsRunStatus.Failed, $"The processing job {jobName} failed: {job.FailureReason ?? job.ExitMessage ?? "no reason given"}", logs.Tail),
+                        "Stopped" => new StepOutcome(RlabsRunStatus.Stopped, job.ExitMessage ?? "The processing job was stopped.", log.Tail),
+                        _ => new StepOutcome(RlabsRunStatus.Failed, $"The processing job {jobName} failed: {job.FailureReason ?? job.ExitMessage ?? "no reason given"}", log.Tail),
                     };
                 }
                 reporter.Progress(new RunProgress($"Pipeline {_manifest.PipelineName} (job {_manifest.JobId})", $"Step {index + 1}/{_manifest.Steps.Count}: {step.Name} ({job.ProcessingJobStatus})", (int)(100.0 * index / _manifest.Steps.Count), jobName, false));
@@ -77,7 +77,7 @@ internal sealed class SageMakerStepRunner : IStepRunner
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && _stopOnCancel)
         {
             await _service.StopJobAsync(jobName, reporter).ConfigureAwait(false);
-            return new StepOutcome(RlabsRunStatus.Stopped, string.Create(CultureInfo.InvariantCulture, $"Stopped by the user; StopProcessingJob was sent for {jobName}."), logs.Tail);
+            return new StepOutcome(RlabsRunStatus.Stopped, string.Create(CultureInfo.InvariantCulture, $"Stopped by the user; StopProcessingJob was sent for {jobName}."), log.Tail);
         }
     }
 }
@@ -88,23 +88,16 @@ internal sealed class JobLogStream
     private static readonly TimeSpan s_minimumGap = TimeSpan.FromMilliseconds(200);
     private readonly CloudWatchLogsClient _logs;
     private readonly string _jobName;
-    private readonly string _stepName;
-    private readonly IRunReporter _reporter;
-    private readonly int _tailLines;
+    private readonly StepLog _log;
     private readonly Dictionary<string, string?> _tokens = new(StringComparer.Ordinal);
-    private readonly Queue<string> _tail = new();
     private DateTime _lastCall = DateTime.MinValue;
 
-    public JobLogStream(CloudWatchLogsClient logs, string jobName, string stepName, IRunReporter reporter, int tailLines)
+    public JobLogStream(CloudWatchLogsClient logs, string jobName, StepLog log)
     {
         _logs = logs;
         _jobName = jobName;
-        _stepName = stepName;
-        _reporter = reporter;
-        _tailLines = tailLines;
+        _log = log;
     }
-
-    public IReadOnlyList<string> Tail => [.. _tail];
 
     public async Task PumpAsync(CancellationToken cancellationToken)
     {
@@ -145,12 +138,7 @@ internal sealed class JobLogStream
     {
         foreach (var line in message.TrimEnd('\n').Split('\n'))
         {
-            if (_tail.Count == _tailLines)
-            {
-                _tail.Dequeue();
-            }
-            _tail.Enqueue(line);
-            _reporter.Verbose($"[{_stepName}] {line}");
+            _log.Line(line);
         }
     }
 

@@ -8,7 +8,6 @@ namespace Rlabs.Pipelines.Running;
 /// <summary>Runs each step's code script as a local Python process in a workspace laid out like the SageMaker container.</summary>
 public sealed class LocalProcessRunner : IStepRunner
 {
-    private const int TailLines = 20;
     private readonly LocalRunPlan _plan;
 
     /// <summary>Creates a runner for a prepared plan (see <see cref="LocalRunPlanner.Prepare"/>).</summary>
@@ -66,24 +65,8 @@ public sealed class LocalProcessRunner : IStepRunner
             info.Environment[name] = value;
         }
 
-        var tail = new Queue<string>(TailLines);
-        using var log = new StreamWriter(step.LogPath, append: false, new UTF8Encoding(false)) { AutoFlush = true };
-        var gate = new object();
-        void Line(string line)
-        {
-            lock (gate)
-            {
-                log.WriteLine(line);
-                if (tail.Count == TailLines)
-                {
-                    tail.Dequeue();
-                }
-                tail.Enqueue(line);
-            }
-            reporter.Verbose($"[{step.Step.Name}] {line}");
-        }
-
-        log.WriteLine($"# {DateTimeOffset.Now:O} {CommandLine.Format(step.Command)}");
+        using var log = new StepLog(step.LogPath, step.Step.Name, reporter);
+        log.Note($"# {DateTimeOffset.Now:O} {CommandLine.Format(step.Command)}");
         using var timeout = step.Step.MaxRuntime is { } limit ? new CancellationTokenSource(limit) : new CancellationTokenSource();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         using var process = new Process { StartInfo = info };
@@ -96,8 +79,8 @@ public sealed class LocalProcessRunner : IStepRunner
             return new StepOutcome(RlabsRunStatus.Failed, $"Could not start '{step.Command[0]}': {ex.Message}", []);
         }
         process.StandardInput.Close(); // a script waiting for input would otherwise hang the run
-        var stdout = PumpAsync(process.StandardOutput, Line);
-        var stderr = PumpAsync(process.StandardError, Line);
+        var stdout = PumpAsync(process.StandardOutput, log.Line);
+        var stderr = PumpAsync(process.StandardError, log.Line);
         try
         {
             await process.WaitForExitAsync(linked.Token).ConfigureAwait(false);
@@ -108,12 +91,8 @@ public sealed class LocalProcessRunner : IStepRunner
             KillTree(process);
             await process.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(false);
             await Task.WhenAny(Task.WhenAll(stdout, stderr), Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
-            string[] lines;
-            lock (gate)
-            {
-                log.WriteLine(timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested ? "# killed: max_runtime exceeded" : "# killed: stopped by the user");
-                lines = [.. tail];
-            }
+            log.Note(timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested ? "# killed: max_runtime exceeded" : "# killed: stopped by the user");
+            var lines = log.Tail;
             stepRun.ExitCode = process.HasExited ? process.ExitCode : null;
             if (cancellationToken.IsCancellationRequested)
             {
@@ -122,12 +101,8 @@ public sealed class LocalProcessRunner : IStepRunner
             return new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.Step.MaxRuntime}) and was killed."), lines);
         }
         stepRun.ExitCode = process.ExitCode;
-        string[] last;
-        lock (gate)
-        {
-            log.WriteLine($"# exit code {process.ExitCode}");
-            last = [.. tail];
-        }
+        log.Note($"# exit code {process.ExitCode}");
+        var last = log.Tail;
         return process.ExitCode == 0
             ? StepOutcome.Completed
             : new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The code script exited with code {process.ExitCode}."), last);

@@ -19,7 +19,6 @@ public sealed class ContainerStepRunner : IStepRunner
     /// <summary>Label with the step's name.</summary>
     public const string StepLabel = "rlabs.pipelines.step";
 
-    private const int TailLines = 20;
     private static readonly TimeSpan s_cleanupTimeout = TimeSpan.FromSeconds(30);
     private readonly LocalRunPlan _plan;
     private readonly ContainerEngine _engine;
@@ -153,38 +152,8 @@ public sealed class ContainerStepRunner : IStepRunner
     private async Task<StepOutcome> RunContainerAsync(LocalStepPlan step, string image, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
     {
         var parameters = CreateParameters(step, image);
-        var tail = new Queue<string>(TailLines);
-        using var log = new StreamWriter(step.LogPath, append: false, new UTF8Encoding(false)) { AutoFlush = true };
-        var gate = new object();
-        void Line(string line)
-        {
-            lock (gate)
-            {
-                log.WriteLine(line);
-                if (tail.Count == TailLines)
-                {
-                    tail.Dequeue();
-                }
-                tail.Enqueue(line);
-            }
-            reporter.Verbose($"[{step.Step.Name}] {line}");
-        }
-        string[] Tail()
-        {
-            lock (gate)
-            {
-                return [.. tail];
-            }
-        }
-        void Note(string line)
-        {
-            lock (gate)
-            {
-                log.WriteLine(line);
-            }
-        }
-
-        Note($"# {DateTimeOffset.Now:O} container {parameters.Name} of {image} (user {parameters.User ?? "image default"}, network {parameters.HostConfig.NetworkMode}): {CommandLine.Format(stepRun.Command)}");
+        using var log = new StepLog(step.LogPath, step.Step.Name, reporter);
+        log.Note($"# {DateTimeOffset.Now:O} container {parameters.Name} of {image} (user {parameters.User ?? "image default"}, network {parameters.HostConfig.NetworkMode}): {CommandLine.Format(stepRun.Command)}");
         reporter.Verbose($"[{step.Step.Name}] runtime Container: image {image}, network {parameters.HostConfig.NetworkMode}, user {parameters.User ?? "image default"}");
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -213,27 +182,27 @@ public sealed class ContainerStepRunner : IStepRunner
             }
             // Logs from the start (follow also replays what was written before it attached), until the container ends.
             var started = clock.ElapsedMilliseconds;
-            pump = PumpLogsAsync(id, Line, linked.Token);
+            pump = PumpLogsAsync(id, log.Line, linked.Token);
             var wait = await _engine.Client.Containers.WaitContainerAsync(id, linked.Token).ConfigureAwait(false);
             var exited = clock.ElapsedMilliseconds;
             await Task.WhenAny(pump, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false);
             var exitCode = (int)wait.StatusCode;
             stepRun.ExitCode = exitCode;
-            Note(string.Create(CultureInfo.InvariantCulture, $"# exit code {exitCode} (container created and started in {started} ms, exited at {exited} ms, logs drained at {clock.ElapsedMilliseconds} ms)"));
+            log.Note(string.Create(CultureInfo.InvariantCulture, $"# exit code {exitCode} (container created and started in {started} ms, exited at {exited} ms, logs drained at {clock.ElapsedMilliseconds} ms)"));
             return exitCode == 0
                 ? StepOutcome.Completed
-                : new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The code script exited with code {exitCode}."), Tail());
+                : new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The code script exited with code {exitCode}."), log.Tail);
         }
         catch (OperationCanceledException) when (linked.IsCancellationRequested)
         {
             // Removing with force kills the container first; done below in finally, then the outcome is decided.
             var byUser = cancellationToken.IsCancellationRequested;
-            Note(byUser ? "# container killed: stopped by the user" : "# container killed: max_runtime exceeded");
+            log.Note(byUser ? "# container killed: stopped by the user" : "# container killed: max_runtime exceeded");
             await RemoveAsync(id, reporter, step).ConfigureAwait(false);
             id = string.Empty;
             return byUser
-                ? new StepOutcome(RlabsRunStatus.Stopped, "Stopped by the user; the step's container was killed and removed.", Tail())
-                : new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.Step.MaxRuntime}) and its container was killed."), Tail());
+                ? new StepOutcome(RlabsRunStatus.Stopped, "Stopped by the user; the step's container was killed and removed.", log.Tail)
+                : new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.Step.MaxRuntime}) and its container was killed."), log.Tail);
         }
         finally
         {
