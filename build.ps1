@@ -117,27 +117,9 @@ function Install-Launcher {
 function Install-TestPrerequisites {
     # Pester comes from NuGet through a PackageDownload in tests/tools.
     Invoke-Native dotnet @('restore', (Join-Path $Root 'tests/tools/tools.csproj'), '--nologo', '-v', 'q')
-    $missing = @()
-    if ($IsLinux -and (Get-Command dpkg-query -ErrorAction Ignore)) {
-        # openssh-server, cron and shellcheck: the schedule tests start a real sshd on 127.0.0.1, install a
-        # real crontab for a test user and lint the generated instance scripts.
-        $wanted = 'python3-nbclient', 'python3-ipykernel', 'python3-nbformat', 'python3-botocore', 'python3-boto3', 'zip', 'openssh-server', 'cron', 'shellcheck'
-        foreach ($package in $wanted) {
-            $status = & dpkg-query -W -f='${Status}' $package 2>$null
-            if ($status -notmatch 'install ok installed') { $missing += $package }
-        }
-        if ($missing) {
-            $isRoot = (& id -u) -eq '0'
-            if ($isRoot -and (Get-Command apt-get -ErrorAction Ignore)) {
-                Write-Host "Installing Debian packages the tests need: $($missing -join ', ')"
-                $env:DEBIAN_FRONTEND = 'noninteractive'
-                Invoke-Native apt-get @('update', '-qq')
-                Invoke-Native apt-get @('install', '-y', '-qq', '--no-install-recommends') + $missing
-            } else {
-                Write-Warning "Some tests need Debian packages that are missing: sudo apt-get install -y $($missing -join ' ')"
-            }
-        }
-    }
+    # Debian packages (as root with apt-get), each proven usable afterwards: build/TestPrerequisites.psm1.
+    Import-Module (Join-Path $Root 'build/TestPrerequisites.psm1') -Force
+    Install-TestPrerequisite
 }
 
 function Get-PesterModulePath {
