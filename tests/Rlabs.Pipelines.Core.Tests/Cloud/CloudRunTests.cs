@@ -3,6 +3,7 @@ using Rlabs.Pipelines.AwsEmulator.Services;
 using Rlabs.Pipelines.Cloud;
 using Rlabs.Pipelines.Config;
 using Rlabs.Pipelines.Core.Tests.Aws;
+using Rlabs.Pipelines.Planning;
 using Rlabs.Pipelines.Running;
 
 namespace Rlabs.Pipelines.Tests.Cloud;
@@ -77,18 +78,23 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
           - { name: score, job_suffix: S, code: step.py, input_data: "data/<job_id>", output_path: data }
         """;
 
-    private static CloudRunPlan Plan(RlabsPipeline pipeline, string jobId, bool resume = false, CredentialsFile? credentials = null)
-    {
-        var request = new CloudRunRequest { Pipeline = pipeline, JobId = jobId, Resume = resume, Credentials = credentials };
-        var source = CloudRunPlanner.Package(request, Path.Combine(Path.GetTempPath(), "rlabs-work-" + Guid.NewGuid().ToString("N")), CancellationToken.None);
-        return CloudRunPlanner.Plan(request, "eu-west-1", "123456789012", source);
-    }
+    /// <summary>The default bucket of the emulator's account in eu-west-1.</summary>
+    private const string Bucket = "sagemaker-eu-west-1-123456789012";
 
-    private async Task<RlabsPipelineRun> RunAsync(CloudRunPlan plan, bool noWait = false, CancellationToken cancellationToken = default)
+    private static RunRequest Plan(RlabsPipeline pipeline, string jobId, bool resume = false, CredentialsFile? credentials = null, bool noWait = false) => new()
     {
-        using var session = _fixture.Session();
-        using var service = new CloudRunService(session);
-        return await service.RunAsync(plan, noWait, NullRunReporter.Instance, cancellationToken);
+        Pipeline = pipeline,
+        JobId = jobId,
+        Credentials = credentials,
+        Cloud = new CloudRunOptions { Resume = resume, NoWait = noWait },
+    };
+
+    /// <summary>Plans and runs the request through the one engine with the SageMaker runtime, as Invoke-RlabsPipeline does.</summary>
+    private async Task<RlabsPipelineRun> RunAsync(RunRequest request, bool noWait = false, IRunReporter? reporter = null, CancellationToken cancellationToken = default)
+    {
+        using var runtime = new SageMakerRuntime(_fixture.Session());
+        var plan = RunEngine.Plan(noWait ? Plan(request.Pipeline, request.JobId, request.Cloud.Resume, request.Credentials, noWait: true) : request, runtime);
+        return await RunEngine.RunAsync(plan, runtime, reporter ?? NullRunReporter.Instance, cancellationToken);
     }
 
     private JsonNode? Created(string stepName) => _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob")
@@ -247,9 +253,7 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
         var before = _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count;
 
         var lines = new LineReporter();
-        using var session = _fixture.Session();
-        using var service = new CloudRunService(session);
-        var resumed = await service.RunAsync(Plan(fixedPipeline, "c9", resume: true), false, lines, CancellationToken.None);
+        var resumed = await RunAsync(Plan(fixedPipeline, "c9", resume: true), reporter: lines);
 
         Assert.Equal(RlabsRunStatus.Completed, resumed.Status);
         Assert.True(first.Steps[0].JobName == resumed.Steps[0].JobName, string.Join(Environment.NewLine, lines.Lines));
@@ -269,15 +273,15 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
 
         using var session = _fixture.Session();
         using var service = new CloudRunService(session);
-        var found = await service.GetAsync(plan.Bucket, "churn", "c10", CancellationToken.None);
+        var found = await service.GetAsync(Bucket, "churn", "c10", CancellationToken.None);
         Assert.NotNull(found);
         var waited = await service.WaitAsync(found.Value.Manifest, found.Value.Run, NullRunReporter.Instance, CancellationToken.None);
 
         Assert.Equal(RlabsRunStatus.Completed, waited.Status);
         Assert.Equal(3, _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count);
-        var again = await service.GetAsync(plan.Bucket, "churn", "c10", CancellationToken.None);
+        var again = await service.GetAsync(Bucket, "churn", "c10", CancellationToken.None);
         Assert.Equal(RlabsRunStatus.Completed, again!.Value.Run.Status);
-        Assert.Null(await service.GetAsync(plan.Bucket, "churn", "nope", CancellationToken.None));
+        Assert.Null(await service.GetAsync(Bucket, "churn", "nope", CancellationToken.None));
     }
 
     [Fact]
@@ -290,7 +294,7 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
         await RunAsync(plan, noWait: true);
         using var session = _fixture.Session();
         using var service = new CloudRunService(session);
-        var found = (await service.GetAsync(plan.Bucket, "churn", "c11", CancellationToken.None))!.Value;
+        var found = (await service.GetAsync(Bucket, "churn", "c11", CancellationToken.None))!.Value;
 
         await service.StopAsync(found.Manifest, found.Run, NullRunReporter.Instance, CancellationToken.None);
         var waited = await service.WaitAsync(found.Manifest, found.Run, NullRunReporter.Instance, CancellationToken.None);
@@ -376,10 +380,12 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     [Fact]
     public void Should_keep_job_names_valid_and_distinct_for_long_projects_and_job_ids()
     {
-        var plan = Plan(Pipeline("""
+        using var runtime = new SageMakerRuntime(_fixture.Session());
+        RunEngine.Plan(Plan(Pipeline("""
               - { name: a, job_suffix: suffix-number-1, code: step.py, output_path: data }
               - { name: b, job_suffix: suffix-number-2, code: step.py, output_path: data }
-            """, project: new string('p', 32)), new string('j', 40));
+            """, project: new string('p', 32)), new string('j', 40)), runtime);
+        var plan = runtime.Bound;
 
         Assert.All(plan.Steps, s => Assert.Matches("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", s.JobName));
         Assert.NotEqual(plan.Steps[0].JobName, plan.Steps[1].JobName);
@@ -388,12 +394,11 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     [Fact]
     public void Should_describe_every_call_without_knowing_the_account()
     {
-        var request = new CloudRunRequest { Pipeline = Pipeline(ThreeSteps), JobId = "w1" };
-        var source = CloudRunPlanner.Package(request, Path.Combine(Path.GetTempPath(), "rlabs-work-" + Guid.NewGuid().ToString("N")), CancellationToken.None);
+        using var runtime = new SageMakerRuntime(_fixture.Session());
         var before = _fixture.Emulator.Requests.All.Count;
 
-        var plan = CloudRunPlanner.Plan(request, "eu-west-1", null, source);
-        var lines = plan.Describe().ToList();
+        var plan = RunEngine.Plan(Plan(Pipeline(ThreeSteps), "w1"), runtime);
+        var lines = runtime.Describe(plan).ToList();
 
         Assert.Equal(before, _fixture.Emulator.Requests.All.Count);
         Assert.Contains(lines, l => l.StartsWith("sts:GetCallerIdentity", StringComparison.Ordinal));
@@ -405,11 +410,11 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     public void Should_refuse_a_run_without_an_execution_role()
     {
         var result = PipelineConfigReader.Read(_repo.Write("norole.yaml", "pipeline:\n  - { name: a, job_suffix: A, code: step.py, output_path: data }\n"), _repo.Root);
-        var request = new CloudRunRequest { Pipeline = result.Pipeline!, JobId = "r1" };
-        var source = CloudRunPlanner.Package(request, Path.Combine(Path.GetTempPath(), "rlabs-work-" + Guid.NewGuid().ToString("N")), CancellationToken.None);
+        using var runtime = new SageMakerRuntime(_fixture.Session());
 
-        var error = Assert.Throws<RlabsConfigException>(() => CloudRunPlanner.Plan(request, "eu-west-1", "123456789012", source));
+        var error = Assert.Throws<RlabsRunException>(() => RunEngine.Plan(Plan(result.Pipeline!, "r1"), runtime));
 
+        Assert.Equal("CloudRunInvalid", error.ErrorId);
         Assert.Contains("-RoleArn", error.Message, StringComparison.Ordinal);
     }
 

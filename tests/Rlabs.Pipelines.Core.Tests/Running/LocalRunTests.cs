@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Rlabs.Pipelines.Config;
+using Rlabs.Pipelines.Local;
 using Rlabs.Pipelines.Running;
 
 namespace Rlabs.Pipelines.Tests.Running;
@@ -67,23 +68,14 @@ public sealed class LocalRunTests : IDisposable
         return result.Pipeline!;
     }
 
-    private static async Task<(RlabsPipelineRun Run, LocalRunPlan Plan, RecordingReporter Reporter)> RunAsync(RlabsPipeline pipeline, string jobId, CredentialsFile? credentials = null, CancellationToken cancellationToken = default)
+    private static async Task<(RlabsPipelineRun Run, LocalRunLayout Plan, RecordingReporter Reporter)> RunAsync(RlabsPipeline pipeline, string jobId, CredentialsFile? credentials = null, CancellationToken cancellationToken = default)
     {
-        var plan = LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = jobId, Credentials = credentials });
         var reporter = new RecordingReporter();
-        LocalRunPlanner.Prepare(plan, reporter, cancellationToken);
-        try
-        {
-            var run = await PipelineExecutor.RunAsync(plan.NewRun(), new LocalProcessRunner(plan), reporter, cancellationToken);
-            return (run, plan, reporter);
-        }
-        finally
-        {
-            LocalRunPlanner.Cleanup(plan);
-        }
+        var (run, plan) = await LocalRuns.RunAsync(LocalRuns.Request(pipeline, jobId, credentials: credentials), reporter, cancellationToken: cancellationToken);
+        return (run, plan, reporter);
     }
 
-    private static JsonElement Record(LocalRunPlan plan, string step) =>
+    private static JsonElement Record(LocalRunLayout plan, string step) =>
         JsonDocument.Parse(File.ReadAllText(Path.Combine(plan.DataRoot, "data", plan.Request.JobId, step + ".json"))).RootElement;
 
     [Fact]
@@ -186,18 +178,39 @@ public sealed class LocalRunTests : IDisposable
     }
 
     [Fact]
-    public async Task Should_fail_a_step_whose_input_is_missing_with_the_resolved_path()
+    public async Task Should_run_a_first_step_whose_input_does_not_exist_with_an_empty_input_folder_and_one_warning()
     {
         var pipeline = Pipeline("""
             pipeline:
               - { name: a, job_suffix: A, code: step.py, input_data: "raw/<job_id>", output_path: data }
             """);
 
-        var (run, plan, _) = await RunAsync(pipeline, "j5");
+        var (run, plan, reporter) = await RunAsync(pipeline, "j5");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Empty(Record(plan, "a").GetProperty("inputs").EnumerateArray());
+        var warning = Assert.Single(reporter.Warnings);
+        Assert.Contains("'a'", warning, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(plan.DataRoot, "raw", "j5"), warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_fail_a_step_whose_input_an_earlier_step_was_to_write_but_did_not()
+    {
+        var pipeline = Pipeline("""
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, output_path: data }
+              - { name: b, job_suffix: B, code: step.py, input_data: "data/<job_id>/batch.zip", output_path: data }
+            """);
+
+        var (run, plan, reporter) = await RunAsync(pipeline, "j5b");
 
         Assert.Equal(RlabsRunStatus.Failed, run.Status);
-        Assert.Contains(Path.Combine(plan.DataRoot, "raw", "j5"), run.Steps[0].FailureReason, StringComparison.Ordinal);
-        Assert.Null(run.Steps[0].ExitCode);
+        Assert.Equal(RlabsRunStatus.Completed, run.Steps[0].Status);
+        Assert.Contains(Path.Combine(plan.DataRoot, "data", "j5b", "batch.zip"), run.Steps[1].FailureReason, StringComparison.Ordinal);
+        Assert.Contains("Step 'a' writes its output there", run.Steps[1].FailureReason, StringComparison.Ordinal);
+        Assert.Null(run.Steps[1].ExitCode);
+        Assert.Empty(reporter.Warnings);
     }
 
     [Fact]
@@ -322,8 +335,9 @@ public sealed class LocalRunTests : IDisposable
               - { name: a, job_suffix: A, code: step.py, output_path: data, params: { title: "a b" } }
             """);
 
-        var plan = LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = "j12" });
-        var lines = plan.Describe().ToList();
+        var (runtime, plan) = LocalRuns.Plan(LocalRuns.Request(pipeline, "j12"));
+        using var _ = runtime;
+        var lines = runtime.Describe(plan).ToList();
 
         Assert.Contains(lines, l => l.Contains("job id j12", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("--title 'a b'", StringComparison.Ordinal));
