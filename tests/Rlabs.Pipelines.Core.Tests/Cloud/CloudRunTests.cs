@@ -154,6 +154,66 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
         Assert.Equal("train", tags["rlabs:step"]);
         Assert.Equal("churn", tags["rlabs:project"]);
         Assert.Matches("^churn-c2-T-[0-9a-f]{4}$", train["ProcessingJobName"]!.GetValue<string>());
+        // The same variables as a local step (issue 11's second drift): the UTF-8 ones and the pipeline's name too.
+        var environment = train["Environment"]!.AsObject().ToDictionary(e => e.Key, e => e.Value!.GetValue<string>());
+        Assert.Equal("utf-8", environment["PYTHONIOENCODING"]);
+        Assert.Equal("1", environment["PYTHONUTF8"]);
+        Assert.Equal("1", environment["PYTHONUNBUFFERED"]);
+        Assert.Equal("pipeline", environment["RLABS_PIPELINE"]);
+        Assert.Equal("c2", environment["RLABS_JOB_ID"]);
+        Assert.Equal("train", environment["RLABS_STEP_NAME"]);
+    }
+
+    [Fact]
+    public async Task Should_run_a_first_step_whose_input_prefix_is_empty_without_a_data_input_and_warn_once()
+    {
+        var lines = new LineReporter();
+        var run = await RunAsync(Plan(Pipeline("""
+              - { name: load, job_suffix: L, code: step.py, input_data: "data/<job_id>", output_path: data }
+              - { name: next, job_suffix: N, code: step.py, input_data: "data/<job_id>", output_path: data }
+            """), "e1"), reporter: lines);
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var load = Created("load")!;
+        Assert.DoesNotContain(load["ProcessingInputs"]!.AsArray(), i => i!["InputName"]!.GetValue<string>() == "data");
+        var entrypoint = load["AppSpecification"]!["ContainerEntrypoint"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+        Assert.Equal(["/bin/sh", "-c"], entrypoint.Take(2));
+        Assert.Contains("mkdir -p /opt/ml/processing/input/data", entrypoint[2], StringComparison.Ordinal);
+        Assert.Contains("--input-data-path", load["AppSpecification"]!["ContainerArguments"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Empty(Output("e1", "load")!["seen"]!.AsArray());
+        Assert.Equal(["load.json"], Output("e1", "next")!["seen"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Contains(Created("next")!["ProcessingInputs"]!.AsArray(), i => i!["InputName"]!.GetValue<string>() == "data");
+        var warning = Assert.Single(lines.Lines, l => l.Contains("empty input folder", StringComparison.Ordinal));
+        Assert.Contains("'load'", warning, StringComparison.Ordinal);
+        Assert.Contains("s3://sagemaker-eu-west-1-123456789012/rlabs/churn/data/data/e1", warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_keep_the_data_input_of_a_first_step_whose_input_exists()
+    {
+        _fixture.Emulator.S3.PutObjectBytes(Bucket, "rlabs/churn/data/raw/e2/rows.csv", "a,b\n"u8.ToArray());
+
+        var run = await RunAsync(Plan(Pipeline("""
+              - { name: load, job_suffix: L, code: step.py, input_data: "raw/<job_id>", output_path: data }
+            """), "e2"));
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Contains(Created("load")!["ProcessingInputs"]!.AsArray(), i => i!["InputName"]!.GetValue<string>() == "data");
+        Assert.Equal(["rows.csv"], Output("e2", "load")!["seen"]!.AsArray().Select(n => n!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Should_fail_a_step_whose_input_an_earlier_step_did_not_write_before_creating_its_job()
+    {
+        var run = await RunAsync(Plan(Pipeline("""
+              - { name: first, job_suffix: F, code: step.py, output_path: data }
+              - { name: second, job_suffix: S, code: step.py, input_data: "data/<job_id>/batch.zip", output_path: data }
+            """), "e3"));
+
+        Assert.Equal(RlabsRunStatus.Failed, run.Status);
+        Assert.Contains("s3://sagemaker-eu-west-1-123456789012/rlabs/churn/data/data/e3/batch.zip", run.Steps[1].FailureReason, StringComparison.Ordinal);
+        Assert.Contains("Step 'first' writes its output there", run.Steps[1].FailureReason, StringComparison.Ordinal);
+        Assert.Null(Created("second"));
     }
 
     [Fact]

@@ -328,6 +328,29 @@ public sealed class LocalRunTests : IDisposable
     }
 
     [Fact]
+    public async Task Should_stop_a_local_step_at_the_pipelines_top_level_max_runtime()
+    {
+        // The defaults block's max_runtime applies to every runtime, not only to SageMaker (issue 11's first drift).
+        var pidFile = Path.Combine(_repo.Root, "pids3.txt");
+        var pipeline = Pipeline($$"""
+            max_runtime: 5
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, output_path: data, params: { mode: hang, pidfile: "{{pidFile.Replace("\\", "/", StringComparison.Ordinal)}}" } }
+            """);
+
+        var watch = Stopwatch.StartNew();
+        var (run, _, _) = await RunAsync(pipeline, "j11b");
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"took {watch.Elapsed}");
+        Assert.Equal(RlabsRunStatus.Failed, run.Status);
+        Assert.Contains("max_runtime (00:00:05)", run.Steps[0].FailureReason, StringComparison.Ordinal);
+        foreach (var pid in File.ReadAllText(pidFile).Split(' ').Select(int.Parse))
+        {
+            Assert.True(await ExitedAsync(pid), $"process {pid} is still running");
+        }
+    }
+
+    [Fact]
     public void Should_describe_the_plan_without_touching_disk()
     {
         var pipeline = Pipeline("""
