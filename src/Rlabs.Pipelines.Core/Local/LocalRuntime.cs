@@ -20,13 +20,14 @@ public sealed class LocalStepLayout
             plan.InputIsZip ? Path.Combine(dataFolder, StepContract.InputZipName(plan.InputKey)!) : null,
             plan.InputKey is not null && !plan.InputIsZip ? dataFolder : null,
             Path.Combine(StepDirectory, StepContract.OutputFolder),
-            run.SourceZip,
+            Path.Combine(StepDirectory, StepContract.SourceFolder, StepContract.SourceZipName),
             Path.Combine(StepDirectory, StepContract.RequirementsFolder, StepContract.RequirementsName));
         Command = [run.Python ?? StepContract.ContainerInterpreter, Paths.CodeFile, .. plan.Arguments(Paths)];
         var environment = new Dictionary<string, string>(plan.Environment, StringComparer.Ordinal);
-        if (run.CredentialsCopy is { } credentials)
+        if (run.CredentialsCopy is not null)
         {
-            environment[StepContract.CredentialsVariable] = credentials;
+            CredentialsPath = Path.Combine(StepDirectory, StepContract.CredentialsFolder, StepContract.CredentialsName);
+            environment[StepContract.CredentialsVariable] = CredentialsPath;
         }
         Environment = environment;
     }
@@ -57,6 +58,9 @@ public sealed class LocalStepLayout
 
     /// <summary>Variables set for the step process (on top of the inherited environment).</summary>
     public IReadOnlyDictionary<string, string> Environment { get; }
+
+    /// <summary>The step's copy of the stripped credentials file, in its workspace; null without credentials.</summary>
+    public string? CredentialsPath { get; }
 
     /// <summary>The step log.</summary>
     public string LogPath => System.IO.Path.Combine(StepDirectory, "step.log");
@@ -200,12 +204,15 @@ public sealed class LocalRunLayout
         return package;
     }
 
-    /// <summary>Removes the stripped credentials copy once the run is over: secrets do not linger on disk.</summary>
+    /// <summary>Removes the stripped credentials copies (the run's and each step's) once the run is over: secrets do not linger on disk.</summary>
     internal void Cleanup()
     {
-        if (CredentialsCopy is { } copy && File.Exists(copy))
+        foreach (var copy in Steps.Select(s => s.CredentialsPath).Prepend(CredentialsCopy))
         {
-            File.Delete(copy);
+            if (copy is not null && File.Exists(copy))
+            {
+                File.Delete(copy);
+            }
         }
     }
 }

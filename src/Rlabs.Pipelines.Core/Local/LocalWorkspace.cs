@@ -26,6 +26,16 @@ internal static class LocalWorkspace
         Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.CodeFile)!);
         File.Copy(code, step.Paths.CodeFile);
 
+        // Each step gets its own copy of the run's source zip, so every path it is handed lies in its workspace, as in a container.
+        Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.SourceCodeZip)!);
+        File.Copy(plan.SourceZip, step.Paths.SourceCodeZip);
+
+        if (step.CredentialsPath is { } credentials)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(credentials)!);
+            File.Copy(plan.CredentialsCopy!, credentials);
+        }
+
         Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.RequirementsPath)!);
         var requirements = Path.Combine(repository, step.Step.Requirements ?? StepContract.RequirementsName);
         if (File.Exists(requirements))

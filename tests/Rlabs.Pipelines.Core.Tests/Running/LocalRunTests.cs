@@ -124,7 +124,7 @@ public sealed class LocalRunTests : IDisposable
         var argv = JsonDocument.Parse(json).RootElement.GetProperty("argv").EnumerateArray().Select(e => e.GetString()).ToList();
         var step = Path.Combine(plan.RunDirectory, "only");
         Assert.Equal(
-            ["--job-id", "j2", "--output-data-path", Path.Combine(step, "output"), "--source-code-zip", plan.SourceZip,
+            ["--job-id", "j2", "--output-data-path", Path.Combine(step, "output"), "--source-code-zip", Path.Combine(step, "input", "source", "source.zip"),
              "--requirements-path", Path.Combine(step, "input", "requirements", "requirements.txt"),
              "--notebook_path", "lib/helpers.py", "--train_id", "1", "--run", "j2-x"],
             argv);
@@ -273,6 +273,7 @@ public sealed class LocalRunTests : IDisposable
         Assert.Equal("dev-j9", record.GetProperty("env").GetString());
         Assert.DoesNotContain("credentials.yaml", record.GetProperty("source").EnumerateArray().Select(e => e.GetString()));
         Assert.False(File.Exists(plan.CredentialsCopy));
+        Assert.All(plan.Steps, s => Assert.False(File.Exists(s.CredentialsPath), s.CredentialsPath));
         Assert.DoesNotContain(reporter.Lines.Concat(reporter.Warnings), l => l.Contains("SECRETXXX", StringComparison.Ordinal) || l.Contains("pw123", StringComparison.Ordinal));
     }
 
