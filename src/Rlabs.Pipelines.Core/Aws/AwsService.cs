@@ -3,14 +3,31 @@ namespace Rlabs.Pipelines.Aws;
 /// <summary>The AWS services this module calls.</summary>
 public enum AwsService
 {
+    /// <summary>Amazon S3.</summary>
     S3,
+
+    /// <summary>Amazon EC2.</summary>
     Ec2,
+
+    /// <summary>AWS STS.</summary>
     Sts,
+
+    /// <summary>Amazon SageMaker.</summary>
     SageMaker,
+
+    /// <summary>Amazon CloudWatch Logs.</summary>
     CloudWatchLogs,
+
+    /// <summary>Amazon EventBridge.</summary>
     EventBridge,
+
+    /// <summary>AWS Lambda.</summary>
     Lambda,
+
+    /// <summary>AWS IAM.</summary>
     Iam,
+
+    /// <summary>Amazon ECR.</summary>
     Ecr,
 }
 

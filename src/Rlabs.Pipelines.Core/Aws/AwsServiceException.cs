@@ -5,11 +5,22 @@ namespace Rlabs.Pipelines.Aws;
 /// <summary>How the cmdlet layer should categorise a failed AWS call.</summary>
 public enum AwsErrorKind
 {
+    /// <summary>Anything else (a server error, an unknown code).</summary>
     Other,
+
+    /// <summary>The credentials may not do this (AccessDenied, UnauthorizedOperation, 403).</summary>
     AccessDenied,
+
+    /// <summary>The resource does not exist (NoSuchBucket, ResourceNotFound, 404).</summary>
     NotFound,
+
+    /// <summary>Too many requests; a later attempt may succeed.</summary>
     Throttling,
+
+    /// <summary>The request itself is wrong (ValidationException, 400).</summary>
     Validation,
+
+    /// <summary>The resource exists already or is in use (409).</summary>
     Conflict,
 }
 
@@ -19,21 +30,25 @@ public enum AwsErrorKind
 /// </summary>
 public sealed class AwsServiceException : Exception
 {
+    /// <summary>Creates the exception.</summary>
     public AwsServiceException()
         : this("AWS", "Unknown", 0, "Unknown", "The AWS call failed.", null, null)
     {
     }
 
+    /// <summary>Creates the exception.</summary>
     public AwsServiceException(string message)
         : this("AWS", "Unknown", 0, "Unknown", message, null, null)
     {
     }
 
+    /// <summary>Creates the exception.</summary>
     public AwsServiceException(string message, Exception innerException)
         : this("AWS", "Unknown", 0, "Unknown", message, null, innerException)
     {
     }
 
+    /// <summary>Creates the exception for a failed call of <paramref name="operation"/> on <paramref name="service"/>.</summary>
     public AwsServiceException(
         string service,
         string operation,
@@ -76,6 +91,7 @@ public sealed class AwsServiceException : Exception
     /// <summary>Whether another attempt may succeed (throttling, 5xx, timeouts).</summary>
     public bool IsRetryable => AwsRetryPolicy.IsRetryable(ErrorCode, StatusCode);
 
+    /// <summary>The kind of an AWS error code and HTTP status: the one place the error codes are read.</summary>
     public static AwsErrorKind Classify(string errorCode, HttpStatusCode statusCode)
     {
         ArgumentNullException.ThrowIfNull(errorCode);

@@ -229,6 +229,7 @@ public sealed class AwsSession : IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         _http.Dispose();
@@ -238,6 +239,7 @@ public sealed class AwsSession : IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"AwsSession(Region={Region}, Credentials={CredentialSource})";
 
     private T SdkConfig<T>(T config, AwsService service)

@@ -40,6 +40,7 @@ public sealed class AwsSessionOptions
     /// <summary>Timeout of one HTTP attempt.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(100);
 
+    /// <inheritdoc/>
     // Hand-written so that a debugger, a log line or an error message never shows the keys.
     public override string ToString() =>
         $"Profile={ProfileName ?? "(none)"}, Region={Region ?? "(none)"}, " +

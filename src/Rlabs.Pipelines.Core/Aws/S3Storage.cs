@@ -18,6 +18,7 @@ public sealed class S3Storage : IDisposable
     private readonly AmazonS3Client _client;
     private readonly TransferUtility _transfer;
 
+    /// <summary>An S3 client over the session.</summary>
     public S3Storage(AwsSession session)
     {
         ArgumentNullException.ThrowIfNull(session);
@@ -29,6 +30,7 @@ public sealed class S3Storage : IDisposable
     /// <summary>Part size and the size from which uploads go multipart.</summary>
     public static long MultipartThreshold { get; } = 16L * 1024 * 1024;
 
+    /// <summary>Whether the bucket exists and the caller may use it (HeadBucket).</summary>
     public async Task<bool> BucketExistsAsync(string bucket, CancellationToken cancellationToken)
     {
         try
@@ -173,6 +175,7 @@ public sealed class S3Storage : IDisposable
         }
     }
 
+    /// <summary>Uploads a file encrypted at rest with SSE-S3.</summary>
     public Task UploadFileAsync(string bucket, string key, string filePath, CancellationToken cancellationToken) =>
         UploadFileAsync(bucket, key, filePath, null, cancellationToken);
 
@@ -198,6 +201,7 @@ public sealed class S3Storage : IDisposable
         return files.Length;
     }
 
+    /// <summary>Downloads an object to a file.</summary>
     public Task DownloadFileAsync(string bucket, string key, string filePath, CancellationToken cancellationToken) =>
         AwsSdkCalls.RunAsync(AwsService.S3, "GetObject", () => _transfer.DownloadAsync(new TransferUtilityDownloadRequest
         {
@@ -228,6 +232,7 @@ public sealed class S3Storage : IDisposable
         return objects.Count;
     }
 
+    /// <summary>Every object under the prefix, all pages.</summary>
     public async Task<IReadOnlyList<S3ObjectInfo>> ListObjectsAsync(string bucket, string prefix, CancellationToken cancellationToken)
     {
         var result = new List<S3ObjectInfo>();
@@ -251,9 +256,11 @@ public sealed class S3Storage : IDisposable
         return result;
     }
 
+    /// <summary>Writes a text object encrypted at rest with SSE-S3.</summary>
     public Task PutTextAsync(string bucket, string key, string content, CancellationToken cancellationToken) =>
         PutTextAsync(bucket, key, content, null, cancellationToken);
 
+    /// <summary>Reads a text object; a missing one is an <see cref="AwsServiceException"/> NotFound.</summary>
     public async Task<string> GetTextAsync(string bucket, string key, CancellationToken cancellationToken)
     {
         using var response = await AwsSdkCalls.RunAsync(AwsService.S3, "GetObject", () => _client.GetObjectAsync(bucket, key, cancellationToken)).ConfigureAwait(false);
@@ -285,6 +292,7 @@ public sealed class S3Storage : IDisposable
         return deleted;
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         _transfer.Dispose();

@@ -13,7 +13,7 @@ public sealed class RuntimeServices
     /// <summary>Profile, region, keys, endpoint and credentials file of the user's AWS session.</summary>
     public AwsSessionOptions Session { get; init; } = new();
 
-    /// <summary>Creates the session of a cloud run; default: <see cref="AwsSession.Create"/> with <see cref="Session"/>.</summary>
+    /// <summary>Creates the session of a cloud run; default: <see cref="AwsSession.Create(AwsSessionOptions)"/> with <see cref="Session"/>.</summary>
     public Func<AwsSession>? CreateSession { get; init; }
 }
 

@@ -116,10 +116,10 @@ public sealed class RemoteInstance : IDisposable
             };
             try
             {
-                await ssh.ConnectAsync(cancellationToken);
+                await ssh.ConnectAsync(cancellationToken).ConfigureAwait(false);
                 sftp = new SftpClient(connection);
                 sftp.HostKeyReceived += (_, e) => e.CanTrust = presented == KnownHosts.Format(e.HostKeyName, e.FingerPrintSHA256);
-                await sftp.ConnectAsync(cancellationToken);
+                await sftp.ConnectAsync(cancellationToken).ConfigureAwait(false);
                 var hostKeyParts = presented!.Split(' ', 2);
                 if (status == HostKeyStatus.Unknown)
                 {
@@ -165,7 +165,7 @@ public sealed class RemoteInstance : IDisposable
                         $"SSH on {endpoint.Host}:{endpoint.Port} ({endpoint.HostIdentity}) did not answer within {waitForSsh.TotalSeconds:0} s ({attempt} attempt(s); last: {ex.Message}). Check that the instance's security group allows SSH from this machine.", ex);
                 }
                 reporter.Verbose($"SSH on {endpoint.Host}:{endpoint.Port} does not answer yet ({ex.Message}); retrying.");
-                await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken);
+                await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -174,14 +174,14 @@ public sealed class RemoteInstance : IDisposable
     public async Task<RemoteCommandResult> RunAsync(string command, CancellationToken cancellationToken)
     {
         using var ssh = _ssh.CreateCommand(command);
-        await ssh.ExecuteAsync(cancellationToken);
+        await ssh.ExecuteAsync(cancellationToken).ConfigureAwait(false);
         return new RemoteCommandResult(ssh.ExitStatus ?? -1, ssh.Result, ssh.Error);
     }
 
     /// <summary>Runs <paramref name="command"/> and throws <see cref="RemoteFailure.CommandFailed"/> with its last output lines when it fails.</summary>
     public async Task<RemoteCommandResult> RunCheckedAsync(string command, string what, CancellationToken cancellationToken)
     {
-        var result = await RunAsync(command, cancellationToken);
+        var result = await RunAsync(command, cancellationToken).ConfigureAwait(false);
         if (result.ExitCode != 0)
         {
             var tail = string.Join('\n', (result.Output + result.Error).Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(15));
@@ -197,11 +197,11 @@ public sealed class RemoteInstance : IDisposable
     /// </summary>
     public async Task<bool> WriteFileAsync(string remotePath, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken)
     {
-        await EnsureDirectoryAsync(ParentOf(remotePath), cancellationToken);
-        if (await _sftp.ExistsAsync(remotePath, cancellationToken))
+        await EnsureDirectoryAsync(ParentOf(remotePath), cancellationToken).ConfigureAwait(false);
+        if (await _sftp.ExistsAsync(remotePath, cancellationToken).ConfigureAwait(false))
         {
-            var attributes = await _sftp.GetAttributesAsync(remotePath, cancellationToken);
-            if (attributes.Size == content.Length && SameBytes(await ReadAllBytesAsync(remotePath, cancellationToken), content.Span))
+            var attributes = await _sftp.GetAttributesAsync(remotePath, cancellationToken).ConfigureAwait(false);
+            if (attributes.Size == content.Length && SameBytes(await ReadAllBytesAsync(remotePath, cancellationToken).ConfigureAwait(false), content.Span))
             {
                 if (PermissionBits(attributes) == mode)
                 {
@@ -211,18 +211,18 @@ public sealed class RemoteInstance : IDisposable
                 return true;
             }
         }
-        await UploadAtomicallyAsync(new MemoryStream(content.ToArray(), writable: false), remotePath, mode, cancellationToken);
+        await UploadAtomicallyAsync(new MemoryStream(content.ToArray(), writable: false), remotePath, mode, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
     /// <summary>Reads a remote file, or null when it does not exist.</summary>
     public async Task<byte[]?> TryReadFileAsync(string remotePath, CancellationToken cancellationToken)
     {
-        if (!await _sftp.ExistsAsync(remotePath, cancellationToken))
+        if (!await _sftp.ExistsAsync(remotePath, cancellationToken).ConfigureAwait(false))
         {
             return null;
         }
-        return await ReadAllBytesAsync(remotePath, cancellationToken);
+        return await ReadAllBytesAsync(remotePath, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Creates <paramref name="remoteDirectory"/> and its parents when missing; sets <paramref name="mode"/> when given.</summary>
@@ -233,12 +233,12 @@ public sealed class RemoteInstance : IDisposable
         foreach (var part in parts)
         {
             path += "/" + part;
-            if (!await _sftp.ExistsAsync(path, cancellationToken))
+            if (!await _sftp.ExistsAsync(path, cancellationToken).ConfigureAwait(false))
             {
-                await _sftp.CreateDirectoryAsync(path, cancellationToken);
+                await _sftp.CreateDirectoryAsync(path, cancellationToken).ConfigureAwait(false);
             }
         }
-        if (mode is { } wanted && PermissionBits(await _sftp.GetAttributesAsync(remoteDirectory, cancellationToken)) != wanted)
+        if (mode is { } wanted && PermissionBits(await _sftp.GetAttributesAsync(remoteDirectory, cancellationToken).ConfigureAwait(false)) != wanted)
         {
             Chmod(remoteDirectory, wanted);
         }
@@ -254,7 +254,7 @@ public sealed class RemoteInstance : IDisposable
     {
         ArgumentNullException.ThrowIfNull(files);
         var manifestPath = InstanceLayout.ManifestPathFor(remoteDirectory);
-        var previous = ParseManifest(await TryReadFileAsync(manifestPath, cancellationToken));
+        var previous = ParseManifest(await TryReadFileAsync(manifestPath, cancellationToken).ConfigureAwait(false));
         var current = new SortedDictionary<string, ManifestEntry>(StringComparer.Ordinal);
         foreach (var (relative, full) in files)
         {
@@ -264,10 +264,10 @@ public sealed class RemoteInstance : IDisposable
                 _reporter.Warning($"Not transferring '{relative}': its name cannot be stored safely on the instance.");
                 continue;
             }
-            current[relative] = await HashFileAsync(full, cancellationToken);
+            current[relative] = await HashFileAsync(full, cancellationToken).ConfigureAwait(false);
         }
 
-        await EnsureDirectoryAsync(remoteDirectory, cancellationToken);
+        await EnsureDirectoryAsync(remoteDirectory, cancellationToken).ConfigureAwait(false);
         var knownDirectories = new HashSet<string>(StringComparer.Ordinal) { remoteDirectory };
         var uploaded = new List<string>();
         var fullPaths = files.ToDictionary(f => f.RelativePath, f => f.FullPath, StringComparer.Ordinal);
@@ -281,11 +281,12 @@ public sealed class RemoteInstance : IDisposable
             var parent = ParentOf(remotePath);
             if (knownDirectories.Add(parent))
             {
-                await EnsureDirectoryAsync(parent, cancellationToken);
+                await EnsureDirectoryAsync(parent, cancellationToken).ConfigureAwait(false);
             }
-            await using (var stream = new FileStream(fullPaths[relative], FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true))
+            var stream = new FileStream(fullPaths[relative], FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
+            await using (stream.ConfigureAwait(false))
             {
-                await UploadAtomicallyAsync(stream, remotePath, entry.Mode, cancellationToken);
+                await UploadAtomicallyAsync(stream, remotePath, entry.Mode, cancellationToken).ConfigureAwait(false);
             }
             uploaded.Add(relative);
         }
@@ -296,7 +297,7 @@ public sealed class RemoteInstance : IDisposable
             var remotePath = $"{remoteDirectory}/{relative}";
             try
             {
-                await _sftp.DeleteFileAsync(remotePath, cancellationToken);
+                await _sftp.DeleteFileAsync(remotePath, cancellationToken).ConfigureAwait(false);
             }
             catch (SftpPathNotFoundException)
             {
@@ -309,7 +310,7 @@ public sealed class RemoteInstance : IDisposable
         {
             try
             {
-                await _sftp.DeleteDirectoryAsync($"{remoteDirectory}/{folder}", cancellationToken);
+                await _sftp.DeleteDirectoryAsync($"{remoteDirectory}/{folder}", cancellationToken).ConfigureAwait(false);
             }
             catch (SshException)
             {
@@ -317,14 +318,14 @@ public sealed class RemoteInstance : IDisposable
             }
         }
 
-        if (uploaded.Count > 0 || deleted.Count > 0 || previous.Count != current.Count || !await _sftp.ExistsAsync(manifestPath, cancellationToken))
+        if (uploaded.Count > 0 || deleted.Count > 0 || previous.Count != current.Count || !await _sftp.ExistsAsync(manifestPath, cancellationToken).ConfigureAwait(false))
         {
             var manifest = new StringBuilder("# Rlabs.Pipelines sync manifest: sha256 size mode path\n");
             foreach (var (relative, entry) in current)
             {
                 manifest.Append(CultureInfo.InvariantCulture, $"{entry.Sha256} {entry.Size} {Convert.ToString(entry.Mode, 8)} {relative}\n");
             }
-            await UploadAtomicallyAsync(new MemoryStream(Encoding.UTF8.GetBytes(manifest.ToString()), writable: false), manifestPath, 0x180, cancellationToken);
+            await UploadAtomicallyAsync(new MemoryStream(Encoding.UTF8.GetBytes(manifest.ToString()), writable: false), manifestPath, 0x180, cancellationToken).ConfigureAwait(false);
         }
         return new SyncResult(uploaded, deleted, current.Count - uploaded.Count);
     }
@@ -368,7 +369,7 @@ public sealed class RemoteInstance : IDisposable
         var temporary = remotePath + PartSuffix;
         try
         {
-            await _sftp.UploadFileAsync(content, temporary, cancellationToken);
+            await _sftp.UploadFileAsync(content, temporary, cancellationToken).ConfigureAwait(false);
             Chmod(temporary, mode);
             _sftp.RenameFile(temporary, remotePath, isPosix: true);
         }
@@ -378,16 +379,19 @@ public sealed class RemoteInstance : IDisposable
         }
         finally
         {
-            await content.DisposeAsync();
+            await content.DisposeAsync().ConfigureAwait(false);
         }
     }
 
     private async Task<byte[]> ReadAllBytesAsync(string remotePath, CancellationToken cancellationToken)
     {
-        await using var stream = await _sftp.OpenAsync(remotePath, FileMode.Open, FileAccess.Read, cancellationToken);
-        using var buffer = new MemoryStream();
-        await stream.CopyToAsync(buffer, cancellationToken);
-        return buffer.ToArray();
+        var stream = await _sftp.OpenAsync(remotePath, FileMode.Open, FileAccess.Read, cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            using var buffer = new MemoryStream();
+            await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return buffer.ToArray();
+        }
     }
 
     /// <summary>SSH.NET takes the mode as octal digits written in decimal (755 for rwxr-xr-x).</summary>
@@ -403,10 +407,13 @@ public sealed class RemoteInstance : IDisposable
 
     private static async Task<ManifestEntry> HashFileAsync(string fullPath, CancellationToken cancellationToken)
     {
-        await using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
-        var hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken));
-        var executable = !OperatingSystem.IsWindows() && (File.GetUnixFileMode(fullPath) & UnixFileMode.UserExecute) != 0;
-        return new ManifestEntry(hash, stream.Length, executable ? 0x1ED : 0x1A4);
+        var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
+        await using (stream.ConfigureAwait(false))
+        {
+            var hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+            var executable = !OperatingSystem.IsWindows() && (File.GetUnixFileMode(fullPath) & UnixFileMode.UserExecute) != 0;
+            return new ManifestEntry(hash, stream.Length, executable ? 0x1ED : 0x1A4);
+        }
     }
 
     private static Dictionary<string, ManifestEntry> ParseManifest(byte[]? content)

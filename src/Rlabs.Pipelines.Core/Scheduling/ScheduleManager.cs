@@ -134,34 +134,34 @@ public sealed class ScheduleManager
         var pipelineName = request.PipelineName;
         var ruleName = ScheduleNaming.RuleName(request.ProjectName, pipelineName);
         var functionName = ScheduleNaming.FunctionName(request.ProjectName, pipelineName);
-        var identity = await _session.GetCallerIdentityAsync(cancellationToken);
+        var identity = await _session.GetCallerIdentityAsync(cancellationToken).ConfigureAwait(false);
         var partition = identity.Arn.Split(':') is { Length: > 2 } parts ? parts[1] : "aws";
         var region = _session.Region;
         var ruleArn = $"arn:{partition}:events:{region}:{identity.Account}:rule/{ruleName}";
 
         if ((approved & (ScheduleSteps.StartInstance | ScheduleSteps.SetUpInstance | ScheduleSteps.TransferFiles)) != 0)
         {
-            await PrepareInstanceAsync(request, approved, changes, cancellationToken);
+            await PrepareInstanceAsync(request, approved, changes, cancellationToken).ConfigureAwait(false);
         }
 
         string? roleArn = null;
         if ((approved & ScheduleSteps.Role) != 0)
         {
-            roleArn = await EnsureRoleAsync(request, partition, region, identity.Account, functionName, changes, cancellationToken);
+            roleArn = await EnsureRoleAsync(request, partition, region, identity.Account, functionName, changes, cancellationToken).ConfigureAwait(false);
         }
 
         var lambda = new LambdaClient(_session);
         string? functionArn = null;
         if ((approved & ScheduleSteps.Function) != 0)
         {
-            roleArn ??= (await new IamClient(_session).GetRoleAsync(request.RoleName, cancellationToken)).Arn;
-            functionArn = await EnsureFunctionAsync(request, functionName, roleArn, ruleArn, changes, cancellationToken);
+            roleArn ??= (await new IamClient(_session).GetRoleAsync(request.RoleName, cancellationToken).ConfigureAwait(false)).Arn;
+            functionArn = await EnsureFunctionAsync(request, functionName, roleArn, ruleArn, changes, cancellationToken).ConfigureAwait(false);
         }
 
         if ((approved & ScheduleSteps.Rule) != 0)
         {
-            functionArn ??= (await lambda.GetFunctionAsync(functionName, cancellationToken)).Configuration.FunctionArn;
-            await EnsureRuleAsync(request, ruleName, functionName, functionArn, changes, cancellationToken);
+            functionArn ??= (await lambda.GetFunctionAsync(functionName, cancellationToken).ConfigureAwait(false)).Configuration.FunctionArn;
+            await EnsureRuleAsync(request, ruleName, functionName, functionArn, changes, cancellationToken).ConfigureAwait(false);
         }
 
         if ((approved & ScheduleSteps.Rule) == 0)
@@ -170,7 +170,7 @@ public sealed class ScheduleManager
             return new RlabsPipelineSchedule(request.ProjectName, pipelineName, request.PipelineRelativePath, ruleName, ruleArn, RlabsScheduleState.Enabled,
                 request.Schedule.Expression, NextRuns(request.Schedule), functionName, functionArn, request.RoleName, request.InstanceId, changes);
         }
-        var rule = await new EventBridgeClient(_session).DescribeRuleAsync(ruleName, cancellationToken);
+        var rule = await new EventBridgeClient(_session).DescribeRuleAsync(ruleName, cancellationToken).ConfigureAwait(false);
         return ToSchedule(rule, functionArn, changes);
     }
 
@@ -180,7 +180,7 @@ public sealed class ScheduleManager
         var events = new EventBridgeClient(_session);
         var prefix = projectName is null ? ScheduleNaming.Prefix : $"{ScheduleNaming.Prefix}{projectName}-";
         var schedules = new List<RlabsPipelineSchedule>();
-        foreach (var listed in await events.ListAllRulesAsync(prefix, cancellationToken))
+        foreach (var listed in await events.ListAllRulesAsync(prefix, cancellationToken).ConfigureAwait(false))
         {
             if (ReadDescription(listed.Description) is not { } description
                 || (projectName is not null && description.Project != projectName)
@@ -198,22 +198,22 @@ public sealed class ScheduleManager
     {
         var events = new EventBridgeClient(_session);
         var ruleName = ScheduleNaming.RuleName(projectName, pipelineName);
-        var before = await events.FindRuleAsync(ruleName, cancellationToken)
+        var before = await events.FindRuleAsync(ruleName, cancellationToken).ConfigureAwait(false)
             ?? throw new ScheduleNotFoundException(ruleName, $"There is no schedule for pipeline '{pipelineName}' of project '{projectName}' (no EventBridge rule '{ruleName}' in {_session.Region}). Create it with New-RlabsPipelineSchedule; Get-RlabsPipelineSchedule lists the existing ones.");
         var changes = new List<string>();
         if (before.IsEnabled != enabled)
         {
             if (enabled)
             {
-                await events.EnableRuleAsync(ruleName, cancellationToken);
+                await events.EnableRuleAsync(ruleName, cancellationToken).ConfigureAwait(false);
             }
             else
             {
-                await events.DisableRuleAsync(ruleName, cancellationToken);
+                await events.DisableRuleAsync(ruleName, cancellationToken).ConfigureAwait(false);
             }
             changes.Add($"rule {ruleName} {(enabled ? "enabled" : "disabled")}");
         }
-        var after = await events.DescribeRuleAsync(ruleName, cancellationToken);
+        var after = await events.DescribeRuleAsync(ruleName, cancellationToken).ConfigureAwait(false);
         if (after.IsEnabled != enabled)
         {
             throw new InvalidOperationException($"The rule '{ruleName}' reads back as {after.State} after {(enabled ? "EnableRule" : "DisableRule")}.");
@@ -236,20 +236,20 @@ public sealed class ScheduleManager
         var removed = new List<string>();
         var kept = new List<string>();
 
-        var rule = await events.FindRuleAsync(ruleName, cancellationToken);
-        var function = await lambda.FindFunctionAsync(functionName, cancellationToken);
+        var rule = await events.FindRuleAsync(ruleName, cancellationToken).ConfigureAwait(false);
+        var function = await lambda.FindFunctionAsync(functionName, cancellationToken).ConfigureAwait(false);
         var roleName = ReadDescription(rule?.Description)?.Role
             ?? function?.Configuration.Role?.Split('/')[^1]
             ?? ScheduleNaming.DefaultRoleName(projectName);
         if (rule is not null)
         {
-            var targets = await events.ListTargetsByRuleAsync(ruleName, cancellationToken);
+            var targets = await events.ListTargetsByRuleAsync(ruleName, cancellationToken).ConfigureAwait(false);
             if (targets.Targets.Count > 0)
             {
-                await events.RemoveTargetsAsync(ruleName, targets.Targets.Select(t => t.Id).ToList(), cancellationToken);
+                await events.RemoveTargetsAsync(ruleName, targets.Targets.Select(t => t.Id).ToList(), cancellationToken).ConfigureAwait(false);
                 removed.Add($"targets of rule {ruleName}");
             }
-            await events.DeleteRuleAsync(ruleName, cancellationToken);
+            await events.DeleteRuleAsync(ruleName, cancellationToken).ConfigureAwait(false);
             removed.Add($"rule {ruleName}");
         }
         else
@@ -258,11 +258,11 @@ public sealed class ScheduleManager
         }
         if (function is not null)
         {
-            await IgnoreNotFound(() => lambda.RemovePermissionAsync(functionName, PermissionStatementId, cancellationToken));
-            await lambda.DeleteFunctionAsync(functionName, cancellationToken);
+            await IgnoreNotFound(() => lambda.RemovePermissionAsync(functionName, PermissionStatementId, cancellationToken)).ConfigureAwait(false);
+            await lambda.DeleteFunctionAsync(functionName, cancellationToken).ConfigureAwait(false);
             removed.Add($"function {functionName} and its EventBridge permission");
         }
-        var role = await iam.FindRoleAsync(roleName, cancellationToken);
+        var role = await iam.FindRoleAsync(roleName, cancellationToken).ConfigureAwait(false);
         if (role is null)
         {
             kept.Add($"role {roleName}: not found");
@@ -273,11 +273,11 @@ public sealed class ScheduleManager
         }
         else
         {
-            await IgnoreNotFound(() => iam.DeleteRolePolicyAsync(roleName, functionName, cancellationToken));
+            await IgnoreNotFound(() => iam.DeleteRolePolicyAsync(roleName, functionName, cancellationToken)).ConfigureAwait(false);
             removed.Add($"inline policy {functionName} of role {roleName}");
             try
             {
-                await iam.DeleteRoleAsync(roleName, cancellationToken);
+                await iam.DeleteRoleAsync(roleName, cancellationToken).ConfigureAwait(false);
                 removed.Add($"role {roleName}");
             }
             catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.Conflict)
@@ -296,15 +296,15 @@ public sealed class ScheduleManager
     {
         ArgumentNullException.ThrowIfNull(knownHosts);
         using var ec2 = new Ec2Client(_session);
-        var instance = await ec2.DescribeInstanceAsync(instanceId, cancellationToken);
+        var instance = await ec2.DescribeInstanceAsync(instanceId, cancellationToken).ConfigureAwait(false);
         var host = instance.PublicIpAddress ?? instance.PublicDnsName ?? instance.PrivateIpAddress;
         if (instance.State != "running" || host is null)
         {
             return $"kept: the instance {instanceId} is {instance.State}; its crontab line '# {new InstanceLayout("/home/x", projectName, pipelineName).CronMarker}' stays until you remove it (crontab -e) or run Remove-RlabsPipelineSchedule again while it runs";
         }
-        using var remote = await RemoteInstance.ConnectAsync(new SshEndpoint(host, sshPort, userName, pemFile, instanceId), knownHosts, acceptChangedHostKey, _options.SshWaitTimeout, _reporter, cancellationToken);
+        using var remote = await RemoteInstance.ConnectAsync(new SshEndpoint(host, sshPort, userName, pemFile, instanceId), knownHosts, acceptChangedHostKey, _options.SshWaitTimeout, _reporter, cancellationToken).ConfigureAwait(false);
         var layout = new InstanceLayout(remote.Home, projectName, pipelineName);
-        var result = await remote.RunCheckedAsync("bash -c " + ShellQuote.Quote(InstanceScripts.CronScript(layout, install: false)), "Removing the crontab line", cancellationToken);
+        var result = await remote.RunCheckedAsync("bash -c " + ShellQuote.Quote(InstanceScripts.CronScript(layout, install: false)), "Removing the crontab line", cancellationToken).ConfigureAwait(false);
         return result.Output.Contains("unchanged", StringComparison.Ordinal) ? "no crontab line on the instance" : $"crontab line removed on {instanceId}";
     }
 
@@ -345,7 +345,7 @@ public sealed class ScheduleManager
     {
         try
         {
-            await call();
+            await call().ConfigureAwait(false);
         }
         catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound)
         {
@@ -355,7 +355,7 @@ public sealed class ScheduleManager
     private async Task PrepareInstanceAsync(ScheduleRequest request, ScheduleSteps approved, List<string> changes, CancellationToken cancellationToken)
     {
         using var ec2 = new Ec2Client(_session);
-        var instance = await ec2.DescribeInstanceAsync(request.InstanceId, cancellationToken);
+        var instance = await ec2.DescribeInstanceAsync(request.InstanceId, cancellationToken).ConfigureAwait(false);
         if (instance.State != "running")
         {
             if ((approved & ScheduleSteps.StartInstance) == 0)
@@ -366,15 +366,15 @@ public sealed class ScheduleManager
             if (instance.State is "stopping" or "shutting-down")
             {
                 _reporter.Verbose($"The instance {request.InstanceId} is {instance.State}; waiting for it to stop before starting it.");
-                await ec2.WaitForStateAsync(request.InstanceId, "stopped", _options.PollInterval, _options.InstanceStartTimeout, cancellationToken);
+                await ec2.WaitForStateAsync(request.InstanceId, "stopped", _options.PollInterval, _options.InstanceStartTimeout, cancellationToken).ConfigureAwait(false);
             }
             if (instance.State != "pending")
             {
-                await ec2.StartInstanceAsync(request.InstanceId, cancellationToken);
+                await ec2.StartInstanceAsync(request.InstanceId, cancellationToken).ConfigureAwait(false);
                 changes.Add($"instance {request.InstanceId} started");
             }
             _reporter.Verbose($"Waiting for {request.InstanceId} to run.");
-            instance = await ec2.WaitForStateAsync(request.InstanceId, "running", _options.PollInterval, _options.InstanceStartTimeout, cancellationToken);
+            instance = await ec2.WaitForStateAsync(request.InstanceId, "running", _options.PollInterval, _options.InstanceStartTimeout, cancellationToken).ConfigureAwait(false);
         }
         var host = instance.PublicIpAddress ?? instance.PublicDnsName ?? instance.PrivateIpAddress
             ?? throw new InvalidOperationException($"The instance {request.InstanceId} has no address to connect to.");
@@ -383,9 +383,9 @@ public sealed class ScheduleManager
             return;
         }
         var endpoint = new SshEndpoint(host, request.SshPort, request.Ec2UserName, request.PemFile, request.InstanceId);
-        using var remote = await RemoteInstance.ConnectAsync(endpoint, request.KnownHosts, request.AcceptChangedHostKey, _options.SshWaitTimeout, _reporter, cancellationToken);
+        using var remote = await RemoteInstance.ConnectAsync(endpoint, request.KnownHosts, request.AcceptChangedHostKey, _options.SshWaitTimeout, _reporter, cancellationToken).ConfigureAwait(false);
         var layout = new InstanceLayout(remote.Home, request.ProjectName, request.PipelineName);
-        await remote.EnsureDirectoryAsync(layout.ProjectDirectory, cancellationToken, mode: 0x1C0);
+        await remote.EnsureDirectoryAsync(layout.ProjectDirectory, cancellationToken, mode: 0x1C0).ConfigureAwait(false);
 
         if ((approved & ScheduleSteps.TransferFiles) != 0)
         {
@@ -395,7 +395,7 @@ public sealed class ScheduleManager
             {
                 _reporter.Verbose($"Not transferring '{secret}': it looks like a key or credentials file.");
             }
-            var sync = await remote.SyncDirectoryAsync(files, layout.RepositoryDirectory, cancellationToken);
+            var sync = await remote.SyncDirectoryAsync(files, layout.RepositoryDirectory, cancellationToken).ConfigureAwait(false);
             if (sync.Changed)
             {
                 changes.Add($"repository: {sync.Uploaded.Count} file(s) sent, {sync.Deleted.Count} removed");
@@ -403,8 +403,8 @@ public sealed class ScheduleManager
             _reporter.Verbose($"Repository on the instance: {sync.Uploaded.Count} sent, {sync.Deleted.Count} removed, {sync.Unchanged} unchanged.");
             if (request.CredentialsFile is not null)
             {
-                var content = await File.ReadAllBytesAsync(request.CredentialsFile, cancellationToken);
-                if (await remote.WriteFileAsync(layout.CredentialsFile, content, 0x180, cancellationToken))
+                var content = await File.ReadAllBytesAsync(request.CredentialsFile, cancellationToken).ConfigureAwait(false);
+                if (await remote.WriteFileAsync(layout.CredentialsFile, content, 0x180, cancellationToken).ConfigureAwait(false))
                 {
                     changes.Add("credentials file (mode 600)");
                 }
@@ -417,21 +417,21 @@ public sealed class ScheduleManager
                 .Select(f => (Path.GetRelativePath(request.ModuleDirectory, f).Replace('\\', '/'), f))
                 .OrderBy(f => f.Item1, StringComparer.Ordinal)
                 .ToList();
-            var module = await remote.SyncDirectoryAsync(moduleFiles, layout.ModuleDirectory, cancellationToken);
+            var module = await remote.SyncDirectoryAsync(moduleFiles, layout.ModuleDirectory, cancellationToken).ConfigureAwait(false);
             if (module.Changed)
             {
                 changes.Add($"module: {module.Uploaded.Count} file(s) sent, {module.Deleted.Count} removed");
             }
-            await remote.EnsureDirectoryAsync(layout.ScheduleDirectory, cancellationToken);
+            await remote.EnsureDirectoryAsync(layout.ScheduleDirectory, cancellationToken).ConfigureAwait(false);
             foreach (var (name, content) in InstanceScripts.Generate(layout, request.PipelineRelativePath, request.SageMakerInstanceType))
             {
                 var mode = name.EndsWith(".sh", StringComparison.Ordinal) ? 0x1C0 : 0x180;
-                if (await remote.WriteFileAsync($"{layout.ScheduleDirectory}/{name}", Encoding.UTF8.GetBytes(content), mode, cancellationToken))
+                if (await remote.WriteFileAsync($"{layout.ScheduleDirectory}/{name}", Encoding.UTF8.GetBytes(content), mode, cancellationToken).ConfigureAwait(false))
                 {
                     changes.Add($"instance script {name}");
                 }
             }
-            var setup = await remote.RunCheckedAsync("bash " + ShellQuote.Quote($"{layout.ScheduleDirectory}/{InstanceScripts.SetupScriptName}"), "The instance set-up", cancellationToken);
+            var setup = await remote.RunCheckedAsync("bash " + ShellQuote.Quote($"{layout.ScheduleDirectory}/{InstanceScripts.SetupScriptName}"), "The instance set-up", cancellationToken).ConfigureAwait(false);
             foreach (var line in setup.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 _reporter.Verbose(line);
@@ -450,7 +450,7 @@ public sealed class ScheduleManager
     private async Task<string> EnsureRoleAsync(ScheduleRequest request, string partition, string region, string account, string functionName, List<string> changes, CancellationToken cancellationToken)
     {
         var iam = new IamClient(_session);
-        var role = await iam.FindRoleAsync(request.RoleName, cancellationToken);
+        var role = await iam.FindRoleAsync(request.RoleName, cancellationToken).ConfigureAwait(false);
         var ours = role is null || role.Description?.StartsWith(RoleDescriptionPrefix, StringComparison.Ordinal) == true;
         if (role is null)
         {
@@ -464,13 +464,13 @@ public sealed class ScheduleManager
                     new AwsTag { Key = ScheduleNaming.CreatedByTag, Value = ScheduleNaming.CreatedByValue },
                     new AwsTag { Key = ScheduleNaming.ProjectTag, Value = request.ProjectName },
                 ],
-            }, cancellationToken);
+            }, cancellationToken).ConfigureAwait(false);
             changes.Add($"role {request.RoleName} created");
         }
         if (ours)
         {
             // Put every time: IAM keeps one document per name, so the same document changes nothing.
-            await iam.PutRolePolicyAsync(request.RoleName, functionName, StartInstancePolicy(partition, region, account, request.InstanceId, functionName), cancellationToken);
+            await iam.PutRolePolicyAsync(request.RoleName, functionName, StartInstancePolicy(partition, region, account, request.InstanceId, functionName), cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -486,7 +486,7 @@ public sealed class ScheduleManager
         var codeSha256 = Convert.ToBase64String(SHA256.HashData(zip));
         var environment = new FunctionEnvironment { Variables = new Dictionary<string, string> { [InstanceIdVariable] = request.InstanceId } };
         var description = $"Rlabs.Pipelines: starts {request.InstanceId} for {request.ProjectName}/{request.PipelineName}";
-        var existing = await lambda.FindFunctionAsync(functionName, cancellationToken);
+        var existing = await lambda.FindFunctionAsync(functionName, cancellationToken).ConfigureAwait(false);
         string functionArn;
         if (existing is null)
         {
@@ -512,13 +512,13 @@ public sealed class ScheduleManager
                             [ScheduleNaming.PipelineTag] = request.PipelineName,
                             [ScheduleNaming.InstanceTag] = request.InstanceId,
                         },
-                    }, cancellationToken)).FunctionArn;
+                    }, cancellationToken).ConfigureAwait(false)).FunctionArn;
                     break;
                 }
                 catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.Validation && ex.AwsMessage.Contains("assume", StringComparison.OrdinalIgnoreCase) && DateTimeOffset.UtcNow < deadline)
                 {
                     _reporter.Verbose("Lambda cannot assume the new role yet (IAM propagates in seconds); retrying.");
-                    await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
+                    await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
                 }
             }
             changes.Add($"function {functionName} created");
@@ -529,7 +529,7 @@ public sealed class ScheduleManager
             functionArn = configuration.FunctionArn;
             if (configuration.CodeSha256 != codeSha256)
             {
-                await lambda.UpdateFunctionCodeAsync(functionName, zip, cancellationToken);
+                await lambda.UpdateFunctionCodeAsync(functionName, zip, cancellationToken).ConfigureAwait(false);
                 changes.Add($"function {functionName} code updated");
             }
             var variables = configuration.Environment?.Variables;
@@ -544,7 +544,7 @@ public sealed class ScheduleManager
                     Runtime = _options.LambdaRuntime,
                     Description = description,
                     Environment = environment,
-                }, cancellationToken);
+                }, cancellationToken).ConfigureAwait(false);
                 changes.Add($"function {functionName} configuration updated");
             }
         }
@@ -557,7 +557,7 @@ public sealed class ScheduleManager
                 Action = "lambda:InvokeFunction",
                 Principal = "events.amazonaws.com",
                 SourceArn = ruleArn,
-            }, cancellationToken);
+            }, cancellationToken).ConfigureAwait(false);
             changes.Add($"permission for rule {ruleArn.Split('/')[^1]} to invoke {functionName}");
         }
         catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.Conflict)
@@ -571,7 +571,7 @@ public sealed class ScheduleManager
     {
         var events = new EventBridgeClient(_session);
         var description = WriteDescription(new ScheduleDescription(request.ProjectName, request.PipelineRelativePath, request.InstanceId, request.RoleName, functionName));
-        var rule = await events.FindRuleAsync(ruleName, cancellationToken);
+        var rule = await events.FindRuleAsync(ruleName, cancellationToken).ConfigureAwait(false);
         if (rule is null || rule.ScheduleExpression != request.Schedule.Expression || !rule.IsEnabled || rule.Description != description)
         {
             await events.PutRuleAsync(new PutRuleRequest
@@ -588,18 +588,18 @@ public sealed class ScheduleManager
                         new AwsTag { Key = ScheduleNaming.InstanceTag, Value = request.InstanceId },
                     ]
                     : null,
-            }, cancellationToken);
+            }, cancellationToken).ConfigureAwait(false);
             changes.Add(rule is null ? $"rule {ruleName} created" : $"rule {ruleName} updated");
         }
-        var targets = await events.ListTargetsByRuleAsync(ruleName, cancellationToken);
+        var targets = await events.ListTargetsByRuleAsync(ruleName, cancellationToken).ConfigureAwait(false);
         if (targets.Targets.Count != 1 || targets.Targets[0].Id != TargetId || targets.Targets[0].Arn != functionArn || targets.Targets[0].Input is not null)
         {
             var stale = targets.Targets.Where(t => t.Id != TargetId).Select(t => t.Id).ToList();
             if (stale.Count > 0)
             {
-                await events.RemoveTargetsAsync(ruleName, stale, cancellationToken);
+                await events.RemoveTargetsAsync(ruleName, stale, cancellationToken).ConfigureAwait(false);
             }
-            await events.PutTargetsAsync(ruleName, [new EventTarget { Id = TargetId, Arn = functionArn }], cancellationToken);
+            await events.PutTargetsAsync(ruleName, [new EventTarget { Id = TargetId, Arn = functionArn }], cancellationToken).ConfigureAwait(false);
             changes.Add($"rule {ruleName} targets {functionName}");
         }
     }

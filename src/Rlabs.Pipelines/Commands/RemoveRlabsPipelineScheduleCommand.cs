@@ -58,8 +58,8 @@ public sealed class RemoveRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
             RunCore(async reporter =>
             {
                 var manager = new ScheduleManager(session, reporter);
-                var instanceId = InstanceId ?? ((await manager.GetAsync(project, pipeline, CancellationToken)) is [var found, ..] ? found.InstanceId : null);
-                var removal = await manager.RemoveAsync(project, pipeline, CancellationToken);
+                var instanceId = InstanceId ?? ((await manager.GetAsync(project, pipeline, CancellationToken).ConfigureAwait(false)) is [var found, ..] ? found.InstanceId : null);
+                var removal = await manager.RemoveAsync(project, pipeline, CancellationToken).ConfigureAwait(false);
                 foreach (var item in removal.Removed)
                 {
                     reporter.Verbose($"Removed {item}.");
@@ -78,7 +78,7 @@ public sealed class RemoveRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
                 }
                 else
                 {
-                    var outcome = await manager.RemoveCronEntryAsync(instanceId, ResolvePath(PemFile), Ec2UserName, SshPort, new KnownHosts(KnownHosts.DefaultPath()), acceptChangedHostKey: false, project, pipeline, CancellationToken);
+                    var outcome = await manager.RemoveCronEntryAsync(instanceId, ResolvePath(PemFile), Ec2UserName, SshPort, new KnownHosts(KnownHosts.DefaultPath()), acceptChangedHostKey: false, project, pipeline, CancellationToken).ConfigureAwait(false);
                     if (outcome.StartsWith("kept", StringComparison.Ordinal))
                     {
                         reporter.Warning($"Crontab line {outcome}.");
