@@ -30,10 +30,10 @@ public sealed class CloudStepPlan
     /// <summary>The runtime-neutral step.</summary>
     public StepPlan Plan { get; }
 
-    /// <summary>The step.</summary>
+    /// <summary>The step as written in the pipeline file.</summary>
     public RlabsPipelineStep Step => Plan.Step;
 
-    /// <summary>Its position in the pipeline.</summary>
+    /// <summary>Its position in the pipeline (0 for the first step).</summary>
     public int Index => Plan.Index;
 
     /// <summary>The CreateProcessingJob request the step sends.</summary>
@@ -71,10 +71,10 @@ public sealed class CloudRunPlan
     /// <summary>The runtime-neutral plan.</summary>
     public RunPlan Run { get; }
 
-    /// <summary>The request.</summary>
+    /// <summary>The request the run was planned from.</summary>
     public RunRequest Request => Run.Request;
 
-    /// <summary>The region.</summary>
+    /// <summary>The region the jobs run in.</summary>
     public string Region { get; }
 
     /// <summary>The bucket (a placeholder naming the account when not yet known).</summary>
@@ -92,7 +92,7 @@ public sealed class CloudRunPlan
     /// <summary>Artifacts to upload once.</summary>
     public IReadOnlyList<CloudArtifact> Artifacts { get; }
 
-    /// <summary>The jobs.</summary>
+    /// <summary>One CreateProcessingJob per step, in order.</summary>
     public IReadOnlyList<CloudStepPlan> Steps { get; }
 
     /// <summary>Key of the stripped credentials file, when one was given.</summary>

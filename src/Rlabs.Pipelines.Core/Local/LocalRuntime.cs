@@ -35,10 +35,10 @@ public sealed class LocalStepLayout
     /// <summary>The runtime-neutral step.</summary>
     public StepPlan Plan { get; }
 
-    /// <summary>The step.</summary>
+    /// <summary>The step as written in the pipeline file.</summary>
     public RlabsPipelineStep Step => Plan.Step;
 
-    /// <summary>Its job name.</summary>
+    /// <summary>Its job name: &lt;project&gt;-&lt;job_id&gt;-&lt;job_suffix&gt;, also the container name's stem.</summary>
     public string JobName => Plan.JobName;
 
     /// <summary>The step workspace, laid out like /opt/ml/processing.</summary>
@@ -94,7 +94,7 @@ public sealed class LocalRunLayout
     /// <summary>The runtime-neutral plan.</summary>
     public RunPlan Run { get; }
 
-    /// <summary>The request.</summary>
+    /// <summary>The request the run was planned from.</summary>
     public RunRequest Request => Run.Request;
 
     /// <summary>The local runtime: Process, Container or Auto.</summary>

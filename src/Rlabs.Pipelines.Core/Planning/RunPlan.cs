@@ -100,7 +100,7 @@ public sealed class StepPlan
     /// <summary>The step as written in the pipeline file.</summary>
     public RlabsPipelineStep Step { get; }
 
-    /// <summary>Its position in the pipeline.</summary>
+    /// <summary>Its position in the pipeline (0 for the first step).</summary>
     public int Index { get; }
 
     /// <summary>Its job name: &lt;project&gt;-&lt;job_id&gt;-&lt;job_suffix&gt; (SageMaker adds an attempt).</summary>
@@ -157,10 +157,10 @@ public sealed class RunPlan
         Target = target;
     }
 
-    /// <summary>The request.</summary>
+    /// <summary>The request the run was planned from.</summary>
     public RunRequest Request { get; }
 
-    /// <summary>The pipeline.</summary>
+    /// <summary>The pipeline the run runs.</summary>
     public RlabsPipeline Pipeline => Request.Pipeline;
 
     /// <summary>The job id.</summary>

@@ -179,7 +179,7 @@ public sealed class RlabsPipelineDiagnostic
     /// <summary>How to fix it.</summary>
     public string Hint { get; }
 
-    /// <summary>The file.</summary>
+    /// <summary>The pipeline file the diagnostic is about.</summary>
     public string File { get; }
 
     /// <summary>1-based line.</summary>
