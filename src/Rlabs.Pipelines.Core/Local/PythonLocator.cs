@@ -27,7 +27,7 @@ public static class PythonLocator
             }
         }
         throw new RlabsConfigException(
-            $"No Python interpreter was found: looked for {string.Join(" and ", names)} on PATH. Install Python 3, or pass -PythonPath (or set ${EnvironmentVariable}) to the interpreter to use.",
+            $"No Python interpreter was found: looked for {string.Join(" and ", names)} on PATH. Install Python 3, or set ${EnvironmentVariable} (Invoke-RlabsPipeline also takes -PythonPath) to the interpreter to use.",
             file: null);
     }
 
