@@ -7,7 +7,9 @@ param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $SummaryPath,
     [string] $ResultsPath,
-    [string[]] $Path = $PSScriptRoot
+    [string[]] $Path = $PSScriptRoot,
+    # Slow tiers to leave out (Emulator, Ssh, Container; build.ps1 Test -Fast leaves out all three).
+    [string[]] $ExcludeTag = @()
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $PesterPath -Force
@@ -17,6 +19,9 @@ $configuration = New-PesterConfiguration
 $configuration.Run.Path = $Path
 $configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = 'Normal'
+# pwsh -File passes one string: 'Emulator,Ssh'.
+$ExcludeTag = @($ExcludeTag | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
+if ($ExcludeTag) { $configuration.Filter.ExcludeTag = $ExcludeTag }
 if ($ResultsPath) {
     $configuration.TestResult.Enabled = $true
     $configuration.TestResult.OutputPath = $ResultsPath

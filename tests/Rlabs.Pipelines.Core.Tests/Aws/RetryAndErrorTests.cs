@@ -5,6 +5,7 @@ using Rlabs.Pipelines.AwsEmulator;
 
 namespace Rlabs.Pipelines.Core.Tests.Aws;
 
+[Trait("Tier", "Emulator")]
 public sealed class RetryAndErrorTests : IClassFixture<EmulatorFixture>, IDisposable
 {
     private readonly EmulatorFixture _fixture;

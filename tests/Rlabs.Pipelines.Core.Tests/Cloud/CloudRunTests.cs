@@ -8,6 +8,7 @@ using Rlabs.Pipelines.Running;
 namespace Rlabs.Pipelines.Tests.Cloud;
 
 /// <summary>Cloud runs against the model-checked emulator; its jobs really execute the code scripts (LocalProcessingJobExecutor).</summary>
+[Trait("Tier", "Emulator")]
 public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
 {
     private const string RoleArn = "arn:aws:iam::123456789012:role/rlabs-sagemaker";
