@@ -16,7 +16,8 @@ Import-Module $PesterPath -Force
 $env:RLABS_MODULE_PATH = (Resolve-Path $ModulePath).Path
 $env:AWS_EC2_METADATA_DISABLED = 'true'
 $configuration = New-PesterConfiguration
-$configuration.Run.Path = $Path
+# pwsh -File passes one string: 'a.Tests.ps1,b.Tests.ps1'.
+$configuration.Run.Path = @($Path | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
 $configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = 'Normal'
 # pwsh -File passes one string: 'Emulator,Ssh'.
