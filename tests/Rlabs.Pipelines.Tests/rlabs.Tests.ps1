@@ -326,6 +326,40 @@ Describe 'rlabs' {
             Join-Path $repo '.rlabs/data/data/outside-1/scores/metrics.json' | Should -Exist
         }
 
+        It 'Should stop the run and exit 130 with one line when Ctrl-C (SIGINT) interrupts it' -Skip:$IsWindows {
+            $repo = New-SeedRepository 'interrupt'
+            $pidFile = Join-Path $TestDrive 'interrupt.pid'
+            Set-Content (Join-Path $repo 'sleeper.py') "import os, time`nopen(r'$pidFile', 'w').write(str(os.getpid()))`ntime.sleep(300)`n"
+            "pipeline:`n  - { name: sleep, job_suffix: Z, code: sleeper.py, output_path: data }`n  - { name: after, job_suffix: A, code: sleeper.py, output_path: data }" |
+                Set-Content (Join-Path $repo 'slow.yaml')
+            $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $bin 'rlabs'))
+            foreach ($word in 'aws', 'pipeline', 'run', '-p', 'slow.yaml', '-i', 'local', '-j', 'interrupt-1') { $start.ArgumentList.Add($word) }
+            $start.WorkingDirectory = $repo
+            $start.RedirectStandardError = $true
+            $start.RedirectStandardOutput = $true
+            $process = [Diagnostics.Process]::Start($start)
+            try {
+                $stderr = $process.StandardError.ReadToEndAsync()
+                $null = $process.StandardOutput.ReadToEndAsync()
+                $deadline = (Get-Date).AddSeconds(60)
+                while (-not (Test-Path $pidFile) -or -not (Get-Content $pidFile -Raw)) {
+                    if ((Get-Date) -gt $deadline -or $process.HasExited) { throw "The step never started: $($stderr.Result)" }
+                    Start-Sleep -Milliseconds 100
+                }
+                $stepPid = [int](Get-Content $pidFile -Raw)
+
+                & kill -INT $process.Id
+
+                $process.WaitForExit(30000) | Should -BeTrue -Because 'an interrupted run returns promptly'
+                $process.ExitCode | Should -Be 130
+                $lines = @($stderr.Result -split "`n" | Where-Object { $_ })
+                $lines[-1] | Should -Be 'rlabs: interrupted: run interrupt-1 stopped: its running steps (local processes or SageMaker jobs) were stopped and later steps not started.'
+                Get-Process -Id $stepPid -ErrorAction Ignore | Where-Object { -not $_.HasExited } | Should -BeNullOrEmpty -Because 'the step process is stopped with the run'
+            } finally {
+                if (-not $process.HasExited) { $process.Kill($true) }
+            }
+        }
+
         Context 'Given a launcher whose recorded PowerShell is gone' {
             BeforeAll {
                 # A copy of out/bin beside the module, with its own rlabs-pwsh.txt.
