@@ -25,7 +25,7 @@ AfterAll {
     foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
 }
 
-Describe 'Invoke-RlabsPipeline on SageMaker' {
+Describe 'Invoke-RlabsPipeline on SageMaker' -Tag 'Emulator' {
     BeforeEach {
         Invoke-AwsEmulatorAdmin $emulator POST reset | Out-Null
         Invoke-AwsEmulatorAdmin $emulator POST sagemaker/job-behaviour @{ durationMs = 0; outcome = 'Completed'; execute = $true } | Out-Null

@@ -12,7 +12,7 @@ BeforeAll {
     }
 }
 
-Describe 'Invoke-RlabsPipeline -LocalRuntime' {
+Describe 'Invoke-RlabsPipeline -LocalRuntime' -Tag 'Container' {
     Context 'Given a container engine with the step image' {
         BeforeAll {
             $engineProblem = Get-TestEngineProblem -Image $testImage
@@ -56,7 +56,7 @@ Describe 'Invoke-RlabsPipeline -LocalRuntime' {
         }
     }
 
-    Context 'Given a SageMaker image the engine does not have' {
+    Context 'Given a SageMaker image the engine does not have' -Tag 'Emulator' {
         BeforeAll {
             $engineProblem = Get-TestEngineProblem -Image $testImage
             if (-not $engineProblem) {

@@ -24,6 +24,12 @@ public sealed class CloudRunService : IDisposable
 
     internal CloudWatchLogsClient Logs { get; }
 
+    /// <summary>
+    /// How long a job may go unobserved (every Describe failing with throttling, 5xx or timeouts) before the run
+    /// gives up on watching it: the session's throttling budget, 15 minutes by default.
+    /// </summary>
+    internal TimeSpan ObservationBudget => _session.Options.ThrottlingBudget;
+
     /// <summary>Bytes of artifacts uploaded by this service so far (run files such as the manifest not counted).</summary>
     public long UploadedBytes { get; private set; }
 

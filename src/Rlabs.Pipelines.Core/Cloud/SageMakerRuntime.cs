@@ -80,6 +80,9 @@ public sealed class SageMakerRuntime : IPipelineRuntime
     public async Task<RlabsPipelineRun> PrepareAsync(RunPlan plan, IRunReporter reporter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(reporter);
+        // Every wait before a retry (throttling above all) shows in -Verbose while the run goes on.
+        _session.RetryReported ??= reporter.Verbose;
         await LearnAccountAsync(plan, cancellationToken).ConfigureAwait(false);
         _source ??= ProcessingJobBinder.Package(plan.Request, _work, cancellationToken);
         _bound = Bind(plan, _account); // again: the bucket is known now, and so are the empty inputs

@@ -5,10 +5,12 @@ using Rlabs.Pipelines.Config;
 using Rlabs.Pipelines.Core.Tests.Aws;
 using Rlabs.Pipelines.Planning;
 using Rlabs.Pipelines.Running;
+using Rlabs.Pipelines.Tests.Running;
 
 namespace Rlabs.Pipelines.Tests.Cloud;
 
 /// <summary>Cloud runs against the model-checked emulator; its jobs really execute the code scripts (LocalProcessingJobExecutor).</summary>
+[Trait("Tier", "Emulator")]
 public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
 {
     private const string RoleArn = "arn:aws:iam::123456789012:role/rlabs-sagemaker";
@@ -90,9 +92,9 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     };
 
     /// <summary>Plans and runs the request through the one engine with the SageMaker runtime, as Invoke-RlabsPipeline does.</summary>
-    private async Task<RlabsPipelineRun> RunAsync(RunRequest request, bool noWait = false, IRunReporter? reporter = null, CancellationToken cancellationToken = default)
+    private async Task<RlabsPipelineRun> RunAsync(RunRequest request, bool noWait = false, IRunReporter? reporter = null, TimeSpan? throttlingBudget = null, CancellationToken cancellationToken = default)
     {
-        using var runtime = new SageMakerRuntime(_fixture.Session());
+        using var runtime = new SageMakerRuntime(_fixture.Session(throttlingBudget: throttlingBudget));
         var plan = RunEngine.Plan(noWait ? Plan(request.Pipeline, request.JobId, request.Cloud.Resume, request.Credentials, noWait: true) : request, runtime);
         return await RunEngine.RunAsync(plan, runtime, reporter ?? NullRunReporter.Instance, cancellationToken);
     }
@@ -270,6 +272,41 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
         Assert.Equal(RlabsRunStatus.Completed, run.Status);
         Assert.Contains(_fixture.Emulator.Requests.For("sagemaker", "DescribeProcessingJob"), r => r.ErrorCode == "ThrottlingException");
         Assert.Equal(3, _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count(r => r.StatusCode == 200));
+    }
+
+    [Fact]
+    public async Task Should_outlast_throttled_creates_and_describes_and_failing_describes()
+    {
+        // The fault test's exact mix: 5 throttled CreateProcessingJob, 20 throttled and 5 failed (5xx) Describe
+        // answers. The session allows 3 attempts per call: only throttling budgets and observation keep it alive.
+        _fixture.Emulator.Faults.Add(new AwsEmulator.FaultRule { Service = "sagemaker", Operation = "CreateProcessingJob", Kind = "Throttling", Count = 5 });
+        _fixture.Emulator.Faults.Add(new AwsEmulator.FaultRule { Service = "sagemaker", Operation = "DescribeProcessingJob", Kind = "Throttling", Count = 20 });
+        _fixture.Emulator.Faults.Add(new AwsEmulator.FaultRule { Service = "sagemaker", Operation = "DescribeProcessingJob", Kind = "ServerError", Count = 5 });
+        var reporter = new RecordingReporter();
+
+        var run = await RunAsync(Plan(Pipeline(ThreeSteps), "c15"), reporter: reporter);
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Equal(3, _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count(r => r.StatusCode == 200));
+        Assert.Equal(5, _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count(r => r.ErrorCode == "ThrottlingException"));
+        Assert.Equal(5, _fixture.Emulator.Requests.For("sagemaker", "DescribeProcessingJob").Count(r => r.StatusCode >= 500));
+        Assert.Contains(reporter.Lines, l => l.Contains("CreateProcessingJob: ThrottlingException", StringComparison.Ordinal) && l.Contains("retrying in", StringComparison.Ordinal));
+        Assert.Contains(reporter.Lines, l => l.Contains("DescribeProcessingJob failed", StringComparison.Ordinal) && l.Contains("the job is still watched", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_say_the_job_may_still_run_when_it_cannot_be_observed_within_the_budget()
+    {
+        _fixture.Emulator.Faults.Add(new AwsEmulator.FaultRule { Service = "sagemaker", Operation = "DescribeProcessingJob", Kind = "ServerError", Count = 100_000 });
+
+        var run = await RunAsync(Plan(Pipeline(ThreeSteps), "c16"), throttlingBudget: TimeSpan.FromSeconds(2));
+
+        Assert.Equal(RlabsRunStatus.Failed, run.Status);
+        var message = run.Steps[0].FailureReason ?? string.Empty;
+        Assert.Contains("could not be observed", message, StringComparison.Ordinal);
+        Assert.Contains("the job may still be running", message, StringComparison.Ordinal);
+        Assert.Contains("Wait-RlabsPipelineRun -JobId c16 -ProjectName churn", message, StringComparison.Ordinal);
+        Assert.Equal(RlabsRunStatus.Skipped, run.Steps[1].Status);
     }
 
     [Fact]

@@ -13,6 +13,7 @@ namespace Rlabs.Pipelines.Tests.Running;
 
 /// <summary>Local runs in containers on a real engine (build.ps1 Test starts one; see TestEngine).</summary>
 [Collection(ContainerEngineTests.Name)]
+[Trait("Tier", "Container")]
 public sealed class ContainerRunTests : IDisposable
 {
     // Runs in the test image (python3-minimal as user nobody unless the runner says otherwise).
