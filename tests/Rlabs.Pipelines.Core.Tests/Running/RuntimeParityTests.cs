@@ -16,6 +16,8 @@ namespace Rlabs.Pipelines.Tests.Running;
 /// (the step workspace, /opt/ml/processing, the job's root).
 /// </summary>
 [Collection(ContainerEngineTests.Name)]
+[Trait("Tier", "Container")]
+[Trait("Tier", "Emulator")]
 public sealed class RuntimeParityTests : IClassFixture<EmulatorFixture>, IDisposable
 {
     private const string JobId = "parity";
