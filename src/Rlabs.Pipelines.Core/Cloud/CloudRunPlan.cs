@@ -194,7 +194,7 @@ public static class CloudRunPlanner
         {
             excluded.Add(request.Credentials.Path);
         }
-        return SourcePackager.CreateZip(pipeline.RepositoryPath, Path.Combine(workDirectory, StepContract.SourceZipName), excluded, cancellationToken);
+        return SourcePackager.CreateZip(pipeline.RepositoryPath, Path.Combine(workDirectory, StepContract.SourceZipName), excluded, pipeline.Defaults.PackageSecrets, cancellationToken);
     }
 
     /// <summary>Whether the bucket name needs the account id (no -Bucket and no 'bucket:').</summary>

@@ -389,13 +389,22 @@ public sealed class ScheduleManager
 
         if ((approved & ScheduleSteps.TransferFiles) != 0)
         {
-            var excluded = request.CredentialsFile is null ? Array.Empty<string>() : [request.CredentialsFile];
-            var files = SourcePackager.CollectFiles(request.RepositoryPath, excluded, out var secrets);
-            foreach (var secret in secrets)
+            // The key the module logs in with never goes to the instance, even when it sits in the repository.
+            var excluded = new List<string> { request.PemFile };
+            if (request.CredentialsFile is not null)
             {
-                _reporter.Verbose($"Not transferring '{secret}': it looks like a key or credentials file.");
+                excluded.Add(request.CredentialsFile);
             }
-            var sync = await remote.SyncDirectoryAsync(files, layout.RepositoryDirectory, cancellationToken);
+            var selection = SourcePackager.Select(request.RepositoryPath, excluded, request.PackageSecrets);
+            foreach (var secret in selection.SkippedSecrets)
+            {
+                _reporter.Warning($"Not transferring '{secret}': it looks like a key or credentials file (list it under 'package_secrets:' to send it).");
+            }
+            foreach (var link in selection.SkippedLinks)
+            {
+                _reporter.Warning($"Not transferring the link '{link}': it points outside the repository.");
+            }
+            var sync = await remote.SyncDirectoryAsync(selection.Files, layout.RepositoryDirectory, cancellationToken);
             if (sync.Changed)
             {
                 changes.Add($"repository: {sync.Uploaded.Count} file(s) sent, {sync.Deleted.Count} removed");
