@@ -103,6 +103,12 @@ public sealed class CloudRunPlan
     /// <summary>Whether <see cref="Bucket"/> is final (false while the account is unknown).</summary>
     public bool BucketKnown { get; }
 
+    /// <summary>
+    /// The account that must own <see cref="Bucket"/> when the module chose it (the default bucket); every S3
+    /// call to it then sends ExpectedBucketOwner. Null for a bucket the user named.
+    /// </summary>
+    public string? BucketOwner { get; init; }
+
     /// <summary>Key prefix of the project: rlabs/&lt;project&gt;.</summary>
     public string Prefix { get; }
 
@@ -335,7 +341,10 @@ public static class CloudRunPlanner
             };
             steps.Add(new CloudStepPlan(step, index, jobRequest, inputsHash, inputUri, outputUri));
         }
-        return new CloudRunPlan(request, region, bucket, bucketKnown, prefix, source, artifacts.Values.ToList(), steps, credentialsKey);
+        return new CloudRunPlan(request, region, bucket, bucketKnown, prefix, source, artifacts.Values.ToList(), steps, credentialsKey)
+        {
+            BucketOwner = request.Bucket is null && defaults.Bucket is null ? account : null,
+        };
     }
 
     private static NetworkConfig? NetworkFor(RlabsPipelineStep step, PipelineDefaults defaults)

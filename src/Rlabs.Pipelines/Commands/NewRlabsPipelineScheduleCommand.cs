@@ -148,7 +148,7 @@ public sealed partial class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdle
             ProjectName = project,
             PipelineRelativePath = relative,
             CredentialsFile = credentials,
-            PackageSecrets = pipelineCheck.Pipeline.Defaults.PackageSecrets,
+            PackageSecrets = pipelineCheck.Pipeline!.Defaults.PackageSecrets,
             Schedule = schedule,
             RoleName = roleName,
             SageMakerInstanceType = SageMakerInstanceType,
