@@ -302,7 +302,8 @@ public sealed class ScheduleManager
         {
             return $"kept: the instance {instanceId} is {instance.State}; its crontab line '# {new InstanceLayout("/home/x", projectName, pipelineName).CronMarker}' stays until you remove it (crontab -e) or run Remove-RlabsPipelineSchedule again while it runs";
         }
-        using var remote = await RemoteInstance.ConnectAsync(new SshEndpoint(host, sshPort, userName, pemFile, instanceId), knownHosts, acceptChangedHostKey, _options.SshWaitTimeout, _reporter, cancellationToken);
+        var fingerprints = await ConsoleFingerprintsAsync(ec2, instanceId, cancellationToken);
+        using var remote = await RemoteInstance.ConnectAsync(new SshEndpoint(host, sshPort, userName, pemFile, instanceId), knownHosts, acceptChangedHostKey, fingerprints, _options.SshWaitTimeout, _reporter, cancellationToken);
         var layout = new InstanceLayout(remote.Home, projectName, pipelineName);
         var result = await remote.RunCheckedAsync("bash -c " + ShellQuote.Quote(InstanceScripts.CronScript(layout, install: false)), "Removing the crontab line", cancellationToken);
         return result.Output.Contains("unchanged", StringComparison.Ordinal) ? "no crontab line on the instance" : $"crontab line removed on {instanceId}";
@@ -352,6 +353,24 @@ public sealed class ScheduleManager
         }
     }
 
+    /// <summary>The host key fingerprints in the instance's console output; empty when it has none (yet) or may not be read.</summary>
+    private async Task<IReadOnlyList<string>> ConsoleFingerprintsAsync(Ec2Client ec2, string instanceId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var fingerprints = KnownHosts.ConsoleFingerprints(await ec2.GetConsoleOutputAsync(instanceId, cancellationToken));
+            _reporter.Verbose(fingerprints.Count == 0
+                ? $"The console output of {instanceId} holds no SSH host key fingerprints (yet): a first-contact key cannot be checked against it."
+                : $"The console output of {instanceId} lists {fingerprints.Count} SSH host key fingerprint(s); a first-contact key must be one of them.");
+            return fingerprints;
+        }
+        catch (AwsServiceException ex) when (ex.Kind is AwsErrorKind.AccessDenied)
+        {
+            _reporter.Warning($"Cannot read the console output of {instanceId} ({ex.ErrorCode}): a first-contact host key cannot be checked. Allow ec2:GetConsoleOutput to have it checked.");
+            return [];
+        }
+    }
+
     private async Task PrepareInstanceAsync(ScheduleRequest request, ScheduleSteps approved, List<string> changes, CancellationToken cancellationToken)
     {
         using var ec2 = new Ec2Client(_session);
@@ -383,7 +402,8 @@ public sealed class ScheduleManager
             return;
         }
         var endpoint = new SshEndpoint(host, request.SshPort, request.Ec2UserName, request.PemFile, request.InstanceId);
-        using var remote = await RemoteInstance.ConnectAsync(endpoint, request.KnownHosts, request.AcceptChangedHostKey, _options.SshWaitTimeout, _reporter, cancellationToken);
+        var fingerprints = await ConsoleFingerprintsAsync(ec2, request.InstanceId, cancellationToken);
+        using var remote = await RemoteInstance.ConnectAsync(endpoint, request.KnownHosts, request.AcceptChangedHostKey, fingerprints, _options.SshWaitTimeout, _reporter, cancellationToken);
         var layout = new InstanceLayout(remote.Home, request.ProjectName, request.PipelineName);
         await remote.EnsureDirectoryAsync(layout.ProjectDirectory, cancellationToken, mode: 0x1C0);
 

@@ -61,9 +61,13 @@ public sealed partial class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdle
     [ValidateNotNullOrEmpty]
     public string SageMakerInstanceType { get; set; } = "ml.t3.xlarge";
 
-    /// <summary>Accept a changed host key.</summary>
+    /// <summary>Skip the confirmation prompts (never beats -WhatIf); does not accept a changed host key.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
+
+    /// <summary>Accept a host key that differs from the one recorded on first contact (a rebuilt instance).</summary>
+    [Parameter]
+    public SwitchParameter AcceptChangedHostKey { get; set; }
 
     /// <inheritdoc/>
     protected override void ProcessRecord()
@@ -125,7 +129,7 @@ public sealed partial class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdle
         var steps = ScheduleSteps.None;
         void Ask(ScheduleSteps step, string target, string action)
         {
-            if (ShouldProcess(target, action))
+            if (ShouldProcessOrForce(Force, target, action))
             {
                 steps |= step;
             }
@@ -154,7 +158,7 @@ public sealed partial class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdle
             SageMakerInstanceType = SageMakerInstanceType,
             ModuleDirectory = moduleDirectory,
             KnownHosts = new KnownHosts(KnownHosts.DefaultPath()),
-            AcceptChangedHostKey = Force,
+            AcceptChangedHostKey = AcceptChangedHostKey,
         };
         try
         {
