@@ -230,13 +230,56 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
     }
 
     [Fact]
+    public async Task Should_send_no_key_secret_or_outside_link_to_the_instance()
+    {
+        _server.InstallPowerShellForTestUser();
+        var repo = Path.Combine(_local, "repo");
+        Request("churn-model", "rate(1 day)");
+        var pem = Path.Combine(repo, "deploy", "instance-key");
+        Directory.CreateDirectory(Path.GetDirectoryName(pem)!);
+        File.Copy(_server.Ed25519Key, pem);
+        File.SetUnixFileMode(pem, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Write(repo, ".env.local", "DB_PASSWORD=x\n");
+        Write(repo, "conf/service-account.json", "{}");
+        Write(_local, "outside/creds.yaml", "aws: {}\n");
+        File.CreateSymbolicLink(Path.Combine(repo, "conf", "settings.yaml"), Path.Combine(_local, "outside", "creds.yaml"));
+        using var session = _aws.Session();
+
+        await new ScheduleManager(session, _reporter, FastOptions).ScheduleAsync(Request("churn-model", "rate(1 day)", pemFile: pem), ScheduleSteps.All, CancellationToken.None);
+
+        var layout = new InstanceLayout(_server.Home, "churn-model", "daily-run");
+        Assert.Equal([".gitignore", "pipelines/daily_run.yaml", "requirements.txt", "src/churn/train.py"], ListFiles(layout.RepositoryDirectory));
+        Assert.Contains(_reporter.Warnings, w => w.Contains(".env.local", StringComparison.Ordinal));
+        Assert.Contains(_reporter.Warnings, w => w.Contains("conf/settings.yaml", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_refuse_an_instance_whose_host_key_is_not_in_its_console_output()
+    {
+        _aws.Emulator.Ec2.Seed(new Ec2InstanceSeed
+        {
+            InstanceId = _instanceId, State = "running", PublicIpAddress = "127.0.0.1",
+            ConsoleOutput = "ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----\nec2: 256 SHA256:AAAAnotThisServersKeyAAAAAAAAAAAAAAAAAAAAAAA root@ip (ED25519)\nec2: -----END SSH HOST KEY FINGERPRINTS-----\n",
+        });
+        using var session = _aws.Session();
+        var request = Request("churn-model", "rate(1 day)");
+
+        var refused = await Assert.ThrowsAsync<RemoteInstanceException>(() => new ScheduleManager(session, _reporter, FastOptions).ScheduleAsync(request, ScheduleSteps.All, CancellationToken.None));
+
+        Assert.Equal(RemoteFailure.HostKeyUnverified, refused.Failure);
+        Assert.False(Directory.Exists(new InstanceLayout(_server.Home, "churn-model", "daily-run").RepositoryDirectory));
+        Assert.False(File.Exists(request.KnownHosts.Path));
+        Assert.Single(_aws.Emulator.Requests.For("ec2", "GetConsoleOutput"));
+    }
+
+    [Fact]
     public void Should_zip_the_handler_deterministically() =>
         Assert.Equal(ScheduleManager.HandlerZip(), ScheduleManager.HandlerZip());
 
     // The emulator validates against Debian's botocore 1.29 service model, whose newest Python runtime is 3.9.
     private static ScheduleOptions FastOptions { get; } = new() { LambdaRuntime = "python3.9", PollInterval = TimeSpan.FromMilliseconds(20), InstanceStartTimeout = TimeSpan.FromSeconds(10), SshWaitTimeout = TimeSpan.FromSeconds(20) };
 
-    private ScheduleRequest Request(string project, string expression, string? roleName = null)
+    private ScheduleRequest Request(string project, string expression, string? roleName = null, string? pemFile = null)
     {
         var repo = Path.Combine(_local, "repo");
         if (!Directory.Exists(repo))
@@ -253,7 +296,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         return new ScheduleRequest
         {
             InstanceId = _instanceId,
-            PemFile = _server.Ed25519Key,
+            PemFile = pemFile ?? _server.Ed25519Key,
             Ec2UserName = SshServerFixture.UserName,
             SshPort = _server.Port,
             RepositoryPath = repo,
