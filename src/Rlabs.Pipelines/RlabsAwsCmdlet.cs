@@ -37,6 +37,10 @@ public abstract class RlabsAwsCmdlet : RlabsCmdlet
     [ValidateNotNullOrEmpty]
     public string? EndpointUrl { get; set; }
 
+    /// <summary>Allow a plain http:// endpoint that is not on this machine.</summary>
+    [Parameter]
+    public SwitchParameter AllowInsecureEndpoint { get; set; }
+
     /// <summary>Resolves the session; a missing region or bad credentials file is a terminating error.</summary>
     protected AwsSession CreateSession(string? credentialsFile)
     {
@@ -50,6 +54,7 @@ public abstract class RlabsAwsCmdlet : RlabsCmdlet
                 SecretKey = SecretKey,
                 SessionToken = SessionToken,
                 EndpointUrl = EndpointUrl,
+                AllowInsecureEndpoint = AllowInsecureEndpoint,
                 CredentialsFile = credentialsFile is null ? null : ResolvePath(credentialsFile),
             });
         }

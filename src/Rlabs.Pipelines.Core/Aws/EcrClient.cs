@@ -75,6 +75,7 @@ public sealed class EcrRegistryLogin : IRegistryLogin
             SecretKey = options.SecretKey,
             SessionToken = options.SessionToken,
             EndpointUrl = options.EndpointUrl,
+            AllowInsecureEndpoint = options.AllowInsecureEndpoint,
             CredentialsFile = options.CredentialsFile,
         }));
     }

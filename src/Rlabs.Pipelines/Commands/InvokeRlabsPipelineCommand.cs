@@ -194,6 +194,7 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             SecretKey = SecretKey,
             SessionToken = SessionToken,
             EndpointUrl = EndpointUrl,
+            AllowInsecureEndpoint = AllowInsecureEndpoint,
             CredentialsFile = CredentialsFile is null ? null : ResolvePath(CredentialsFile),
         });
         using var reporter = new QueueReporter(ProgressActivityId);
