@@ -280,12 +280,18 @@ public sealed class RemoteInstance : IDisposable
     {
         ArgumentNullException.ThrowIfNull(files);
         var manifestPath = InstanceLayout.ManifestPathFor(remoteDirectory);
-        var previous = ParseManifest(await TryReadFileAsync(manifestPath, cancellationToken));
+        // The manifest lives on the instance, where anything that runs there can rewrite it: a path in it that
+        // leaves the folder (../.ssh/authorized_keys, /etc/x) is never deleted, only reported.
+        var previous = ParseManifest(await TryReadFileAsync(manifestPath, cancellationToken), out var rejected);
+        foreach (var bad in rejected)
+        {
+            _reporter.Warning($"Ignoring '{bad}' in the sync manifest {manifestPath}: the path leaves {remoteDirectory} (the manifest was changed on the instance), so nothing is deleted for it.");
+        }
         var current = new SortedDictionary<string, ManifestEntry>(StringComparer.Ordinal);
         foreach (var (relative, full) in files)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (relative.Split('/').Any(p => p is "" or "." or "..") || relative.Any(char.IsControl))
+            if (!IsSafeRelativePath(relative))
             {
                 _reporter.Warning($"Not transferring '{relative}': its name cannot be stored safely on the instance.");
                 continue;
@@ -320,6 +326,12 @@ public sealed class RemoteInstance : IDisposable
         foreach (var relative in previous.Keys.Where(k => !current.ContainsKey(k)).Order(StringComparer.Ordinal))
         {
             var remotePath = $"{remoteDirectory}/{relative}";
+            if (LinkedAncestor(remoteDirectory, relative) is { } link)
+            {
+                // A folder replaced by a link on the instance would make the delete land wherever it points.
+                _reporter.Warning($"Not deleting '{relative}' on the instance: '{link}' is a symbolic link there.");
+                continue;
+            }
             try
             {
                 await _sftp.DeleteFileAsync(remotePath, cancellationToken);
@@ -435,9 +447,37 @@ public sealed class RemoteInstance : IDisposable
         return new ManifestEntry(hash, stream.Length, executable ? 0x1ED : 0x1A4);
     }
 
-    private static Dictionary<string, ManifestEntry> ParseManifest(byte[]? content)
+    /// <summary>A relative '/'-path that stays inside its folder: no empty, '.' or '..' part, no control character.</summary>
+    internal static bool IsSafeRelativePath(string relative) =>
+        relative.Length > 0 && !relative.Split('/').Any(p => p is "" or "." or "..") && !relative.Any(char.IsControl);
+
+    /// <summary>The first folder of <paramref name="relative"/> below <paramref name="remoteDirectory"/> that is a symbolic link on the instance, or null.</summary>
+    private string? LinkedAncestor(string remoteDirectory, string relative)
+    {
+        // SftpClient.Get returns the server's canonical path (links resolved): a folder whose canonical path is
+        // not the folder itself is, or lies under, a link.
+        var root = _sftp.Get(remoteDirectory).FullName.TrimEnd('/');
+        foreach (var folder in AncestorsOf(relative).Reverse())
+        {
+            try
+            {
+                if (!string.Equals(_sftp.Get($"{remoteDirectory}/{folder}").FullName.TrimEnd('/'), $"{root}/{folder}", StringComparison.Ordinal))
+                {
+                    return folder;
+                }
+            }
+            catch (SftpPathNotFoundException)
+            {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    private static Dictionary<string, ManifestEntry> ParseManifest(byte[]? content, out List<string> rejected)
     {
         var entries = new Dictionary<string, ManifestEntry>(StringComparer.Ordinal);
+        rejected = [];
         if (content is null)
         {
             return entries;
@@ -453,6 +493,11 @@ public sealed class RemoteInstance : IDisposable
                 && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var size)
                 && TryParseOctal(parts[2], out var mode))
             {
+                if (!IsSafeRelativePath(parts[3]))
+                {
+                    rejected.Add(parts[3]);
+                    continue;
+                }
                 entries[parts[3]] = new ManifestEntry(parts[0], size, mode);
             }
         }

@@ -177,6 +177,37 @@ public sealed class RemoteInstanceTests : IDisposable
     }
 
     [Fact]
+    public async Task Should_never_delete_outside_the_folder_for_a_tampered_manifest_or_through_a_planted_link()
+    {
+        var repo = Path.Combine(_local, "repo");
+        Write(repo, "keep.py", "k\n");
+        Write(repo, "src/churn/old.py", "print('old')\n");
+        var remoteRepo = $"{_server.Home}/rlabs/p/repo";
+        using var remote = await Connect(_server.Ed25519Key);
+        await remote.SyncDirectoryAsync(Collect(repo), remoteRepo, CancellationToken.None);
+
+        // Something on the instance rewrites the manifest and swaps a folder for a link.
+        var victim = $"{_server.Home}/rlabs/p/victim.txt";
+        await File.WriteAllTextAsync(victim, "precious");
+        await File.AppendAllTextAsync(InstanceLayout.ManifestPathFor(remoteRepo), "0000 8 644 ../victim.txt\n0000 8 644 /etc/hostname\n");
+        var elsewhere = $"{_server.Home}/rlabs/elsewhere";
+        Directory.CreateDirectory(elsewhere);
+        await File.WriteAllTextAsync($"{elsewhere}/old.py", "not ours");
+        Directory.Delete($"{remoteRepo}/src/churn", recursive: true);
+        Directory.CreateSymbolicLink($"{remoteRepo}/src/churn", elsewhere);
+        File.Delete(Path.Combine(repo, "src/churn/old.py"));
+
+        var sync = await remote.SyncDirectoryAsync(Collect(repo), remoteRepo, CancellationToken.None);
+
+        Assert.Equal("precious", await File.ReadAllTextAsync(victim));
+        Assert.Equal("not ours", await File.ReadAllTextAsync($"{elsewhere}/old.py"));
+        Assert.DoesNotContain("../victim.txt", sync.Deleted);
+        Assert.DoesNotContain("src/churn/old.py", sync.Deleted);
+        Assert.Contains(_reporter.Warnings, w => w.Contains("'../victim.txt'", StringComparison.Ordinal));
+        Assert.Contains(_reporter.Warnings, w => w.Contains("'src/churn' is a symbolic link", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Should_sync_only_what_changed_and_leave_git_data_and_ignored_files_behind()
     {
         var repo = Path.Combine(_local, "repo");
