@@ -113,7 +113,7 @@ Describe 'New-RlabsPipelineSchedule' {
             $first.State | Should -Be 'Enabled'
             $first.NextRunTimes.Count | Should -Be 3
             $first.NextRunTimes | ForEach-Object { $_.Kind | Should -Be 'Utc'; $_.Hour | Should -Be 6 }
-            $first.RoleName | Should -Be 'lead-scoring-test-lambda-role'
+            $first.RoleName | Should -Be 'lead-scoring-test-sample-pipeline-lambda-role'
             $first.Changes | Should -Contain "instance $instanceId started"
             $instanceDir = Join-Path $server.Home 'rlabs/lead-scoring-test'
             Test-Path (Join-Path $instanceDir 'repo/pipelines/sample_pipeline.yaml') | Should -BeTrue

@@ -240,7 +240,7 @@ public sealed class ScheduleManager
         var function = await lambda.FindFunctionAsync(functionName, cancellationToken);
         var roleName = ReadDescription(rule?.Description)?.Role
             ?? function?.Configuration.Role?.Split('/')[^1]
-            ?? ScheduleNaming.DefaultRoleName(projectName);
+            ?? ScheduleNaming.DefaultRoleName(projectName, pipelineName);
         if (rule is not null)
         {
             var targets = await events.ListTargetsByRuleAsync(ruleName, cancellationToken);
@@ -487,7 +487,7 @@ public sealed class ScheduleManager
             {
                 RoleName = request.RoleName,
                 AssumeRolePolicyDocument = TrustPolicy(),
-                Description = $"{RoleDescriptionPrefix}: lets the schedules of project {request.ProjectName} start their EC2 instance",
+                Description = $"{RoleDescriptionPrefix}: lets the schedule {request.ProjectName}/{request.PipelineName} start its EC2 instance",
                 Tags =
                 [
                     new AwsTag { Key = ScheduleNaming.CreatedByTag, Value = ScheduleNaming.CreatedByValue },

@@ -51,7 +51,7 @@ public sealed partial class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdle
     [ValidateNotNullOrEmpty]
     public string ScheduleExpression { get; set; } = string.Empty;
 
-    /// <summary>The Lambda role; default: &lt;project&gt;-lambda-role.</summary>
+    /// <summary>The Lambda role; default: &lt;project&gt;-&lt;pipeline&gt;-lambda-role (one per schedule).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? RoleName { get; set; }
@@ -100,7 +100,7 @@ public sealed partial class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdle
             ThrowTerminatingError(ErrorMapping.Record(new RlabsConfigException(pipelineCheck.ErrorSummary(), pipelinePath), "PipelineConfigInvalid", ErrorCategory.InvalidData, pipelinePath));
         }
         var pipelineName = PipelineNameOf(relative);
-        var roleName = RoleName ?? ScheduleNaming.DefaultRoleName(project);
+        var roleName = RoleName ?? ScheduleNaming.DefaultRoleName(project, pipelineName);
         if (ScheduleNaming.ValidateRoleName(roleName) is { } roleError)
         {
             ThrowTerminatingError(ErrorMapping.Record(new ArgumentException(roleError), "RoleNameInvalid", ErrorCategory.InvalidArgument, roleName));

@@ -50,7 +50,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         Assert.Equal(3, first.NextRunTimes.Count);
         Assert.All(first.NextRunTimes, t => Assert.Equal(DateTimeKind.Utc, t.Kind));
         Assert.Equal("pipelines/daily_run.yaml", first.PipelinePath);
-        Assert.Equal((_instanceId, "churn-model-lambda-role"), (first.InstanceId, first.RoleName));
+        Assert.Equal((_instanceId, "churn-model-daily-run-lambda-role"), (first.InstanceId, first.RoleName));
 
         // The instance: repository without .git, data or ignored files; credentials 600; module; scripts; crontab.
         var layout = new InstanceLayout(_server.Home, "churn-model", "daily-run");
@@ -65,7 +65,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         Assert.Contains($"instance_type='ml.t3.xlarge'", await File.ReadAllTextAsync(layout.RunScript), StringComparison.Ordinal);
 
         // AWS: least-privilege role, function with the instance id, permission bound to the rule, rule → function.
-        var role = _aws.Emulator.Requests.For("iam", "CreateRole").Single(r => (string?)r.Parameters!["RoleName"] == "churn-model-lambda-role");
+        var role = _aws.Emulator.Requests.For("iam", "CreateRole").Single(r => (string?)r.Parameters!["RoleName"] == "churn-model-daily-run-lambda-role");
         Assert.Contains("lambda.amazonaws.com", (string?)role.Parameters!["AssumeRolePolicyDocument"], StringComparison.Ordinal);
         var policy = JsonNode.Parse((string)_aws.Emulator.Requests.For("iam", "PutRolePolicy")[^1].Parameters!["PolicyDocument"]!)!;
         var statements = policy["Statement"]!.AsArray();
@@ -148,9 +148,9 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         Assert.Equal("DISABLED", rule.State);
         Assert.Empty(disabledAgain.Changes);
         Assert.Equal(RlabsScheduleState.Enabled, enabled.State);
-        Assert.Equal([$"targets of rule rlabs-{project}-daily-run", $"rule rlabs-{project}-daily-run", $"function rlabs-{project}-daily-run and its EventBridge permission", $"inline policy rlabs-{project}-daily-run of role {project}-lambda-role", $"role {project}-lambda-role"], removal.Removed);
+        Assert.Equal([$"targets of rule rlabs-{project}-daily-run", $"rule rlabs-{project}-daily-run", $"function rlabs-{project}-daily-run and its EventBridge permission", $"inline policy rlabs-{project}-daily-run of role {project}-daily-run-lambda-role", $"role {project}-daily-run-lambda-role"], removal.Removed);
         Assert.Empty(await manager.GetAsync(project, null, CancellationToken.None));
-        Assert.Null(await new IamClient(session).FindRoleAsync($"{project}-lambda-role", CancellationToken.None));
+        Assert.Null(await new IamClient(session).FindRoleAsync($"{project}-daily-run-lambda-role", CancellationToken.None));
         Assert.Null(await new LambdaClient(session).FindFunctionAsync($"rlabs-{project}-daily-run", CancellationToken.None));
     }
 
@@ -173,7 +173,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         Assert.Equal(schedule.RuleName, missing.RuleName);
         Assert.Contains("New-RlabsPipelineSchedule", missing.Message, StringComparison.Ordinal);
         Assert.Contains(_reporter.Warnings, w => w.Contains("already gone", StringComparison.Ordinal));
-        Assert.Equal([$"function rlabs-{project}-daily-run and its EventBridge permission", $"inline policy rlabs-{project}-daily-run of role {project}-lambda-role", $"role {project}-lambda-role"], removal.Removed);
+        Assert.Equal([$"function rlabs-{project}-daily-run and its EventBridge permission", $"inline policy rlabs-{project}-daily-run of role {project}-daily-run-lambda-role", $"role {project}-daily-run-lambda-role"], removal.Removed);
     }
 
     [Fact]
@@ -304,7 +304,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
             PipelineRelativePath = "pipelines/daily_run.yaml",
             CredentialsFile = Path.Combine(repo, "credentials.yaml"),
             Schedule = ScheduleExpression.Parse(expression),
-            RoleName = roleName ?? ScheduleNaming.DefaultRoleName(project),
+            RoleName = roleName ?? ScheduleNaming.DefaultRoleName(project, "daily-run"),
             ModuleDirectory = Path.Combine(_local, "module"),
             KnownHosts = new KnownHosts(Path.Combine(_local, "known_hosts")),
         };
