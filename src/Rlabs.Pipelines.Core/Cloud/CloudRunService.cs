@@ -40,6 +40,14 @@ public sealed class CloudRunService : IDisposable
     public async Task<CloudRunManifest> PrepareAsync(CloudRunPlan plan, IRunReporter reporter, CancellationToken cancellationToken)
     {
         var kms = plan.Request.Pipeline.Defaults.KmsKeyId;
+        foreach (var secret in plan.Source.SkippedSecrets)
+        {
+            reporter.Warning($"Left '{secret}' out of the source zip: it looks like a key or credentials file (list it under 'package_secrets:' to pack it).");
+        }
+        foreach (var link in plan.Source.SkippedLinks)
+        {
+            reporter.Warning($"Left the link '{link}' out of the source zip: it points outside the repository (or nowhere).");
+        }
         if (plan.BucketOwner is { } owner)
         {
             _store.ExpectOwner(plan.Bucket, owner);
