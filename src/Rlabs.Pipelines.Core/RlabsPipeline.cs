@@ -76,6 +76,12 @@ public sealed class PipelineDefaults
     /// <summary>VPC security groups for cloud jobs.</summary>
     public IReadOnlyList<string> SecurityGroupIds { get; init; } = [];
 
+    /// <summary>
+    /// Gitignore-style patterns of secret-looking files (by name or content) that are packed and sent anyway;
+    /// without them such files never leave the machine.
+    /// </summary>
+    public IReadOnlyList<string> PackageSecrets { get; init; } = [];
+
     internal static readonly IReadOnlyDictionary<string, string> EmptyMap = new Dictionary<string, string>();
 }
 

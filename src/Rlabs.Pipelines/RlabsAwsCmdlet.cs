@@ -37,6 +37,10 @@ public abstract class RlabsAwsCmdlet : RlabsCmdlet
     [ValidateNotNullOrEmpty]
     public string? EndpointUrl { get; set; }
 
+    /// <summary>Allow a plain http:// endpoint that is not on this machine.</summary>
+    [Parameter]
+    public SwitchParameter AllowInsecureEndpoint { get; set; }
+
     /// <summary>The seed's credentials YAML: AWS keys in it sign the AWS calls (after -AccessKey/-ProfileName); its other secrets go to the steps.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -51,6 +55,7 @@ public abstract class RlabsAwsCmdlet : RlabsCmdlet
         SecretKey = SecretKey,
         SessionToken = SessionToken,
         EndpointUrl = EndpointUrl,
+        AllowInsecureEndpoint = AllowInsecureEndpoint,
         CredentialsFile = credentialsFile is null ? null : ResolvePath(credentialsFile),
     };
 

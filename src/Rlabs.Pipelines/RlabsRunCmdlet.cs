@@ -47,7 +47,12 @@ public abstract class RlabsRunCmdlet : RlabsAwsCmdlet
         project ??= ProjectNaming.Sanitize(new DirectoryInfo(SessionState.Path.CurrentFileSystemLocation.ProviderPath).Name);
         var found = RunAsync(() => Task.Run(async () =>
         {
-            bucket ??= CloudNaming.DefaultBucket(session.Region, await service.GetAccountAsync(CancellationToken).ConfigureAwait(false));
+            if (bucket is null)
+            {
+                var account = await service.GetAccountAsync(CancellationToken).ConfigureAwait(false);
+                bucket = CloudNaming.DefaultBucket(session.Region, account);
+                service.ExpectBucketOwner(bucket, account);
+            }
             return await service.GetAsync(bucket, project, JobId, CancellationToken).ConfigureAwait(false);
         }));
         if (found is null)

@@ -59,6 +59,7 @@ public abstract class RlabsScheduleCmdlet : RlabsAwsCmdlet
         {
             RemoteFailure.KeyFileInvalid => "PemFileInvalid",
             RemoteFailure.HostKeyChanged => "HostKeyChanged",
+            RemoteFailure.HostKeyUnverified => "HostKeyUnverified",
             RemoteFailure.AuthenticationFailed => "SshAuthenticationFailed",
             RemoteFailure.Unreachable => "InstanceUnreachable",
             RemoteFailure.TransferFailed => "FileTransferFailed",
@@ -66,7 +67,7 @@ public abstract class RlabsScheduleCmdlet : RlabsAwsCmdlet
         }, remote.Failure switch
         {
             RemoteFailure.KeyFileInvalid => ErrorCategory.InvalidArgument,
-            RemoteFailure.HostKeyChanged => ErrorCategory.SecurityError,
+            RemoteFailure.HostKeyChanged or RemoteFailure.HostKeyUnverified => ErrorCategory.SecurityError,
             RemoteFailure.AuthenticationFailed => ErrorCategory.AuthenticationError,
             RemoteFailure.Unreachable => ErrorCategory.ConnectionError,
             RemoteFailure.TransferFailed => ErrorCategory.WriteError,

@@ -31,7 +31,7 @@ public sealed class EmulatorState
         BotocoreModel Load(string name) => BotocoreModel.Load(options.BotocoreDataDirectory, name);
         Logs = new LogsService(Load("logs"));
         SageMaker = new SageMakerService(Load("sagemaker"), Logs);
-        S3 = new S3Service(Load("s3"));
+        S3 = new S3Service(Load("s3")) { AccountId = options.AccountId };
         SageMaker.Executor = new LocalProcessingJobExecutor(S3);
         Ec2 = new Ec2Service(Load("ec2"));
         Add(Logs);

@@ -113,7 +113,7 @@ Describe 'New-RlabsPipelineSchedule' -Tag 'Emulator', 'Ssh' {
             $first.State | Should -Be 'Enabled'
             $first.NextRunTimes.Count | Should -Be 3
             $first.NextRunTimes | ForEach-Object { $_.Kind | Should -Be 'Utc'; $_.Hour | Should -Be 6 }
-            $first.RoleName | Should -Be 'lead-scoring-test-lambda-role'
+            $first.RoleName | Should -Be 'lead-scoring-test-sample-pipeline-lambda-role'
             $first.Changes | Should -Contain "instance $instanceId started"
             $instanceDir = Join-Path $server.Home 'rlabs/lead-scoring-test'
             Test-Path (Join-Path $instanceDir 'repo/pipelines/sample_pipeline.yaml') | Should -BeTrue
@@ -135,16 +135,19 @@ Describe 'New-RlabsPipelineSchedule' -Tag 'Emulator', 'Ssh' {
         }
     }
     Context 'Given an instance whose host key changed since the first contact' {
-        It 'Should refuse to connect unless -Force, then record the new key' {
+        It 'Should refuse to connect unless -AcceptChangedHostKey (-Force is not enough), then record the new key' {
             $knownHosts = Join-Path $env:XDG_CONFIG_HOME 'rlabs/known_hosts'
             New-Item -ItemType Directory -Force -Path (Split-Path $knownHosts) | Out-Null
             "$instanceId ssh-ed25519 SHA256:AAAAnotTheKeyOfThisServerAAAAAAAAAAAAAAAAAAA" | Set-Content $knownHosts
 
-            { New-TestSchedule } | Should -Throw -ErrorId 'HostKeyChanged,Rlabs.Pipelines.Commands.NewRlabsPipelineScheduleCommand' -ExpectedMessage '*-Force*'
+            { New-TestSchedule } | Should -Throw -ErrorId 'HostKeyChanged,Rlabs.Pipelines.Commands.NewRlabsPipelineScheduleCommand' -ExpectedMessage '*-AcceptChangedHostKey*'
+            { New-RlabsPipelineSchedule -InstanceId $instanceId -PemFile $server.RsaPemKey -Ec2UserName $server.UserName -SshPort $server.Port `
+                -RepositoryPath $repo -PipelinePath $pipeline -ScheduleExpression 'rate(1 day)' -Force -Confirm:$false 3>$null } |
+                Should -Throw -ErrorId 'HostKeyChanged,Rlabs.Pipelines.Commands.NewRlabsPipelineScheduleCommand'
             @(Get-EmulatorRequests events PutRule).Count | Should -Be 0
 
             $schedule = New-RlabsPipelineSchedule -InstanceId $instanceId -PemFile $server.RsaPemKey -Ec2UserName $server.UserName -SshPort $server.Port `
-                -RepositoryPath $repo -PipelinePath $pipeline -ScheduleExpression 'rate(1 day)' -Force -Confirm:$false -WarningVariable warnings 3>$null
+                -RepositoryPath $repo -PipelinePath $pipeline -ScheduleExpression 'rate(1 day)' -AcceptChangedHostKey -Confirm:$false -WarningVariable warnings 3>$null
             $schedule.State | Should -Be 'Enabled'
             $warnings | Should -Match 'changed'
             Get-Content $knownHosts | Should -Not -Match 'AAAAnotTheKey'

@@ -156,7 +156,7 @@ Describe 'rlabs aws pipeline schedule' -Tag 'Emulator', 'Ssh', 'Launcher' {
             $schedule.ProjectName | Should -Be 'lead-scoring-test'
             $schedule.RuleName | Should -Be 'rlabs-lead-scoring-test-sample-pipeline'
             $schedule.State | Should -Be 'Enabled'
-            $schedule.RoleName | Should -Be 'lead-scoring-test-lambda-role'
+            $schedule.RoleName | Should -Be 'lead-scoring-test-sample-pipeline-lambda-role'
             (Get-EmulatorRequests events PutRule)[0].parameters.ScheduleExpression | Should -Be 'rate(10 minutes)'
             (& stat -c '%a' (Join-Path $server.Home 'rlabs/lead-scoring-test/credentials.yaml')) | Should -Be '600'
             Test-Path (Join-Path $server.Home 'rlabs/lead-scoring-test/repo/pipelines/sample_pipeline.yaml') | Should -BeTrue

@@ -6,8 +6,10 @@
 .DESCRIPTION
     No registry is needed: the image is a Debian bookworm root file system (python3-minimal) built with
     mmdebstrap from the Debian mirror in the machine's apt sources, cached, and loaded with 'docker import'.
-    dockerd listens on a socket in a fresh temporary folder, with its own data and exec roots, no bridge and
-    no iptables changes, so it touches nothing of the machine's own engine (if any).
+    dockerd listens on a socket in a fresh temporary folder, with its own data and exec roots, its own bridge
+    interface (rlabs<8 hex>, a private /24, removed by Stop-TestEngine.ps1) and no iptables changes, so it
+    touches nothing of the machine's own engine (if any). Steps with 'network: true' get that bridge: no route
+    out (no NAT), but the host answers on the bridge's gateway address, which the network test uses.
 
     It also starts a private registry (Debian's docker-registry) on a loopback port with a user and password,
     holding the same image as <registry>/rlabs/python:auth, so pulls with a registry login are tested too.
@@ -92,12 +94,20 @@ $state = Join-Path ([IO.Path]::GetTempPath()) ("rlabs-engine-" + [Guid]::NewGuid
 New-Item -ItemType Directory -Force -Path $state | Out-Null
 $socket = Join-Path $state 'engine.sock'
 $log = Join-Path $state 'dockerd.log'
+# The default bridge network on an interface of our own, so the runner's "bridge" network mode works here
+# without touching docker0 (which the machine's own engine may use).
+$suffix = Split-Path $state -Leaf | ForEach-Object { $_.Substring($_.Length - 8) }
+$bridge = "rlabs$suffix"
+$subnet = "10.213.$([System.Security.Cryptography.RandomNumberGenerator]::GetInt32(0, 256))"
+Invoke-Native ip @('link', 'add', $bridge, 'type', 'bridge') | Out-Null
+Invoke-Native ip @('addr', 'add', "$subnet.1/24", 'dev', $bridge) | Out-Null
+Invoke-Native ip @('link', 'set', $bridge, 'up') | Out-Null
 $dockerdArgs = @(
     '-H', "unix://$socket",
     '--data-root', (Join-Path $state 'data'),
     '--exec-root', (Join-Path $state 'exec'),
     '--pidfile', (Join-Path $state 'dockerd.pid'),
-    '--iptables=false', '--ip6tables=false', '--bridge=none'
+    '--iptables=false', '--ip6tables=false', '--ip-masq=false', '--bridge', $bridge
 )
 # Pulls from anywhere but the loopback registry go to a proxy that refuses: the tests never reach a real
 # registry, and "offline" is the same on every machine.
@@ -105,6 +115,9 @@ $savedProxy = $env:HTTP_PROXY, $env:HTTPS_PROXY, $env:NO_PROXY
 $env:HTTP_PROXY = 'http://127.0.0.1:9'; $env:HTTPS_PROXY = 'http://127.0.0.1:9'; $env:NO_PROXY = '127.0.0.1,localhost'
 try {
     $process = Start-Process -FilePath (Get-Command dockerd).Source -ArgumentList $dockerdArgs -RedirectStandardOutput $log -RedirectStandardError "$log.err" -PassThru
+} catch {
+    & ip link delete $bridge 2>$null
+    throw
 } finally {
     $env:HTTP_PROXY, $env:HTTPS_PROXY, $env:NO_PROXY = $savedProxy
 }
@@ -113,6 +126,7 @@ $engine = [pscustomobject]@{
     ProcessId         = $process.Id
     DockerHost        = "unix://$socket"
     StateDirectory    = $state
+    Bridge            = $bridge
     Image             = $ImageName
     RegistryProcessId = $null
     Registry          = $null

@@ -40,5 +40,8 @@ foreach ($mount in $mounts) {
     & umount -l $mount 2>$null
 }
 Remove-Item $Engine.StateDirectory -Recurse -Force -ErrorAction Continue
+if ($Engine.PSObject.Properties['Bridge'] -and $Engine.Bridge) {
+    & ip link delete $Engine.Bridge 2>$null
+}
 if ($env:DOCKER_HOST -eq $Engine.DockerHost) { Remove-Item Env:DOCKER_HOST }
 Write-Host "Test engine stopped (dockerd pid $($Engine.ProcessId))."

@@ -20,7 +20,7 @@ public sealed record AwsCallerIdentity(string Account, string Arn, string UserId
 /// <c>-ProfileName</c>, keys in the seed's credentials file, then the SDK's default chain
 /// (environment, shared config/credentials, SSO, container and instance metadata).
 /// </summary>
-public sealed class AwsSession : IDisposable
+public sealed partial class AwsSession : IDisposable
 {
     private readonly AwsSessionOptions _options;
     private readonly Func<string, string?> _environment;
@@ -170,6 +170,13 @@ public sealed class AwsSession : IDisposable
             throw Configuration("NoRegion", "No AWS region was given: pass -Region, set it in the credentials file or profile, or set AWS_REGION.");
         }
 
+        // The region becomes part of every host name (sagemaker.<region>.amazonaws.com): anything but a region
+        // name could point requests, signed with the user's keys, at another host.
+        if (!RegionPattern().IsMatch(region))
+        {
+            throw Configuration("InvalidRegion", $"The region '{region}' is not an AWS region name (like eu-west-1 or us-gov-west-1). Check -Region, the credentials file, the profile or AWS_REGION.");
+        }
+
         return new AwsSession(options, environment, credentials, source, region, profile?.EndpointUrl);
     }
 
@@ -288,6 +295,11 @@ public sealed class AwsSession : IDisposable
             throw Configuration("InvalidEndpointUrl", $"The endpoint URL '{configured}' for {service} is not an absolute http(s) URL.");
         }
 
+        if (uri.Scheme == Uri.UriSchemeHttp && !uri.IsLoopback && !_options.AllowInsecureEndpoint)
+        {
+            throw Configuration("InsecureEndpointUrl", $"The endpoint URL '{configured}' for {service} is plain http:// to another machine: requests (and the files uploaded, credentials included) would cross the network unencrypted. Use https://, or pass -AllowInsecureEndpoint if that is really wanted.");
+        }
+
         return uri;
     }
 
@@ -310,6 +322,10 @@ public sealed class AwsSession : IDisposable
 
     private static string? FirstNonEmpty(params string?[] values) =>
         values.FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
+
+    /// <summary>AWS region names: two letters, one or more words, a number (eu-west-1, us-gov-west-1, us-iso-east-1).</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"\A[a-z]{2}(-[a-z]+)+-\d+\z")]
+    private static partial System.Text.RegularExpressions.Regex RegionPattern();
 
     private static AwsServiceException Configuration(string code, string message) =>
         new("AWS", "ResolveSession", 0, code, message, null, null);

@@ -25,6 +25,12 @@ public sealed class AwsSessionOptions
     /// <summary>Endpoint used for every service, overriding <c>AWS_ENDPOINT_URL*</c>.</summary>
     public string? EndpointUrl { get; init; }
 
+    /// <summary>
+    /// Allow a plain http:// endpoint that is not on this machine (loopback is always allowed): requests and
+    /// their answers, credentials files included, would cross the network unencrypted.
+    /// </summary>
+    public bool AllowInsecureEndpoint { get; init; }
+
     /// <summary>The seed's credentials YAML (<c>-CredentialsFile</c>) that may hold AWS keys and a region.</summary>
     public string? CredentialsFile { get; init; }
 

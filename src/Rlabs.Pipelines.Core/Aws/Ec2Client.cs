@@ -42,6 +42,28 @@ public sealed class Ec2Client : IDisposable
             string.IsNullOrEmpty(instance.PrivateIpAddress) ? null : instance.PrivateIpAddress);
     }
 
+    /// <summary>
+    /// The instance's console output (decoded), or null when EC2 has none yet: it appears a few minutes after
+    /// a start, and holds the host key fingerprints cloud-init printed.
+    /// </summary>
+    public async Task<string?> GetConsoleOutputAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        var response = await AwsSdkCalls.RunAsync(AwsService.Ec2, "GetConsoleOutput",
+            () => _client.GetConsoleOutputAsync(new GetConsoleOutputRequest { InstanceId = instanceId, Latest = true }, cancellationToken)).ConfigureAwait(false);
+        if (string.IsNullOrEmpty(response.Output))
+        {
+            return null;
+        }
+        try
+        {
+            return System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(response.Output));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
     public async Task<Ec2StateChange> StartInstanceAsync(string instanceId, CancellationToken cancellationToken)
     {
         var response = await AwsSdkCalls.RunAsync(AwsService.Ec2, "StartInstances",

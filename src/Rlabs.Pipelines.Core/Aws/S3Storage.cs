@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Amazon.S3.Transfer;
@@ -10,6 +12,10 @@ public sealed record S3ObjectInfo(string Key, long Size, string ETag, DateTimeOf
 /// <summary>
 /// The S3 work of a cloud run: a private, encrypted bucket; uploads and downloads through
 /// AWSSDK.S3's TransferUtility (multipart above 16 MiB, parts in parallel); listings and batch deletes.
+/// Every call to a bucket marked with <see cref="ExpectOwner"/> (one the module chose or created) carries
+/// ExpectedBucketOwner, so a bucket of that name owned by someone else is refused instead of trusted.
+/// Uploads carry a SHA-256 checksum that S3 verifies and keeps, and a reused object is trusted only when that
+/// checksum matches the local file.
 /// </summary>
 public sealed class S3Storage : IDisposable
 {
@@ -17,6 +23,7 @@ public sealed class S3Storage : IDisposable
     private readonly AwsSession _session;
     private readonly AmazonS3Client _client;
     private readonly TransferUtility _transfer;
+    private readonly ConcurrentDictionary<string, string> _owners = new(StringComparer.Ordinal);
 
     /// <summary>An S3 client over the session.</summary>
     public S3Storage(AwsSession session)
@@ -30,18 +37,32 @@ public sealed class S3Storage : IDisposable
     /// <summary>Part size and the size from which uploads go multipart.</summary>
     public static long MultipartThreshold { get; } = 16L * 1024 * 1024;
 
+    /// <summary>
+    /// Marks <paramref name="bucket"/> as one the module chose or created for <paramref name="accountId"/>: every
+    /// later call to it sends ExpectedBucketOwner (x-amz-expected-bucket-owner).
+    /// </summary>
+    public void ExpectOwner(string bucket, string accountId) => _owners[bucket] = accountId;
+
+    /// <summary>The account expected to own <paramref name="bucket"/>, or null for a bucket the user named.</summary>
+    public string? OwnerOf(string bucket) => _owners.GetValueOrDefault(bucket);
+
     /// <summary>Whether the bucket exists and the caller may use it (HeadBucket).</summary>
     public async Task<bool> BucketExistsAsync(string bucket, CancellationToken cancellationToken)
     {
         try
         {
             await AwsSdkCalls.RunAsync(AwsService.S3, "HeadBucket",
-                () => _client.HeadBucketAsync(new HeadBucketRequest { BucketName = bucket }, cancellationToken)).ConfigureAwait(false);
+                () => _client.HeadBucketAsync(new HeadBucketRequest { BucketName = bucket, ExpectedBucketOwner = OwnerOf(bucket) }, cancellationToken)).ConfigureAwait(false);
             return true;
         }
         catch (AwsServiceException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
         {
             return false;
+        }
+        catch (AwsServiceException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Forbidden && OwnerOf(bucket) is { } owner)
+        {
+            throw new AwsServiceException("S3", "HeadBucket", System.Net.HttpStatusCode.Forbidden, "BucketOwnedByAnotherAccount",
+                $"The bucket '{bucket}' exists but is not owned by account {owner}: its name is taken by someone else (or you may not read it). Nothing was uploaded; pass -Bucket or set 'bucket:' to a bucket of your own.", ex.RequestId, ex);
         }
     }
 
@@ -75,6 +96,7 @@ public sealed class S3Storage : IDisposable
         await AwsSdkCalls.RunAsync(AwsService.S3, "PutPublicAccessBlock", () => _client.PutPublicAccessBlockAsync(new PutPublicAccessBlockRequest
         {
             BucketName = bucket,
+            ExpectedBucketOwner = OwnerOf(bucket),
             PublicAccessBlockConfiguration = new PublicAccessBlockConfiguration
             {
                 BlockPublicAcls = true,
@@ -89,6 +111,7 @@ public sealed class S3Storage : IDisposable
         await AwsSdkCalls.RunAsync(AwsService.S3, "PutBucketEncryption", () => _client.PutBucketEncryptionAsync(new PutBucketEncryptionRequest
         {
             BucketName = bucket,
+            ExpectedBucketOwner = OwnerOf(bucket),
             ServerSideEncryptionConfiguration = new ServerSideEncryptionConfiguration
             {
                 ServerSideEncryptionRules = [new ServerSideEncryptionRule { ServerSideEncryptionByDefault = encryption }],
@@ -98,18 +121,68 @@ public sealed class S3Storage : IDisposable
     }
 
     /// <summary>Whether the object exists (HeadObject).</summary>
-    public async Task<bool> ObjectExistsAsync(string bucket, string key, CancellationToken cancellationToken)
+    public async Task<bool> ObjectExistsAsync(string bucket, string key, CancellationToken cancellationToken) =>
+        await HeadAsync(bucket, key, cancellationToken).ConfigureAwait(false) is not null;
+
+    /// <summary>
+    /// Whether the object exists with the SHA-256 checksum S3 computed for <paramref name="filePath"/>'s bytes:
+    /// a content-addressed key is reused only when it really holds these bytes. Null when there is no object,
+    /// false when it differs or has no SHA-256 checksum (uploaded without one, or written by someone else).
+    /// </summary>
+    public async Task<bool?> ObjectMatchesAsync(string bucket, string key, string filePath, CancellationToken cancellationToken)
+    {
+        var head = await HeadAsync(bucket, key, cancellationToken).ConfigureAwait(false);
+        if (head is null)
+        {
+            return null;
+        }
+        return head.ChecksumSHA256 is { Length: > 0 } checksum && ExpectedChecksums(filePath).Contains(checksum, StringComparer.Ordinal);
+    }
+
+    private async Task<GetObjectMetadataResponse?> HeadAsync(string bucket, string key, CancellationToken cancellationToken)
     {
         try
         {
-            await AwsSdkCalls.RunAsync(AwsService.S3, "HeadObject",
-                () => _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = key }, cancellationToken)).ConfigureAwait(false);
-            return true;
+            return await AwsSdkCalls.RunAsync(AwsService.S3, "HeadObject",
+                () => _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = key, ExpectedBucketOwner = OwnerOf(bucket), ChecksumMode = ChecksumMode.ENABLED }, cancellationToken)).ConfigureAwait(false);
         }
         catch (AwsServiceException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
         {
-            return false;
+            return null;
         }
+    }
+
+    /// <summary>
+    /// The checksums S3 reports for this file uploaded by <see cref="UploadFileAsync(string, string, string, string?, CancellationToken)"/>:
+    /// the whole file's SHA-256 (single part), and the composite one of a multipart upload in
+    /// <see cref="MultipartThreshold"/> parts (SHA-256 of the parts' SHA-256s, then "-&lt;parts&gt;").
+    /// </summary>
+    internal static IReadOnlyList<string> ExpectedChecksums(string filePath)
+    {
+        using var stream = File.OpenRead(filePath);
+        using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var parts = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        var count = 0;
+        while (stream.Position < stream.Length || count == 0)
+        {
+            using var part = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            long inPart = 0;
+            int read;
+            while (inPart < MultipartThreshold && (read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, MultipartThreshold - inPart))) > 0)
+            {
+                whole.AppendData(buffer, 0, read);
+                part.AppendData(buffer, 0, read);
+                inPart += read;
+            }
+            parts.AppendData(part.GetHashAndReset());
+            count++;
+            if (inPart == 0)
+            {
+                break;
+            }
+        }
+        return [Convert.ToBase64String(whole.GetHashAndReset()), $"{Convert.ToBase64String(parts.GetHashAndReset())}-{count}"];
     }
 
     /// <summary>Whether any object lies under the prefix (one ListObjectsV2 of one key); false when the bucket does not exist.</summary>
@@ -118,7 +191,7 @@ public sealed class S3Storage : IDisposable
         try
         {
             var page = await AwsSdkCalls.RunAsync(AwsService.S3, "ListObjectsV2",
-                () => _client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, MaxKeys = 1 }, cancellationToken)).ConfigureAwait(false);
+                () => _client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, MaxKeys = 1, ExpectedBucketOwner = OwnerOf(bucket) }, cancellationToken)).ConfigureAwait(false);
             return page.S3Objects is { Count: > 0 };
         }
         catch (AwsServiceException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
@@ -136,6 +209,8 @@ public sealed class S3Storage : IDisposable
             Key = key,
             FilePath = filePath,
             PartSize = MultipartThreshold,
+            ExpectedBucketOwner = OwnerOf(bucket),
+            ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
             ServerSideEncryptionMethod = kmsKeyId is null ? ServerSideEncryptionMethod.AES256 : ServerSideEncryptionMethod.AWSKMS,
         };
         if (kmsKeyId is not null)
@@ -153,6 +228,8 @@ public sealed class S3Storage : IDisposable
             BucketName = bucket,
             Key = key,
             ContentBody = content,
+            ExpectedBucketOwner = OwnerOf(bucket),
+            ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
             ServerSideEncryptionMethod = kmsKeyId is null ? ServerSideEncryptionMethod.AES256 : ServerSideEncryptionMethod.AWSKMS,
         };
         if (kmsKeyId is not null)
@@ -208,6 +285,7 @@ public sealed class S3Storage : IDisposable
             BucketName = bucket,
             Key = key,
             FilePath = filePath,
+            ExpectedBucketOwner = OwnerOf(bucket),
         }, cancellationToken));
 
     /// <summary>Downloads every object under <paramref name="prefix"/> into <paramref name="directory"/>.</summary>
@@ -244,6 +322,7 @@ public sealed class S3Storage : IDisposable
                 BucketName = bucket,
                 Prefix = prefix,
                 ContinuationToken = token,
+                ExpectedBucketOwner = OwnerOf(bucket),
             }, cancellationToken)).ConfigureAwait(false);
             foreach (var item in page.S3Objects ?? [])
             {
@@ -263,7 +342,7 @@ public sealed class S3Storage : IDisposable
     /// <summary>Reads a text object; a missing one is an <see cref="AwsServiceException"/> NotFound.</summary>
     public async Task<string> GetTextAsync(string bucket, string key, CancellationToken cancellationToken)
     {
-        using var response = await AwsSdkCalls.RunAsync(AwsService.S3, "GetObject", () => _client.GetObjectAsync(bucket, key, cancellationToken)).ConfigureAwait(false);
+        using var response = await AwsSdkCalls.RunAsync(AwsService.S3, "GetObject", () => _client.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = key, ExpectedBucketOwner = OwnerOf(bucket) }, cancellationToken)).ConfigureAwait(false);
         using var reader = new StreamReader(response.ResponseStream);
         return await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -278,6 +357,7 @@ public sealed class S3Storage : IDisposable
             var response = await AwsSdkCalls.RunAsync(AwsService.S3, "DeleteObjects", () => _client.DeleteObjectsAsync(new DeleteObjectsRequest
             {
                 BucketName = bucket,
+                ExpectedBucketOwner = OwnerOf(bucket),
                 Objects = batch.Select(k => new KeyVersion { Key = k }).ToList(),
             }, cancellationToken)).ConfigureAwait(false);
             if (response.DeleteErrors is { Count: > 0 } errors)

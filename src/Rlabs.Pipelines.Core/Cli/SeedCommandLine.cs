@@ -97,7 +97,7 @@ public static partial class SeedCommandLine
                 // Without -c, New-RlabsPipelineSchedule itself looks for credentials.yaml, as the original did.
                 new(["-c", "--credentials-file"], "FILE", "CredentialsFile", "path to the credentials file (contains AWS credentials, data warehouse credentials)", DefaultText: "credentials.yaml in the current directory or the repository"),
                 new(["-es", "--event-schedule"], "EXPR", "ScheduleExpression", "event schedule for the pipeline, e.g. \"rate(1 hour)\" or \"cron(0 6 * * ? *)\"", Required: true, Validate: ValidateScheduleExpression, JoinParentheses: true),
-                new(["--role-name"], "NAME", "RoleName", "role name to be used for the pipeline (long form only: -r is --repository-path)", DefaultText: "<project_name>-lambda-role"),
+                new(["--role-name"], "NAME", "RoleName", "role name to be used for the pipeline (long form only: -r is --repository-path)", DefaultText: "<project_name>-<pipeline_name>-lambda-role"),
                 new(["--ssh-port"], "PORT", "SshPort", "SSH port of the EC2 instance (not in the original CLI)", DefaultText: "22", Validate: ValidatePort),
                 s_verbose,
             ],

@@ -29,6 +29,12 @@ public sealed class CloudRunManifest
     /// <summary>Bucket of the run.</summary>
     public required string Bucket { get; init; }
 
+    /// <summary>The account that must own <see cref="Bucket"/> (the module chose it), or null for a bucket the user named.</summary>
+    public string? BucketOwner { get; init; }
+
+    /// <summary>KMS key the run's objects (this manifest too) are encrypted with; null for SSE-S3.</summary>
+    public string? KmsKeyId { get; init; }
+
     /// <summary>Region of the run.</summary>
     public required string Region { get; init; }
 

@@ -83,6 +83,12 @@ public sealed class CloudRunPlan
     /// <summary>Whether <see cref="Bucket"/> is final (false while the account is unknown).</summary>
     public bool BucketKnown { get; }
 
+    /// <summary>
+    /// The account that must own <see cref="Bucket"/> when the module chose it (the default bucket); every S3
+    /// call to it then sends ExpectedBucketOwner. Null for a bucket the user named.
+    /// </summary>
+    public string? BucketOwner { get; init; }
+
     /// <summary>Key prefix of the project: rlabs/&lt;project&gt;.</summary>
     public string Prefix { get; }
 
@@ -166,7 +172,7 @@ public static class ProcessingJobBinder
         {
             excluded.Add(request.Credentials.Path);
         }
-        return SourcePackager.CreateZip(pipeline.RepositoryPath, Path.Combine(workDirectory, StepContract.SourceZipName), excluded, cancellationToken);
+        return SourcePackager.CreateZip(pipeline.RepositoryPath, Path.Combine(workDirectory, StepContract.SourceZipName), excluded, pipeline.Defaults.PackageSecrets, cancellationToken);
     }
 
     /// <summary>Whether the bucket name needs the account id (no -Bucket and no 'bucket:').</summary>
@@ -321,7 +327,10 @@ public static class ProcessingJobBinder
             };
             steps.Add(new CloudStepPlan(stepPlan, jobRequest, inputsHash, inputUri, outputUri));
         }
-        return new CloudRunPlan(run, region, bucket, bucketKnown, prefix, source, artifacts.Values.ToList(), steps, credentialsKey);
+        return new CloudRunPlan(run, region, bucket, bucketKnown, prefix, source, artifacts.Values.ToList(), steps, credentialsKey)
+        {
+            BucketOwner = NeedsAccount(request) ? account : null,
+        };
     }
 
     private static NetworkConfig? NetworkFor(RlabsPipelineStep step, PipelineDefaults defaults)

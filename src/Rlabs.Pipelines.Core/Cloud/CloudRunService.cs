@@ -36,6 +36,9 @@ public sealed class CloudRunService : IDisposable
     /// <inheritdoc/>
     public void Dispose() => _store.Dispose();
 
+    /// <summary>Marks the default bucket (chosen by the module for <paramref name="accountId"/>) before reading a run from it.</summary>
+    public void ExpectBucketOwner(string bucket, string accountId) => _store.ExpectOwner(bucket, accountId);
+
     /// <summary>The caller's account (STS), needed for the default bucket name.</summary>
     public async Task<string> GetAccountAsync(CancellationToken cancellationToken) =>
         (await _session.GetCallerIdentityAsync(cancellationToken).ConfigureAwait(false)).Account;
@@ -50,17 +53,35 @@ public sealed class CloudRunService : IDisposable
     public async Task<CloudRunManifest> PrepareAsync(CloudRunPlan plan, IRunReporter reporter, CancellationToken cancellationToken)
     {
         var kms = plan.Request.Pipeline.Defaults.KmsKeyId;
+        foreach (var secret in plan.Source.SkippedSecrets)
+        {
+            reporter.Warning($"Left '{secret}' out of the source zip: it looks like a key or credentials file (list it under 'package_secrets:' to pack it).");
+        }
+        foreach (var link in plan.Source.SkippedLinks)
+        {
+            reporter.Warning($"Left the link '{link}' out of the source zip: it points outside the repository (or nowhere).");
+        }
+        if (plan.BucketOwner is { } owner)
+        {
+            _store.ExpectOwner(plan.Bucket, owner);
+        }
         if (await _store.EnsureBucketAsync(plan.Bucket, kms, cancellationToken).ConfigureAwait(false))
         {
             reporter.Verbose($"Created bucket {plan.Bucket} (public access blocked, default encryption on).");
         }
         foreach (var artifact in plan.Artifacts)
         {
-            // Keys carry the content hash: an existing key already holds these bytes.
-            if (await _store.ObjectExistsAsync(plan.Bucket, artifact.Key, cancellationToken).ConfigureAwait(false))
+            // Keys carry the content hash, but anyone who can write the bucket can put other bytes there: an
+            // existing object is reused only when the checksum S3 keeps for it matches the local file.
+            var matches = await _store.ObjectMatchesAsync(plan.Bucket, artifact.Key, artifact.LocalPath, cancellationToken).ConfigureAwait(false);
+            if (matches == true)
             {
                 reporter.Verbose($"Unchanged, not uploaded: s3://{plan.Bucket}/{artifact.Key}");
                 continue;
+            }
+            if (matches == false)
+            {
+                reporter.Verbose($"s3://{plan.Bucket}/{artifact.Key} exists but its SHA-256 checksum does not match the local file (or it has none): uploading it again.");
             }
             await _store.UploadFileAsync(plan.Bucket, artifact.Key, artifact.LocalPath, kms, cancellationToken).ConfigureAwait(false);
             var sent = new FileInfo(artifact.LocalPath).Length;
@@ -80,6 +101,8 @@ public sealed class CloudRunService : IDisposable
             PipelinePath = plan.Request.Pipeline.Path,
             RepositoryPath = plan.Request.Pipeline.RepositoryPath,
             Bucket = plan.Bucket,
+            BucketOwner = plan.BucketOwner,
+            KmsKeyId = kms,
             Region = plan.Region,
             CredentialsKey = plan.CredentialsKey,
             InstanceType = plan.Request.InstanceType ?? plan.Steps[0].Request.ProcessingResources.ClusterConfig.InstanceType,
@@ -211,6 +234,10 @@ public sealed class CloudRunService : IDisposable
             return null;
         }
         var manifest = CloudRunManifest.FromJson(json);
+        if (manifest.BucketOwner is { } owner && manifest.Bucket == bucket)
+        {
+            _store.ExpectOwner(bucket, owner);
+        }
         var run = NewRun(manifest, null);
         RlabsPipelineStepRun? blocking = null;
         for (var index = 0; index < manifest.Steps.Count; index++)
@@ -293,7 +320,7 @@ public sealed class CloudRunService : IDisposable
     }
 
     internal Task SaveAsync(CloudRunManifest manifest, CancellationToken cancellationToken) =>
-        _store.PutTextAsync(manifest.Bucket, CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(manifest.ProjectName), manifest.JobId), manifest.ToJson(), null, cancellationToken);
+        _store.PutTextAsync(manifest.Bucket, CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(manifest.ProjectName), manifest.JobId), manifest.ToJson(), manifest.KmsKeyId, cancellationToken);
 
     private static CreateProcessingJobRequest WithName(CreateProcessingJobRequest request, string name) => new()
     {

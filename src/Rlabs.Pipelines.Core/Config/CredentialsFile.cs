@@ -4,9 +4,12 @@ namespace Rlabs.Pipelines.Config;
 
 /// <summary>
 /// The seed's credentials YAML: AWS keys (top level or under 'aws:') next to data-warehouse secrets.
-/// Steps get a copy without the AWS keys; nothing here ever puts a value into a message.
+/// Steps get a copy without the AWS keys: removed by name at any depth (the seed's names, the STS names
+/// AccessKeyId/SecretAccessKey/SessionToken, everything key-like inside an 'aws' section or profile), then by
+/// value (any scalar equal to a removed secret, such as a YAML alias of it, or shaped like an access key id).
+/// Nothing here ever puts a value into a message.
 /// </summary>
-public sealed class CredentialsFile
+public sealed partial class CredentialsFile
 {
     private static readonly string[] s_awsKeyNames =
     [
@@ -17,6 +20,14 @@ public sealed class CredentialsFile
     [
         "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_security_token",
         "access_key_id", "secret_access_key", "session_token", "access_key", "secret_key", "accesskey", "secretkey",
+        "accesskeyid", "secretaccesskey", "sessiontoken", "securitytoken", "aws_access_key", "aws_secret_key",
+    ];
+
+    /// <summary>Names removed wherever they appear: unmistakably AWS key material (STS and SDK spellings included).</summary>
+    private static readonly string[] s_anywhereKeyNames =
+    [
+        "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_security_token", "aws_access_key", "aws_secret_key",
+        "accesskeyid", "secretaccesskey", "sessiontoken",
     ];
 
     private CredentialsFile(string path, string strippedYaml, string? accessKey, string? secretKey, string? sessionToken, string? region, IReadOnlyList<string> sections)
@@ -135,6 +146,16 @@ public sealed class CredentialsFile
                 }
             }
         }
+        var removed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var value in new[] { accessKey, secretKey, sessionToken })
+        {
+            if (!string.IsNullOrEmpty(value))
+            {
+                removed.Add(value);
+            }
+        }
+        StripNested(top, insideAws: false, removed);
+        StripValues(top, removed);
         if ((accessKey is null) != (secretKey is null))
         {
             throw new RlabsConfigException($"The credentials file '{fullPath}' has {(accessKey is null ? "a secret key but no access key id" : "an access key id but no secret key")}.", fullPath);
@@ -145,11 +166,110 @@ public sealed class CredentialsFile
         return new CredentialsFile(fullPath, writer.ToString(), accessKey, secretKey, sessionToken, region, sections);
     }
 
-    /// <summary>Writes the stripped copy readable by the owner only.</summary>
+    /// <summary>
+    /// Removes key material below the top level: the unmistakable names anywhere, and every key-like name inside
+    /// an 'aws…' mapping at any depth (named profiles such as aws: { prod: { … } }). Collects removed values.
+    /// </summary>
+    private static void StripNested(RM.YamlNode node, bool insideAws, HashSet<string> removed)
+    {
+        switch (node)
+        {
+            case RM.YamlMappingNode map:
+                foreach (var entry in map.Children.ToList())
+                {
+                    var name = (entry.Key as RM.YamlScalarNode)?.Value?.ToLowerInvariant() ?? string.Empty;
+                    if (s_anywhereKeyNames.Contains(name) || (insideAws && s_awsSectionKeyNames.Contains(name)))
+                    {
+                        if (entry.Value is RM.YamlScalarNode { Value: { Length: > 0 } value })
+                        {
+                            removed.Add(value);
+                        }
+                        map.Children.Remove(entry.Key);
+                        continue;
+                    }
+                    StripNested(entry.Value, insideAws || name.StartsWith("aws", StringComparison.Ordinal), removed);
+                }
+                break;
+            case RM.YamlSequenceNode sequence:
+                foreach (var item in sequence.Children)
+                {
+                    StripNested(item, insideAws, removed);
+                }
+                break;
+        }
+    }
+
+    /// <summary>An AWS access key id (long-term AKIA…, temporary ASIA…).</summary>
+    [System.Text.RegularExpressions.GeneratedRegex("^(AKIA|ASIA)[A-Z0-9]{16}$")]
+    private static partial System.Text.RegularExpressions.Regex AccessKeyIdShape();
+
+    /// <summary>Removes entries whose value is a removed secret (an alias of it, a copy under another name) or looks like an access key id.</summary>
+    private static void StripValues(RM.YamlNode node, HashSet<string> removed)
+    {
+        bool IsKeyMaterial(RM.YamlNode value) =>
+            value is RM.YamlScalarNode { Value: { Length: > 0 } text } && (removed.Contains(text) || AccessKeyIdShape().IsMatch(text));
+        switch (node)
+        {
+            case RM.YamlMappingNode map:
+                foreach (var entry in map.Children.ToList())
+                {
+                    if (IsKeyMaterial(entry.Value))
+                    {
+                        map.Children.Remove(entry.Key);
+                    }
+                    else
+                    {
+                        StripValues(entry.Value, removed);
+                    }
+                }
+                break;
+            case RM.YamlSequenceNode sequence:
+                foreach (var item in sequence.Children.ToList())
+                {
+                    if (IsKeyMaterial(item))
+                    {
+                        sequence.Children.Remove(item);
+                    }
+                    else
+                    {
+                        StripValues(item, removed);
+                    }
+                }
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Writes the stripped copy readable by the owner only, into a folder only the owner can enter. The folder
+    /// is made fresh and the file created exclusively (O_EXCL), so a link planted at either path (a step of an
+    /// earlier run can write there) cannot redirect the copy to another file.
+    /// </summary>
     internal void WriteStripped(string destination)
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(destination)!);
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(destination))!;
+        var existing = new DirectoryInfo(directory);
+        if (existing.LinkTarget is not null)
+        {
+            File.Delete(directory); // removes the link itself, never what it points to
+        }
+        else if (existing.Exists)
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        if (new DirectoryInfo(directory).LinkTarget is not null)
+        {
+            throw new IOException($"The folder for the credentials copy, {directory}, was replaced by a link while it was made; nothing was written.");
+        }
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;

@@ -91,6 +91,7 @@ public static partial class PipelineConfigReader
                 NetworkIsolation = Boolean(entries, "network_isolation"),
                 Subnets = subnets,
                 SecurityGroupIds = groups,
+                PackageSecrets = StringList(entries, "package_secrets", 1, 100) ?? [],
             };
         }
 

@@ -49,7 +49,7 @@ public static partial class PipelineConfigReader
     internal static readonly string[] TopLevelKeys =
     [
         "pipeline", "project", "image", "instance_type", "instance_count", "volume_size_gb", "max_runtime",
-        "environment", "tags", "bucket", "role_arn", "kms_key_id", "network_isolation", "vpc",
+        "environment", "tags", "bucket", "role_arn", "kms_key_id", "network_isolation", "vpc", "package_secrets",
     ];
 
     internal static readonly string[] StepKeys =

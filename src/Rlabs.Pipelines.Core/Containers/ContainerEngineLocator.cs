@@ -77,6 +77,12 @@ public static class ContainerEngineLocator
         {
             throw new RlabsConfigException($"{source} is '{host}', which is not an engine address this module can use. Use unix:///path/to/docker.sock, npipe://./pipe/docker_engine or tcp://host:port (ssh:// is not supported: forward the socket instead).", file: null);
         }
+        // This module speaks the engine API without TLS client certificates: over tcp:// to another machine,
+        // anyone on the way could read the run (credentials copy included) and drive that engine (root there).
+        if (uri.Scheme is "tcp" or "http" && !uri.IsLoopback)
+        {
+            throw new RlabsConfigException($"{source} is '{host}': the container engine API without TLS to another machine is refused (anyone on the network could read the mounted files and control that engine). Forward the engine's socket over SSH (ssh -NL /tmp/docker.sock:/var/run/docker.sock user@host) and set DOCKER_HOST=unix:///tmp/docker.sock, or use an engine on this machine.", file: null);
+        }
         return uri;
     }
 

@@ -33,6 +33,7 @@ public sealed class EcrRegistryLogin : IRegistryLogin
             SecretKey = options.SecretKey,
             SessionToken = options.SessionToken,
             EndpointUrl = options.EndpointUrl,
+            AllowInsecureEndpoint = options.AllowInsecureEndpoint,
             CredentialsFile = options.CredentialsFile,
         }));
     }

@@ -79,11 +79,17 @@ internal sealed class ContainerStepRunner : IStepRunner
         }
         if (outcome.Status == RlabsRunStatus.Completed)
         {
-            var published = LocalWorkspace.PublishOutput(step.Paths.OutputDataPath, step.OutputDestination);
+            if (LocalWorkspace.PublishOutput(step.Step.Name, step.Paths.OutputDataPath, step.OutputDestination, out var published) is { } refused)
+            {
+                return new StepOutcome(RlabsRunStatus.Failed, refused, outcome.LogTail);
+            }
             reporter.Verbose($"[{step.Step.Name}] output: {published} file(s) in {step.OutputDestination}");
         }
         return outcome;
     }
+
+    /// <summary>The most processes (threads included) a step's container may run at once.</summary>
+    public const long PidsLimit = 4096;
 
     /// <summary>What the engine is asked to create for a step.</summary>
     internal CreateContainerParameters CreateParameters(LocalStepLayout step, string image)
@@ -146,9 +152,15 @@ internal sealed class ContainerStepRunner : IStepRunner
             HostConfig = new HostConfig
             {
                 Mounts = mounts,
-                // No network, as a network-isolated job; a step that asks for it gets this computer's network,
-                // as the process runtime has, which also works on engines without a bridge network.
-                NetworkMode = step.Step.Network ? "host" : "none",
+                // No network, as a network-isolated job. A step that asks for it gets the engine's default bridge,
+                // never the host's network: that would reach the instance metadata service's loopback peers and
+                // every service listening on this computer's loopback.
+                NetworkMode = step.Step.Network ? "bridge" : "none",
+                // The step needs no privilege: drop every capability, forbid gaining any (setuid binaries), and
+                // bound the processes a runaway step can fork.
+                CapDrop = ["ALL"],
+                SecurityOpt = ["no-new-privileges"],
+                PidsLimit = PidsLimit,
                 AutoRemove = false, // removed by us after wait and logs: exit codes stay reliable on podman too
             },
         };

@@ -38,7 +38,10 @@ internal sealed class LocalProcessRunner : IStepRunner
         var outcome = await RunProcessAsync(step, stepRun, reporter, cancellationToken).ConfigureAwait(false);
         if (outcome.Status == RlabsRunStatus.Completed)
         {
-            var published = LocalWorkspace.PublishOutput(step.Paths.OutputDataPath, step.OutputDestination);
+            if (LocalWorkspace.PublishOutput(step.Step.Name, step.Paths.OutputDataPath, step.OutputDestination, out var published) is { } refused)
+            {
+                return new StepOutcome(RlabsRunStatus.Failed, refused, outcome.LogTail);
+            }
             reporter.Verbose($"[{step.Step.Name}] output: {published} file(s) in {step.OutputDestination}");
         }
         return outcome;

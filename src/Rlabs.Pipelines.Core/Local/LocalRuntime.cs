@@ -191,11 +191,15 @@ public sealed class LocalRunLayout
         {
             excluded.Add(Request.Credentials.Path);
         }
-        var package = SourcePackager.CreateZip(repository, SourceZip, excluded, cancellationToken);
+        var package = SourcePackager.CreateZip(repository, SourceZip, excluded, Request.Pipeline.Defaults.PackageSecrets, cancellationToken);
         reporter.Verbose($"Packed {package.FileCount} files ({package.UncompressedBytes:N0} bytes) from {repository} into {package.ZipPath}");
         if (package.SkippedSecrets.Count > 0)
         {
-            reporter.Warning($"Left {package.SkippedSecrets.Count} key or credentials file(s) out of the source zip: {string.Join(", ", package.SkippedSecrets.Take(5))}{(package.SkippedSecrets.Count > 5 ? ", …" : string.Empty)}. Add them to .gitignore to silence this.");
+            reporter.Warning($"Left {package.SkippedSecrets.Count} key or credentials file(s) out of the source zip: {string.Join(", ", package.SkippedSecrets.Take(5))}{(package.SkippedSecrets.Count > 5 ? ", …" : string.Empty)}. Add them to .gitignore to silence this, or list them under 'package_secrets:' to pack them.");
+        }
+        if (package.SkippedLinks.Count > 0)
+        {
+            reporter.Warning($"Left {package.SkippedLinks.Count} link(s) pointing outside the repository (or nowhere) out of the source zip: {string.Join(", ", package.SkippedLinks.Take(5))}{(package.SkippedLinks.Count > 5 ? ", …" : string.Empty)}.");
         }
         if (CredentialsCopy is { } copy)
         {

@@ -7,6 +7,9 @@ namespace Rlabs.Pipelines.Local;
 /// input data, an empty output folder) and published after it (output moved into the data root). The process
 /// runtime runs the script against these folders; the container runtime bind-mounts them at the container
 /// paths, so both hand a step the same files.
+/// Neither staging nor publishing ever follows a symbolic link: a step (in a container, too) can create a link
+/// in its output to any path on this machine, and following it would move or serve that path. A link fails the
+/// step with its path instead (and nothing of that step is published).
 /// </summary>
 internal static class LocalWorkspace
 {
@@ -23,6 +26,10 @@ internal static class LocalWorkspace
         {
             return $"The code script '{step.Step.Code}' does not exist in {repository}.";
         }
+        if (LinkOutside(repository, code) is { } codeLink)
+        {
+            return $"The code script '{step.Step.Code}' is a link to {codeLink}, outside the repository {repository}; steps only get files from the repository. Copy the script into the repository.";
+        }
         Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.CodeFile)!);
         File.Copy(code, step.Paths.CodeFile);
 
@@ -38,6 +45,10 @@ internal static class LocalWorkspace
 
         Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.RequirementsPath)!);
         var requirements = Path.Combine(repository, step.Step.Requirements ?? StepContract.RequirementsName);
+        if (File.Exists(requirements) && LinkOutside(repository, requirements) is { } requirementsLink)
+        {
+            return $"The requirements file '{Path.GetRelativePath(repository, requirements)}' is a link to {requirementsLink}, outside the repository {repository}; steps only get files from the repository.";
+        }
         if (File.Exists(requirements))
         {
             File.Copy(requirements, step.Paths.RequirementsPath);
@@ -55,8 +66,16 @@ internal static class LocalWorkspace
         {
             var dataFolder = Path.Combine(step.StepDirectory, StepContract.DataFolder);
             Directory.CreateDirectory(dataFolder);
+            if (new FileInfo(input).LinkTarget is { } inputLink)
+            {
+                return NotStaged(step, input, inputLink);
+            }
             if (Directory.Exists(input))
             {
+                if (Links(input).Take(1).ToList() is [var link])
+                {
+                    return NotStaged(step, link.Path, link.Target);
+                }
                 CopyTree(input, dataFolder);
             }
             else if (File.Exists(input))
@@ -72,6 +91,46 @@ internal static class LocalWorkspace
         return null;
     }
 
+    private static string NotStaged(LocalStepLayout step, string path, string target) =>
+        $"Step '{step.Step.Name}': the input data holds {Describe(path, target)}. Links are never followed into a step's workspace (they can point anywhere on this machine); place the files themselves in the data root.";
+
+    private static string Describe(string path, string target) => $"the symbolic link '{path}' -> '{target}'";
+
+    /// <summary>Where a link at <paramref name="path"/> finally points, when that is outside <paramref name="root"/>; null otherwise.</summary>
+    private static string? LinkOutside(string root, string path)
+    {
+        var info = new FileInfo(path);
+        if (info.LinkTarget is null)
+        {
+            return null;
+        }
+        var final = info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? info.LinkTarget;
+        var relative = Path.GetRelativePath(Path.GetFullPath(root), final);
+        return relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative) ? final : null;
+    }
+
+    /// <summary>The symbolic links below <paramref name="root"/>, found without following any.</summary>
+    private static IEnumerable<(string Path, string Target)> Links(string root)
+    {
+        var pending = new Stack<DirectoryInfo>();
+        pending.Push(new DirectoryInfo(root));
+        var options = new EnumerationOptions { RecurseSubdirectories = false, AttributesToSkip = 0, IgnoreInaccessible = false };
+        while (pending.Count > 0)
+        {
+            foreach (var entry in pending.Pop().EnumerateFileSystemInfos("*", options))
+            {
+                if (entry.LinkTarget is { } target)
+                {
+                    yield return (entry.FullName, target);
+                }
+                else if (entry is DirectoryInfo directory)
+                {
+                    pending.Push(directory);
+                }
+            }
+        }
+    }
+
     private static void CopyTree(string source, string destination)
     {
         foreach (var directory in Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories))
@@ -84,11 +143,21 @@ internal static class LocalWorkspace
         }
     }
 
-    /// <summary>Moves the step's output into the data root, merging with what earlier steps wrote there.</summary>
-    public static int PublishOutput(string output, string destination)
+    /// <summary>
+    /// Moves the step's output into the data root, merging with what earlier steps wrote there. Null when
+    /// published (<paramref name="count"/> files); otherwise why nothing was published: the output holds a link.
+    /// </summary>
+    public static string? PublishOutput(string stepName, string output, string destination, out int count)
     {
+        count = 0;
+        // Checked before anything moves, so a refused output leaves the data root as it was.
+        var links = Links(output).Take(6).ToList();
+        if (links.Count > 0)
+        {
+            var listed = string.Join("; ", links.Take(5).Select(s => Describe(Path.GetRelativePath(output, s.Path).Replace('\\', '/'), s.Target)));
+            return $"Step '{stepName}' wrote {listed}{(links.Count > 5 ? "; …" : string.Empty)} into its output ({output}). Links are never published: a link can point at any file or folder on this machine. Nothing was published; write the files themselves.";
+        }
         Directory.CreateDirectory(destination);
-        var count = 0;
         foreach (var file in Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories))
         {
             var target = Path.Combine(destination, Path.GetRelativePath(output, file));
@@ -96,6 +165,6 @@ internal static class LocalWorkspace
             File.Move(file, target, overwrite: true);
             count++;
         }
-        return count;
+        return null;
     }
 }

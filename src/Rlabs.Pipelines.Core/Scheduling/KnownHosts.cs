@@ -84,6 +84,42 @@ public sealed class KnownHosts
         }
     }
 
+    /// <summary>
+    /// The SHA-256 fingerprints (without the "SHA256:" prefix) in the instance's console output: cloud-init prints
+    /// the host keys it generated between "-----BEGIN SSH HOST KEY FINGERPRINTS-----" and the END line, one
+    /// "bits SHA256:fingerprint comment (TYPE)" per key, often after an "ec2: " prefix. Empty when the block is
+    /// missing (console output not yet available, or an image without cloud-init).
+    /// </summary>
+    public static IReadOnlyList<string> ConsoleFingerprints(string? consoleOutput)
+    {
+        var found = new List<string>();
+        var inside = false;
+        foreach (var raw in (consoleOutput ?? string.Empty).Split('\n'))
+        {
+            var line = raw.TrimEnd('\r');
+            if (line.Contains("-----BEGIN SSH HOST KEY FINGERPRINTS-----", StringComparison.Ordinal))
+            {
+                inside = true;
+                continue;
+            }
+            if (line.Contains("-----END SSH HOST KEY FINGERPRINTS-----", StringComparison.Ordinal))
+            {
+                inside = false;
+                continue;
+            }
+            var at = inside ? line.IndexOf(" SHA256:", StringComparison.Ordinal) : -1;
+            if (at >= 0)
+            {
+                var fingerprint = line[(at + " SHA256:".Length)..].Split(' ', 2)[0];
+                if (fingerprint.Length > 0 && !found.Contains(fingerprint, StringComparer.Ordinal))
+                {
+                    found.Add(fingerprint);
+                }
+            }
+        }
+        return found;
+    }
+
     /// <summary>The fingerprint as ssh prints it.</summary>
     public static string Format(string keyType, string sha256Fingerprint) => $"{keyType} SHA256:{sha256Fingerprint}";
 

@@ -82,13 +82,20 @@ public sealed class RemoteInstance : IDisposable
         return warnings;
     }
 
+    /// <summary>Connects without console fingerprints to check a first-contact key against (trust on first use).</summary>
+    public static Task<RemoteInstance> ConnectAsync(SshEndpoint endpoint, KnownHosts knownHosts, bool acceptChangedHostKey, TimeSpan waitForSsh, IRunReporter reporter, CancellationToken cancellationToken) =>
+        ConnectAsync(endpoint, knownHosts, acceptChangedHostKey, null, waitForSsh, reporter, cancellationToken);
+
     /// <summary>
     /// Connects, retrying while nothing answers (an instance that was just started) until
-    /// <paramref name="waitForSsh"/> has passed. A host key seen for the first time is recorded; a changed
-    /// one is refused unless <paramref name="acceptChangedHostKey"/>.
+    /// <paramref name="waitForSsh"/> has passed. A host key seen for the first time is trusted only when it is
+    /// among <paramref name="consoleFingerprints"/> (what the instance printed in its console output), and
+    /// recorded; without them (not available yet) it is recorded with a warning. A changed key is refused
+    /// unless <paramref name="acceptChangedHostKey"/> (its own switch, never implied by -Force).
     /// </summary>
-    public static async Task<RemoteInstance> ConnectAsync(SshEndpoint endpoint, KnownHosts knownHosts, bool acceptChangedHostKey, TimeSpan waitForSsh, IRunReporter reporter, CancellationToken cancellationToken)
+    public static async Task<RemoteInstance> ConnectAsync(SshEndpoint endpoint, KnownHosts knownHosts, bool acceptChangedHostKey, IReadOnlyCollection<string>? consoleFingerprints, TimeSpan waitForSsh, IRunReporter reporter, CancellationToken cancellationToken)
     {
+        var verifiable = consoleFingerprints is { Count: > 0 };
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(knownHosts);
         ArgumentNullException.ThrowIfNull(reporter);
@@ -112,7 +119,12 @@ public sealed class RemoteInstance : IDisposable
             {
                 presented = KnownHosts.Format(e.HostKeyName, e.FingerPrintSHA256);
                 status = knownHosts.Check(endpoint.HostIdentity, e.HostKeyName, e.FingerPrintSHA256, out recorded);
-                e.CanTrust = status != HostKeyStatus.Changed || acceptChangedHostKey;
+                e.CanTrust = status switch
+                {
+                    HostKeyStatus.Matches => true,
+                    HostKeyStatus.Changed => acceptChangedHostKey && (!verifiable || consoleFingerprints!.Contains(e.FingerPrintSHA256, StringComparer.Ordinal)),
+                    _ => !verifiable || consoleFingerprints!.Contains(e.FingerPrintSHA256, StringComparer.Ordinal),
+                };
             };
             try
             {
@@ -124,12 +136,20 @@ public sealed class RemoteInstance : IDisposable
                 if (status == HostKeyStatus.Unknown)
                 {
                     knownHosts.Record(endpoint.HostIdentity, hostKeyParts[0], hostKeyParts[1]["SHA256:".Length..]);
-                    reporter.Verbose($"First contact with {endpoint.HostIdentity}: recorded its host key {presented} in {knownHosts.Path}.");
+                    if (verifiable)
+                    {
+                        reporter.Verbose($"First contact with {endpoint.HostIdentity}: its host key {presented} matches the instance's console output; recorded in {knownHosts.Path}.");
+                    }
+                    else
+                    {
+                        reporter.Verbose($"First contact with {endpoint.HostIdentity}: recorded its host key {presented} in {knownHosts.Path}.");
+                        reporter.Warning($"First contact with {endpoint.HostIdentity}: its host key {presented} could not be checked (the instance's console output holds no host key fingerprints yet); trusted and recorded in {knownHosts.Path}. Compare it with the EC2 console (Get system log) if in doubt.");
+                    }
                 }
                 else if (status == HostKeyStatus.Changed)
                 {
                     knownHosts.Record(endpoint.HostIdentity, hostKeyParts[0], hostKeyParts[1]["SHA256:".Length..]);
-                    reporter.Warning($"The host key of {endpoint.HostIdentity} changed from {recorded} to {presented}; accepted because of -Force and recorded in {knownHosts.Path}.");
+                    reporter.Warning($"The host key of {endpoint.HostIdentity} changed from {recorded} to {presented}; accepted because of -AcceptChangedHostKey and recorded in {knownHosts.Path}.");
                 }
                 reporter.Verbose($"Connected to {endpoint.UserName}@{endpoint.Host}:{endpoint.Port} ({endpoint.HostIdentity}, {presented}).");
                 return new RemoteInstance(ssh, sftp, key, sftp.WorkingDirectory, presented, reporter);
@@ -147,7 +167,13 @@ public sealed class RemoteInstance : IDisposable
                 {
                     throw new RemoteInstanceException(RemoteFailure.HostKeyChanged,
                         $"The host key of {endpoint.HostIdentity} ({endpoint.Host}:{endpoint.Port}) is {presented}, but {recorded} was recorded in {knownHosts.Path}. " +
-                        "If the instance was rebuilt, check the new key (EC2 console: Get system log) and run again with -Force to accept it; otherwise someone may be in the middle of the connection.", ex);
+                        "If the instance was rebuilt, check the new key (EC2 console: Get system log) and run again with -AcceptChangedHostKey to accept it; otherwise someone may be in the middle of the connection.", ex);
+                }
+                if (status != HostKeyStatus.Matches && verifiable && presented is not null && !consoleFingerprints!.Contains(presented.Split(' ', 2)[1]["SHA256:".Length..], StringComparer.Ordinal))
+                {
+                    throw new RemoteInstanceException(RemoteFailure.HostKeyUnverified,
+                        $"The host key of {endpoint.HostIdentity} ({endpoint.Host}:{endpoint.Port}) is {presented}, which is not among the fingerprints the instance printed in its console output ({string.Join(", ", consoleFingerprints!.Select(f => "SHA256:" + f))}). " +
+                        "Someone may be in the middle of the connection, or the address belongs to another machine; nothing was sent.", ex);
                 }
                 if (ex is SshAuthenticationException)
                 {
@@ -254,12 +280,18 @@ public sealed class RemoteInstance : IDisposable
     {
         ArgumentNullException.ThrowIfNull(files);
         var manifestPath = InstanceLayout.ManifestPathFor(remoteDirectory);
-        var previous = ParseManifest(await TryReadFileAsync(manifestPath, cancellationToken).ConfigureAwait(false));
+        // The manifest lives on the instance, where anything that runs there can rewrite it: a path in it that
+        // leaves the folder (../.ssh/authorized_keys, /etc/x) is never deleted, only reported.
+        var previous = ParseManifest(await TryReadFileAsync(manifestPath, cancellationToken).ConfigureAwait(false), out var rejected);
+        foreach (var bad in rejected)
+        {
+            _reporter.Warning($"Ignoring '{bad}' in the sync manifest {manifestPath}: the path leaves {remoteDirectory} (the manifest was changed on the instance), so nothing is deleted for it.");
+        }
         var current = new SortedDictionary<string, ManifestEntry>(StringComparer.Ordinal);
         foreach (var (relative, full) in files)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (relative.Split('/').Any(p => p is "" or "." or "..") || relative.Any(char.IsControl))
+            if (!IsSafeRelativePath(relative))
             {
                 _reporter.Warning($"Not transferring '{relative}': its name cannot be stored safely on the instance.");
                 continue;
@@ -295,6 +327,12 @@ public sealed class RemoteInstance : IDisposable
         foreach (var relative in previous.Keys.Where(k => !current.ContainsKey(k)).Order(StringComparer.Ordinal))
         {
             var remotePath = $"{remoteDirectory}/{relative}";
+            if (LinkedAncestor(remoteDirectory, relative) is { } link)
+            {
+                // A folder replaced by a link on the instance would make the delete land wherever it points.
+                _reporter.Warning($"Not deleting '{relative}' on the instance: '{link}' is a symbolic link there.");
+                continue;
+            }
             try
             {
                 await _sftp.DeleteFileAsync(remotePath, cancellationToken).ConfigureAwait(false);
@@ -416,9 +454,37 @@ public sealed class RemoteInstance : IDisposable
         }
     }
 
-    private static Dictionary<string, ManifestEntry> ParseManifest(byte[]? content)
+    /// <summary>A relative '/'-path that stays inside its folder: no empty, '.' or '..' part, no control character.</summary>
+    internal static bool IsSafeRelativePath(string relative) =>
+        relative.Length > 0 && !relative.Split('/').Any(p => p is "" or "." or "..") && !relative.Any(char.IsControl);
+
+    /// <summary>The first folder of <paramref name="relative"/> below <paramref name="remoteDirectory"/> that is a symbolic link on the instance, or null.</summary>
+    private string? LinkedAncestor(string remoteDirectory, string relative)
+    {
+        // SftpClient.Get returns the server's canonical path (links resolved): a folder whose canonical path is
+        // not the folder itself is, or lies under, a link.
+        var root = _sftp.Get(remoteDirectory).FullName.TrimEnd('/');
+        foreach (var folder in AncestorsOf(relative).Reverse())
+        {
+            try
+            {
+                if (!string.Equals(_sftp.Get($"{remoteDirectory}/{folder}").FullName.TrimEnd('/'), $"{root}/{folder}", StringComparison.Ordinal))
+                {
+                    return folder;
+                }
+            }
+            catch (SftpPathNotFoundException)
+            {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    private static Dictionary<string, ManifestEntry> ParseManifest(byte[]? content, out List<string> rejected)
     {
         var entries = new Dictionary<string, ManifestEntry>(StringComparer.Ordinal);
+        rejected = [];
         if (content is null)
         {
             return entries;
@@ -434,6 +500,11 @@ public sealed class RemoteInstance : IDisposable
                 && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var size)
                 && TryParseOctal(parts[2], out var mode))
             {
+                if (!IsSafeRelativePath(parts[3]))
+                {
+                    rejected.Add(parts[3]);
+                    continue;
+                }
                 entries[parts[3]] = new ManifestEntry(parts[0], size, mode);
             }
         }

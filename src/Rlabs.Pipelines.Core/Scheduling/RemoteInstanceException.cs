@@ -9,6 +9,9 @@ public enum RemoteFailure
     /// <summary>The host presented a key other than the pinned one.</summary>
     HostKeyChanged,
 
+    /// <summary>A first-contact host key is not among the fingerprints the instance printed in its console output.</summary>
+    HostKeyUnverified,
+
     /// <summary>The server refused the key for that user.</summary>
     AuthenticationFailed,
 

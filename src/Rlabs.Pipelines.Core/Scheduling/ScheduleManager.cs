@@ -240,7 +240,7 @@ public sealed class ScheduleManager
         var function = await lambda.FindFunctionAsync(functionName, cancellationToken).ConfigureAwait(false);
         var roleName = ReadDescription(rule?.Description)?.Role
             ?? function?.Configuration.Role?.Split('/')[^1]
-            ?? ScheduleNaming.DefaultRoleName(projectName);
+            ?? ScheduleNaming.DefaultRoleName(projectName, pipelineName);
         if (rule is not null)
         {
             var targets = await events.ListTargetsByRuleAsync(ruleName, cancellationToken).ConfigureAwait(false);
@@ -302,7 +302,8 @@ public sealed class ScheduleManager
         {
             return $"kept: the instance {instanceId} is {instance.State}; its crontab line '# {new InstanceLayout("/home/x", projectName, pipelineName).CronMarker}' stays until you remove it (crontab -e) or run Remove-RlabsPipelineSchedule again while it runs";
         }
-        using var remote = await RemoteInstance.ConnectAsync(new SshEndpoint(host, sshPort, userName, pemFile, instanceId), knownHosts, acceptChangedHostKey, _options.SshWaitTimeout, _reporter, cancellationToken).ConfigureAwait(false);
+        var fingerprints = await ConsoleFingerprintsAsync(ec2, instanceId, cancellationToken).ConfigureAwait(false);
+        using var remote = await RemoteInstance.ConnectAsync(new SshEndpoint(host, sshPort, userName, pemFile, instanceId), knownHosts, acceptChangedHostKey, fingerprints, _options.SshWaitTimeout, _reporter, cancellationToken).ConfigureAwait(false);
         var layout = new InstanceLayout(remote.Home, projectName, pipelineName);
         var result = await remote.RunCheckedAsync("bash -c " + ShellQuote.Quote(InstanceScripts.CronScript(layout, install: false)), "Removing the crontab line", cancellationToken).ConfigureAwait(false);
         return result.Output.Contains("unchanged", StringComparison.Ordinal) ? "no crontab line on the instance" : $"crontab line removed on {instanceId}";
@@ -352,6 +353,24 @@ public sealed class ScheduleManager
         }
     }
 
+    /// <summary>The host key fingerprints in the instance's console output; empty when it has none (yet) or may not be read.</summary>
+    private async Task<IReadOnlyList<string>> ConsoleFingerprintsAsync(Ec2Client ec2, string instanceId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var fingerprints = KnownHosts.ConsoleFingerprints(await ec2.GetConsoleOutputAsync(instanceId, cancellationToken).ConfigureAwait(false));
+            _reporter.Verbose(fingerprints.Count == 0
+                ? $"The console output of {instanceId} holds no SSH host key fingerprints (yet): a first-contact key cannot be checked against it."
+                : $"The console output of {instanceId} lists {fingerprints.Count} SSH host key fingerprint(s); a first-contact key must be one of them.");
+            return fingerprints;
+        }
+        catch (AwsServiceException ex) when (ex.Kind is AwsErrorKind.AccessDenied)
+        {
+            _reporter.Warning($"Cannot read the console output of {instanceId} ({ex.ErrorCode}): a first-contact host key cannot be checked. Allow ec2:GetConsoleOutput to have it checked.");
+            return [];
+        }
+    }
+
     private async Task PrepareInstanceAsync(ScheduleRequest request, ScheduleSteps approved, List<string> changes, CancellationToken cancellationToken)
     {
         using var ec2 = new Ec2Client(_session);
@@ -383,19 +402,29 @@ public sealed class ScheduleManager
             return;
         }
         var endpoint = new SshEndpoint(host, request.SshPort, request.Ec2UserName, request.PemFile, request.InstanceId);
-        using var remote = await RemoteInstance.ConnectAsync(endpoint, request.KnownHosts, request.AcceptChangedHostKey, _options.SshWaitTimeout, _reporter, cancellationToken).ConfigureAwait(false);
+        var fingerprints = await ConsoleFingerprintsAsync(ec2, request.InstanceId, cancellationToken).ConfigureAwait(false);
+        using var remote = await RemoteInstance.ConnectAsync(endpoint, request.KnownHosts, request.AcceptChangedHostKey, fingerprints, _options.SshWaitTimeout, _reporter, cancellationToken).ConfigureAwait(false);
         var layout = new InstanceLayout(remote.Home, request.ProjectName, request.PipelineName);
         await remote.EnsureDirectoryAsync(layout.ProjectDirectory, cancellationToken, mode: 0x1C0).ConfigureAwait(false);
 
         if ((approved & ScheduleSteps.TransferFiles) != 0)
         {
-            var excluded = request.CredentialsFile is null ? Array.Empty<string>() : [request.CredentialsFile];
-            var files = SourcePackager.CollectFiles(request.RepositoryPath, excluded, out var secrets);
-            foreach (var secret in secrets)
+            // The key the module logs in with never goes to the instance, even when it sits in the repository.
+            var excluded = new List<string> { request.PemFile };
+            if (request.CredentialsFile is not null)
             {
-                _reporter.Verbose($"Not transferring '{secret}': it looks like a key or credentials file.");
+                excluded.Add(request.CredentialsFile);
             }
-            var sync = await remote.SyncDirectoryAsync(files, layout.RepositoryDirectory, cancellationToken).ConfigureAwait(false);
+            var selection = SourcePackager.Select(request.RepositoryPath, excluded, request.PackageSecrets);
+            foreach (var secret in selection.SkippedSecrets)
+            {
+                _reporter.Warning($"Not transferring '{secret}': it looks like a key or credentials file (list it under 'package_secrets:' to send it).");
+            }
+            foreach (var link in selection.SkippedLinks)
+            {
+                _reporter.Warning($"Not transferring the link '{link}': it points outside the repository.");
+            }
+            var sync = await remote.SyncDirectoryAsync(selection.Files, layout.RepositoryDirectory, cancellationToken).ConfigureAwait(false);
             if (sync.Changed)
             {
                 changes.Add($"repository: {sync.Uploaded.Count} file(s) sent, {sync.Deleted.Count} removed");
@@ -458,7 +487,7 @@ public sealed class ScheduleManager
             {
                 RoleName = request.RoleName,
                 AssumeRolePolicyDocument = TrustPolicy(),
-                Description = $"{RoleDescriptionPrefix}: lets the schedules of project {request.ProjectName} start their EC2 instance",
+                Description = $"{RoleDescriptionPrefix}: lets the schedule {request.ProjectName}/{request.PipelineName} start its EC2 instance",
                 Tags =
                 [
                     new AwsTag { Key = ScheduleNaming.CreatedByTag, Value = ScheduleNaming.CreatedByValue },

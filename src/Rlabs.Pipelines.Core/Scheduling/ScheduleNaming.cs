@@ -63,8 +63,11 @@ public static class ScheduleNaming
     /// <summary>The Lambda function that starts the instance; the same name as the rule (they live in different namespaces).</summary>
     public static string FunctionName(string projectName, string pipelineName) => Fit($"{Prefix}{projectName}-{pipelineName}", MaxFunctionNameLength);
 
-    /// <summary>The seed's default role name: project-lambda-role.</summary>
-    public static string DefaultRoleName(string projectName) => Fit($"{projectName}-lambda-role", MaxRoleNameLength);
+    /// <summary>
+    /// The default role name: project-pipeline-lambda-role, one per schedule. (The seed shared project-lambda-role
+    /// between every schedule of a project, so each function could start every instance of the project.)
+    /// </summary>
+    public static string DefaultRoleName(string projectName, string pipelineName) => Fit($"{projectName}-{pipelineName}-lambda-role", MaxRoleNameLength);
 
     /// <summary>The CloudWatch Logs group Lambda writes the function's logs to.</summary>
     public static string LogGroupName(string functionName) => $"/aws/lambda/{functionName}";

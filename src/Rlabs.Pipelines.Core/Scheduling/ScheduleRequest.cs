@@ -56,6 +56,9 @@ public sealed class ScheduleRequest
     /// <summary>The credentials file to copy (mode 600), or null to copy none.</summary>
     public string? CredentialsFile { get; init; }
 
+    /// <summary>The pipeline's 'package_secrets': secret-looking files the user chose to send anyway.</summary>
+    public IReadOnlyList<string> PackageSecrets { get; init; } = [];
+
     /// <summary>The validated schedule.</summary>
     public required ScheduleExpression Schedule { get; init; }
 

@@ -49,7 +49,7 @@ public sealed class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
     [ValidateNotNullOrEmpty]
     public string ScheduleExpression { get; set; } = string.Empty;
 
-    /// <summary>The Lambda role; default: &lt;project&gt;-lambda-role.</summary>
+    /// <summary>The Lambda role; default: &lt;project&gt;-&lt;pipeline&gt;-lambda-role (one per schedule).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? RoleName { get; set; }
@@ -59,9 +59,13 @@ public sealed class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
     [ValidateNotNullOrEmpty]
     public string SageMakerInstanceType { get; set; } = InstanceTypes.Default;
 
-    /// <summary>Accept a changed host key.</summary>
+    /// <summary>Skip the confirmation prompts (never beats -WhatIf); does not accept a changed host key.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
+
+    /// <summary>Accept a host key that differs from the one recorded on first contact (a rebuilt instance).</summary>
+    [Parameter]
+    public SwitchParameter AcceptChangedHostKey { get; set; }
 
     /// <inheritdoc/>
     protected override void ProcessRecord()
@@ -88,9 +92,9 @@ public sealed class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
         {
             ThrowTerminatingError(ErrorMapping.Record(new FileNotFoundException($"The pipeline file '{pipelinePath}' must exist inside the repository '{repository}': the instance runs it from its copy of the repository.", pipelinePath), "PipelineNotFound", ErrorCategory.ObjectNotFound, pipelinePath));
         }
-        _ = ReadPipeline(pipelinePath, repository);
+        var pipelineConfig = ReadPipeline(pipelinePath, repository);
         var pipelineName = PipelineNameOf(relative);
-        var roleName = RoleName ?? ScheduleNaming.DefaultRoleName(project);
+        var roleName = RoleName ?? ScheduleNaming.DefaultRoleName(project, pipelineName);
         if (ScheduleNaming.ValidateRoleName(roleName) is { } roleError)
         {
             ThrowTerminatingError(ErrorMapping.Record(new ArgumentException(roleError), "RoleNameInvalid", ErrorCategory.InvalidArgument, roleName));
@@ -119,7 +123,7 @@ public sealed class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
         var steps = ScheduleSteps.None;
         void Ask(ScheduleSteps step, string target, string action)
         {
-            if (ShouldProcess(target, action))
+            if (ShouldProcessOrForce(Force, target, action))
             {
                 steps |= step;
             }
@@ -142,12 +146,13 @@ public sealed class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
             ProjectName = project,
             PipelineRelativePath = relative,
             CredentialsFile = credentials,
+            PackageSecrets = pipelineConfig.Defaults.PackageSecrets,
             Schedule = schedule,
             RoleName = roleName,
             SageMakerInstanceType = SageMakerInstanceType,
             ModuleDirectory = moduleDirectory,
             KnownHosts = new KnownHosts(KnownHosts.DefaultPath()),
-            AcceptChangedHostKey = Force,
+            AcceptChangedHostKey = AcceptChangedHostKey,
         };
         try
         {

@@ -25,6 +25,9 @@ public sealed class Ec2InstanceSeed
     public int TransitionMs { get; set; }
 
     public Dictionary<string, string> Tags { get; set; } = [];
+
+    /// <summary>What GetConsoleOutput returns (plain text; null: no output yet, as right after a start).</summary>
+    public string? ConsoleOutput { get; set; }
 }
 
 /// <summary>EC2 DescribeInstances/StartInstances/StopInstances over seeded instances.</summary>
@@ -41,7 +44,7 @@ public sealed partial class Ec2Service : IEmulatedService
 
     public BotocoreModel Model { get; }
 
-    public IReadOnlySet<string> Operations { get; } = new HashSet<string>(StringComparer.Ordinal) { "DescribeInstances", "StartInstances", "StopInstances" };
+    public IReadOnlySet<string> Operations { get; } = new HashSet<string>(StringComparer.Ordinal) { "DescribeInstances", "StartInstances", "StopInstances", "GetConsoleOutput" };
 
     public void Seed(Ec2InstanceSeed seed)
     {
@@ -79,7 +82,7 @@ public sealed partial class Ec2Service : IEmulatedService
     {
         lock (_instances)
         {
-            var ids = input["InstanceIds"]?.AsArray().Select(i => (string)i!).ToList() ?? [];
+            var ids = input["InstanceIds"]?.AsArray().Select(i => (string)i!).ToList() ?? (input["InstanceId"] is { } single ? [(string)single!] : []);
             foreach (var id in ids)
             {
                 if (!InstanceIdPattern().IsMatch(id))
@@ -105,9 +108,21 @@ public sealed partial class Ec2Service : IEmulatedService
                 "DescribeInstances" => Describe(ids, input, context),
                 "StartInstances" => Change(ids, context, "stopped", "pending", "running"),
                 "StopInstances" => Change(ids, context, "running", "stopping", "stopped"),
+                "GetConsoleOutput" => ConsoleOutput(_instances[ids[0]], context),
                 _ => throw new EmulatorError("InvalidAction", operation),
             };
         }
+    }
+
+    private static JsonObject ConsoleOutput(Instance instance, RequestContext context)
+    {
+        var output = new JsonObject { ["InstanceId"] = instance.Seed.InstanceId, ["Timestamp"] = context.Now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture) };
+        if (instance.Seed.ConsoleOutput is { } text)
+        {
+            output["Output"] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(text));
+        }
+
+        return output;
     }
 
     private JsonObject Describe(List<string> ids, JsonObject input, RequestContext context)

@@ -30,6 +30,9 @@ public sealed partial class S3Service
 
     public BotocoreModel Model { get; }
 
+    /// <summary>The account that owns the buckets the emulator's callers create.</summary>
+    public string AccountId { get; init; } = "123456789012";
+
     public void Reset()
     {
         lock (_buckets)
@@ -66,11 +69,30 @@ public sealed partial class S3Service
         {
             if (!_buckets.TryGetValue(bucket, out var b))
             {
-                b = new Bucket(bucket, DateTimeOffset.UtcNow);
+                b = new Bucket(bucket, DateTimeOffset.UtcNow, AccountId);
                 _buckets[bucket] = b;
             }
 
             b.Objects[key] = new S3Object(data, "application/octet-stream", new Dictionary<string, string>(), Md5ETag(data), DateTimeOffset.UtcNow);
+        }
+    }
+
+    /// <summary>Creates a bucket that belongs to another account (a bucket name taken by someone else).</summary>
+    public void CreateForeignBucket(string bucket, string ownerAccountId)
+    {
+        lock (_buckets)
+        {
+            _buckets[bucket] = new Bucket(bucket, DateTimeOffset.UtcNow, ownerAccountId);
+        }
+    }
+
+    /// <summary>Replaces an object's bytes (as a writer with access to the bucket could); no checksum is kept.</summary>
+    public void ReplaceObjectBytes(string bucket, string key, byte[] data)
+    {
+        lock (_buckets)
+        {
+            var objects = _buckets[bucket].Objects;
+            objects[key] = objects[key] with { Data = data, ETag = Md5ETag(data), ChecksumSha256 = null };
         }
     }
 
@@ -320,6 +342,16 @@ public sealed partial class S3Service
             position = lineEnd + 2;
             if (size == 0)
             {
+                // Trailing headers (flexible checksums) follow the last chunk, one "name:value" per line.
+                foreach (var line in Encoding.ASCII.GetString(body, position, body.Length - position).Split("\r\n", StringSplitOptions.RemoveEmptyEntries))
+                {
+                    var colon = line.IndexOf(':', StringComparison.Ordinal);
+                    if (colon > 0 && !line.StartsWith("x-amz-trailer-signature", StringComparison.OrdinalIgnoreCase))
+                    {
+                        headers[line[..colon].Trim()] = line[(colon + 1)..].Trim();
+                    }
+                }
+
                 break;
             }
 
@@ -352,8 +384,16 @@ public sealed partial class S3Service
         lock (_buckets)
         {
             var now = DateTimeOffset.UtcNow;
-            Bucket RequireBucket() =>
-                _buckets.GetValueOrDefault(bucketName) ?? throw new EmulatorError("NoSuchBucket", "The specified bucket does not exist", 404);
+            Bucket RequireBucket()
+            {
+                var found = _buckets.GetValueOrDefault(bucketName) ?? throw new EmulatorError("NoSuchBucket", "The specified bucket does not exist", 404);
+                // S3 answers 403 when the bucket exists but belongs to another account than x-amz-expected-bucket-owner.
+                if (headers.GetValueOrDefault("x-amz-expected-bucket-owner") is { Length: > 0 } expected && expected != found.Owner)
+                {
+                    throw new EmulatorError("AccessDenied", "Access Denied", 403);
+                }
+                return found;
+            }
 
             switch (operation)
             {
@@ -363,7 +403,7 @@ public sealed partial class S3Service
                         throw new EmulatorError("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.", 409);
                     }
 
-                    _buckets[bucketName] = new Bucket(bucketName, now);
+                    _buckets[bucketName] = new Bucket(bucketName, now, AccountId);
                     response.Headers.Location = "/" + bucketName;
                     break;
                 case "HeadBucket":
@@ -395,7 +435,7 @@ public sealed partial class S3Service
                     var bucket = RequireBucket();
                     var metadata = headers.Where(h => h.Key.StartsWith("x-amz-meta-", StringComparison.OrdinalIgnoreCase))
                         .ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value, StringComparer.Ordinal);
-                    var stored = new S3Object(body, headers.GetValueOrDefault("Content-Type") ?? "binary/octet-stream", metadata, Md5ETag(body), now);
+                    var stored = new S3Object(body, headers.GetValueOrDefault("Content-Type") ?? "binary/octet-stream", metadata, Md5ETag(body), now, Sha256Checksum(headers, body, headers.ContainsKey("x-amz-checksum-sha256") || IsSha256(headers)));
                     bucket.Objects[key!] = stored;
                     response.Headers.ETag = stored.ETag;
                     break;
@@ -421,6 +461,12 @@ public sealed partial class S3Service
                     foreach (var meta in stored.Metadata)
                     {
                         response.Headers[meta.Key] = meta.Value;
+                    }
+
+                    if (stored.ChecksumSha256 is { } checksum && string.Equals(headers.GetValueOrDefault("x-amz-checksum-mode"), "ENABLED", StringComparison.Ordinal))
+                    {
+                        response.Headers["x-amz-checksum-sha256"] = checksum;
+                        response.Headers["x-amz-checksum-type"] = checksum.Contains('-', StringComparison.Ordinal) ? "COMPOSITE" : "FULL_OBJECT";
                     }
 
                     response.ContentType = stored.ContentType;
@@ -456,7 +502,14 @@ public sealed partial class S3Service
                 {
                     RequireBucket();
                     var uploadId = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
-                    _uploads[uploadId] = new Upload(bucketName, key!, headers.GetValueOrDefault("Content-Type") ?? "binary/octet-stream");
+                    _uploads[uploadId] = new Upload(bucketName, key!, headers.GetValueOrDefault("Content-Type") ?? "binary/octet-stream")
+                    {
+                        Sha256 = string.Equals(headers.GetValueOrDefault("x-amz-checksum-algorithm"), "SHA256", StringComparison.OrdinalIgnoreCase),
+                    };
+                    if (_uploads[uploadId].Sha256)
+                    {
+                        response.Headers["x-amz-checksum-algorithm"] = "SHA256";
+                    }
                     xml = new XElement(s_ns + "InitiateMultipartUploadResult",
                         new XElement(s_ns + "Bucket", bucketName), new XElement(s_ns + "Key", key), new XElement(s_ns + "UploadId", uploadId)).ToString(SaveOptions.DisableFormatting);
                     break;
@@ -472,8 +525,13 @@ public sealed partial class S3Service
                     }
 
                     var etag = Md5ETag(body);
-                    upload.Parts[partNumber] = (body, etag);
+                    var partChecksum = Sha256Checksum(headers, body, upload.Sha256);
+                    upload.Parts[partNumber] = (body, etag, partChecksum);
                     response.Headers.ETag = etag;
+                    if (partChecksum is not null)
+                    {
+                        response.Headers["x-amz-checksum-sha256"] = partChecksum;
+                    }
                     break;
                 }
 
@@ -488,6 +546,7 @@ public sealed partial class S3Service
 
                     using var combined = new MemoryStream();
                     using var md5s = new MemoryStream();
+                    using var sha256s = new MemoryStream();
                     var previous = 0;
                     for (var i = 0; i < requested.Count; i++)
                     {
@@ -511,10 +570,16 @@ public sealed partial class S3Service
 
                         combined.Write(part.Data);
                         md5s.Write(Convert.FromHexString(part.ETag.Trim('"')));
+                        if (part.Sha256 is { } partSum)
+                        {
+                            sha256s.Write(Convert.FromBase64String(partSum));
+                        }
                     }
 
                     var finalETag = $"\"{Convert.ToHexString(MD5.HashData(md5s.ToArray())).ToLowerInvariant()}-{requested.Count}\"";
-                    RequireBucket().Objects[key!] = new S3Object(combined.ToArray(), upload.ContentType, new Dictionary<string, string>(), finalETag, now);
+                    // A composite checksum, as S3 computes it: the checksum of the parts' checksums, then "-<parts>".
+                    var composite = upload.Sha256 ? $"{Convert.ToBase64String(SHA256.HashData(sha256s.ToArray()))}-{requested.Count}" : null;
+                    RequireBucket().Objects[key!] = new S3Object(combined.ToArray(), upload.ContentType, new Dictionary<string, string>(), finalETag, now, composite);
                     _uploads.Remove(query["uploadId"]);
                     xml = new XElement(s_ns + "CompleteMultipartUploadResult",
                         new XElement(s_ns + "Location", $"/{bucketName}/{key}"), new XElement(s_ns + "Bucket", bucketName),
@@ -651,6 +716,28 @@ public sealed partial class S3Service
         return result.ToString(SaveOptions.DisableFormatting);
     }
 
+    private static bool IsSha256(Dictionary<string, string> headers) =>
+        string.Equals(headers.GetValueOrDefault("x-amz-sdk-checksum-algorithm"), "SHA256", StringComparison.OrdinalIgnoreCase)
+        || (headers.GetValueOrDefault("x-amz-trailer") ?? string.Empty).Contains("x-amz-checksum-sha256", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The body's SHA-256 (base64) when asked for; a sent value that differs is refused like S3 does.</summary>
+    private static string? Sha256Checksum(Dictionary<string, string> headers, byte[] body, bool wanted)
+    {
+        var sent = headers.GetValueOrDefault("x-amz-checksum-sha256");
+        if (!wanted && sent is null && !IsSha256(headers))
+        {
+            return null;
+        }
+
+        var actual = Convert.ToBase64String(SHA256.HashData(body));
+        if (sent is not null && sent != actual)
+        {
+            throw new EmulatorError("BadDigest", "The SHA256 you specified did not match the calculated checksum.", 400);
+        }
+
+        return actual;
+    }
+
     private static string Md5ETag(byte[] data) => $"\"{Convert.ToHexString(MD5.HashData(data)).ToLowerInvariant()}\"";
 
     private static string Iso(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
@@ -662,8 +749,10 @@ public sealed partial class S3Service
     [GeneratedRegex(@"^bytes=(\d+)-(\d+)?$")]
     private static partial Regex RangePattern();
 
-    private sealed class Bucket(string name, DateTimeOffset created)
+    private sealed class Bucket(string name, DateTimeOffset created, string owner)
     {
+        public string Owner { get; } = owner;
+
         public string Name { get; } = name;
 
         public DateTimeOffset Created { get; } = created;
@@ -675,7 +764,7 @@ public sealed partial class S3Service
         public JsonNode? Encryption { get; set; }
     }
 
-    private sealed record S3Object(byte[] Data, string ContentType, Dictionary<string, string> Metadata, string ETag, DateTimeOffset LastModified);
+    private sealed record S3Object(byte[] Data, string ContentType, Dictionary<string, string> Metadata, string ETag, DateTimeOffset LastModified, string? ChecksumSha256 = null);
 
     private sealed class Upload(string bucket, string key, string contentType)
     {
@@ -685,6 +774,8 @@ public sealed partial class S3Service
 
         public string ContentType { get; } = contentType;
 
-        public Dictionary<int, (byte[] Data, string ETag)> Parts { get; } = [];
+        public bool Sha256 { get; init; }
+
+        public Dictionary<int, (byte[] Data, string ETag, string? Sha256)> Parts { get; } = [];
     }
 }

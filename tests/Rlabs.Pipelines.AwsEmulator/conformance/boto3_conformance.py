@@ -198,6 +198,9 @@ def sts_and_ec2():
     running = ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])["Reservations"]
     check("DescribeInstances.filter", any(i["InstanceId"] == instance and i["PublicIpAddress"] == "127.0.0.1"
                                           for r in running for i in r["Instances"]), str(running))
+    console = op("ec2", "GetConsoleOutput", lambda: ec2.get_console_output(InstanceId=instance, Latest=True))
+    if console:
+        check("GetConsoleOutput", console["InstanceId"] == instance and "Timestamp" in console, str(console))
     stopped = op("ec2", "StopInstances", lambda: ec2.stop_instances(InstanceIds=[instance]))
     if stopped:
         check("StopInstances", stopped["StoppingInstances"][0]["CurrentState"]["Name"] in ("stopping", "stopped"), str(stopped))

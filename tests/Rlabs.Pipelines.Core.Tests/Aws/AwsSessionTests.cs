@@ -13,9 +13,53 @@ public sealed class AwsSessionEndpointTests : IClassFixture<EmulatorFixture>
         _fixture = fixture;
     }
 
-    private static AwsSession Create(Dictionary<string, string> environment, string? endpointUrl = null, string region = "eu-west-1") =>
-        AwsSession.Create(new AwsSessionOptions { AccessKey = "AKIDENDPOINT", SecretKey = "s", Region = region, EndpointUrl = endpointUrl, MaxAttempts = 1 },
+    // The precedence tests use plain-http hosts that are not loopback, so they opt in; the rule itself is tested below.
+    private static AwsSession Create(Dictionary<string, string> environment, string? endpointUrl = null, string region = "eu-west-1", bool allowInsecure = true) =>
+        AwsSession.Create(new AwsSessionOptions { AccessKey = "AKIDENDPOINT", SecretKey = "s", Region = region, EndpointUrl = endpointUrl, MaxAttempts = 1, AllowInsecureEndpoint = allowInsecure },
             name => environment.GetValueOrDefault(name));
+
+    [Theory]
+    [InlineData("eu-west-1\n")]
+    [InlineData("evil.example.com/")]
+    [InlineData("eu-west-1.attacker.net#")]
+    [InlineData("EU-WEST-1")]
+    [InlineData("west")]
+    public void Should_refuse_a_region_that_is_not_a_region_name(string region)
+    {
+        var error = Assert.Throws<AwsServiceException>(() => Create([], region: region));
+
+        Assert.Equal("InvalidRegion", error.ErrorCode);
+    }
+
+    [Theory]
+    [InlineData("us-gov-west-1")]
+    [InlineData("us-iso-east-1")]
+    [InlineData("ap-southeast-2")]
+    public void Should_accept_every_shape_of_region_name(string region)
+    {
+        using var session = Create([], region: region);
+
+        Assert.Equal(region, session.Region);
+    }
+
+    [Fact]
+    public void Should_refuse_plain_http_to_another_machine_unless_explicitly_allowed()
+    {
+        using var insecureOption = Create([], endpointUrl: "http://s3.example.com/", allowInsecure: false);
+        using var insecureVariable = Create(new() { ["AWS_ENDPOINT_URL_S3"] = "http://10.0.0.5:9000/" }, allowInsecure: false);
+        var option = Assert.Throws<AwsServiceException>(() => insecureOption.GetEndpoint(AwsService.SageMaker));
+        var variable = Assert.Throws<AwsServiceException>(() => insecureVariable.CreateS3Client());
+        using var loopback = Create(new() { ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:4566/" }, endpointUrl: null, allowInsecure: false);
+        using var localhost = Create([], endpointUrl: "http://localhost:4566/", allowInsecure: false);
+        using var tls = Create([], endpointUrl: "https://vpce-1.s3.eu-west-1.vpce.amazonaws.com/", allowInsecure: false);
+        using var allowed = Create([], endpointUrl: "http://s3.example.com/", allowInsecure: true);
+
+        Assert.Equal("InsecureEndpointUrl", option.ErrorCode);
+        Assert.Equal("InsecureEndpointUrl", variable.ErrorCode);
+        Assert.Contains("-AllowInsecureEndpoint", option.Message, StringComparison.Ordinal);
+        Assert.Equal(new Uri("http://127.0.0.1:4566/"), loopback.GetEndpoint(AwsService.S3));
+        Assert.Equal(new Uri("http://s3.example.com/"), allowed.GetEndpoint(AwsService.S3));
+    }
 
     [Fact]
     public void Without_overrides_each_service_gets_its_public_endpoint()

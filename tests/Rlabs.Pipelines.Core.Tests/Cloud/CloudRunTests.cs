@@ -234,6 +234,72 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     }
 
     [Fact]
+    public async Task Should_refuse_a_default_bucket_owned_by_another_account_and_upload_nothing()
+    {
+        _fixture.Emulator.S3.CreateForeignBucket("sagemaker-eu-west-1-123456789012", "999999999999");
+
+        var error = await Assert.ThrowsAsync<Rlabs.Pipelines.Aws.AwsServiceException>(() => RunAsync(Plan(Pipeline(ThreeSteps), "sniped")));
+
+        Assert.Equal("BucketOwnedByAnotherAccount", error.ErrorCode);
+        Assert.Contains("123456789012", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_fixture.Emulator.Requests.For("s3", "PutObject"));
+        Assert.Empty(_fixture.Emulator.Requests.For("s3", "CreateMultipartUpload"));
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob"));
+    }
+
+    [Fact]
+    public async Task Should_send_the_expected_bucket_owner_on_every_call_to_the_default_bucket_only()
+    {
+        var run = await RunAsync(Plan(Pipeline(ThreeSteps), "owner1"));
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+
+        var calls = _fixture.Emulator.Requests.All.Where(r => r.Service == "s3" && r.Operation != "CreateBucket").ToList();
+        Assert.NotEmpty(calls);
+        Assert.All(calls, r => Assert.Equal("123456789012", r.Parameters?["ExpectedBucketOwner"]?.GetValue<string>()));
+
+        _fixture.Emulator.Requests.Clear();
+        _fixture.Emulator.S3.CreateForeignBucket("someone-elses-bucket", "999999999999");
+        var named = new RunRequest { Pipeline = Pipeline("  - { name: prepare, job_suffix: P, code: step.py, output_path: data }\n"), JobId = "owner2", Cloud = new CloudRunOptions { Bucket = "someone-elses-bucket" } };
+        await RunAsync(named);
+        var namedCalls = _fixture.Emulator.Requests.All.Where(r => r.Service == "s3").ToList();
+        Assert.NotEmpty(namedCalls);
+        Assert.All(namedCalls, r => Assert.Null(r.Parameters?["ExpectedBucketOwner"]));
+    }
+
+    [Fact]
+    public async Task Should_upload_a_content_addressed_object_again_when_its_checksum_does_not_match()
+    {
+        var pipeline = Pipeline(ThreeSteps);
+        var first = await RunAsync(Plan(pipeline, "sum1"));
+        var sourceKey = _fixture.Emulator.S3.ListKeys(Bucket, "rlabs/churn/artifacts/source/").Single();
+        var original = _fixture.Emulator.S3.GetObjectBytes(Bucket, sourceKey)!;
+        _fixture.Emulator.S3.ReplaceObjectBytes(Bucket, sourceKey, "PK planted by someone else"u8.ToArray());
+
+        var second = await RunAsync(Plan(pipeline, "sum2"));
+
+        Assert.Equal(RlabsRunStatus.Completed, second.Status);
+        Assert.Equal(original.Length, second.UploadedBytes);
+        Assert.Equal(original, _fixture.Emulator.S3.GetObjectBytes(Bucket, sourceKey));
+        Assert.True(first.UploadedBytes > second.UploadedBytes, "the artifacts whose checksum matched were reused");
+    }
+
+    [Fact]
+    public void Should_compute_the_whole_and_the_composite_checksum_s3_reports()
+    {
+        var file = Path.Combine(_repo.Root, "big.bin");
+        var bytes = new byte[(int)Rlabs.Pipelines.Aws.S3Storage.MultipartThreshold + 10];
+        new Random(7).NextBytes(bytes);
+        File.WriteAllBytes(file, bytes);
+
+        var sums = Rlabs.Pipelines.Aws.S3Storage.ExpectedChecksums(file);
+
+        var part1 = System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(0, (int)Rlabs.Pipelines.Aws.S3Storage.MultipartThreshold));
+        var part2 = System.Security.Cryptography.SHA256.HashData(bytes.AsSpan((int)Rlabs.Pipelines.Aws.S3Storage.MultipartThreshold));
+        Assert.Equal(Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(bytes)), sums[0]);
+        Assert.Equal(Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData([.. part1, .. part2])) + "-2", sums[1]);
+    }
+
+    [Fact]
     public async Task Should_never_collide_when_a_job_id_is_run_again()
     {
         var pipeline = Pipeline(ThreeSteps);

@@ -46,6 +46,74 @@ public sealed class CredentialsFileTests : IDisposable
     }
 
     [Fact]
+    public void Should_strip_aliases_sts_names_nested_profiles_and_copies_of_the_key_by_value()
+    {
+        var path = _repo.Write("credentials.yaml", """
+            aws:
+              aws_access_key_id: AKIAEXAMPLE1234567
+              aws_secret_access_key: &sk wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRET
+              profiles:
+                prod:
+                  access_key: AKIAPRODPRODPROD1234
+                  secret_key: PRODSECRETVALUE
+            sts:
+              AccessKeyId: ASIATEMPTEMPTEMP1234
+              SecretAccessKey: STSSECRETVALUE
+              SessionToken: STSSESSIONTOKEN
+            warehouse:
+              password: "pa55 word"
+              backup_sk: *sk
+              also: wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRET
+              copies: [AKIAEXAMPLE1234567, keep-me]
+              user_key: AKIAOTHEROTHER123456
+            """);
+
+        var stripped = CredentialsFile.Load(path).StrippedYaml;
+
+        foreach (var secret in new[] { "AKIAEXAMPLE1234567", "wJalrXUtnFEMI", "AKIAPRODPRODPROD1234", "PRODSECRETVALUE", "ASIATEMPTEMPTEMP1234", "STSSECRETVALUE", "STSSESSIONTOKEN", "AKIAOTHEROTHER123456" })
+        {
+            Assert.DoesNotContain(secret, stripped, StringComparison.Ordinal);
+        }
+        Assert.Contains("pa55 word", stripped, StringComparison.Ordinal);
+        Assert.Contains("keep-me", stripped, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Should_write_the_copy_in_a_fresh_private_folder_without_following_a_planted_link()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var path = _repo.Write("c.yaml", "warehouse: { password: x }\n");
+        var victim = _repo.Write("victim/authorized_keys", "ssh-ed25519 AAAA original\n");
+        var folder = Path.Combine(_repo.Root, "run", "credentials");
+        Directory.CreateDirectory(folder);
+        File.SetUnixFileMode(folder, (UnixFileMode)0x1FF);
+        var copy = Path.Combine(folder, "credentials.yaml");
+        File.CreateSymbolicLink(copy, victim);
+
+        CredentialsFile.Load(path).WriteStripped(copy);
+
+        Assert.Equal("ssh-ed25519 AAAA original\n", File.ReadAllText(victim));
+        Assert.Null(new FileInfo(copy).LinkTarget);
+        Assert.Contains("password", File.ReadAllText(copy), StringComparison.Ordinal);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
+
+        // A link in place of the folder is removed, not followed.
+        var elsewhere = Path.Combine(_repo.Root, "elsewhere");
+        Directory.CreateDirectory(elsewhere);
+        Directory.Delete(folder, recursive: true);
+        Directory.CreateSymbolicLink(folder, elsewhere);
+
+        CredentialsFile.Load(path).WriteStripped(copy);
+
+        Assert.Empty(Directory.EnumerateFileSystemEntries(elsewhere));
+        Assert.Null(new DirectoryInfo(folder).LinkTarget);
+        Assert.True(File.Exists(copy));
+    }
+
+    [Fact]
     public void Should_write_the_stripped_copy_readable_by_the_owner_only()
     {
         var path = _repo.Write("c.yaml", "warehouse: { password: x }\n");

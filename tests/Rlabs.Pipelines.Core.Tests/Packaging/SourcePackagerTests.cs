@@ -69,6 +69,81 @@ public sealed class SourcePackagerTests : IDisposable
     }
 
     [Fact]
+    public void Should_leave_out_file_links_pointing_outside_and_pack_links_inside_as_their_content()
+    {
+        using var outside = new TempRepository();
+        var creds = outside.Write("creds.yaml", "aws:\n  aws_access_key_id: AKIAOUTSIDE\n");
+        _repo.Write("conf/real.yaml", "inside: 1\n");
+        _repo.Write("app.py", "x");
+        File.CreateSymbolicLink(Path.Combine(_repo.Root, "conf", "settings.yaml"), creds);
+        File.CreateSymbolicLink(Path.Combine(_repo.Root, "conf", "alias.yaml"), "real.yaml");
+        File.CreateSymbolicLink(Path.Combine(_repo.Root, "dangling.txt"), Path.Combine(_repo.Root, "nothing-here"));
+
+        var package = SourcePackager.CreateZip(_repo.Root, _zip, [], CancellationToken.None);
+
+        Assert.Equal(["app.py", "conf/alias.yaml", "conf/real.yaml"], Entries());
+        using (var archive = ZipFile.OpenRead(_zip))
+        using (var reader = new StreamReader(archive.GetEntry("conf/alias.yaml")!.Open()))
+        {
+            Assert.Equal("inside: 1\n", reader.ReadToEnd());
+        }
+        Assert.Equal([$"conf/settings.yaml -> {creds}", $"dangling.txt -> {Path.Combine(_repo.Root, "nothing-here")}"], package.SkippedLinks);
+    }
+
+    [Fact]
+    public void Should_not_pack_an_excluded_or_ignored_file_through_a_link_to_it()
+    {
+        _repo.Write(".gitignore", "secret-notes.txt\n");
+        _repo.Write("secret-notes.txt", "hidden");
+        var creds = _repo.Write("my-creds.yaml", "warehouse: pw");
+        File.CreateSymbolicLink(Path.Combine(_repo.Root, "notes.txt"), "secret-notes.txt");
+        File.CreateSymbolicLink(Path.Combine(_repo.Root, "settings.yaml"), "my-creds.yaml");
+        File.CreateSymbolicLink(Path.Combine(_repo.Root, "key.txt"), ".git/config");
+        _repo.Write(".git/config", "x");
+
+        SourcePackager.CreateZip(_repo.Root, _zip, [creds], CancellationToken.None);
+
+        Assert.Equal([".gitignore"], Entries());
+    }
+
+    [Theory]
+    [InlineData(".env.local", "DB_PASSWORD=x")]
+    [InlineData(".git-credentials", "https://u:token@github.com")]
+    [InlineData(".pypirc", "[pypi]\npassword = x")]
+    [InlineData("service-account.json", "{}")]
+    [InlineData("deploy/gcp.json", "{\n  \"type\": \"service_account\",\n  \"private_key\": \"x\"\n}")]
+    [InlineData("deploy/mykey", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n")]
+    [InlineData("certs/server", "-----BEGIN RSA PRIVATE KEY-----\nMII\n")]
+    [InlineData("conf/settings.yaml", "aws:\n  aws_secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")]
+    public void Should_leave_out_secret_looking_files_by_name_and_by_content(string path, string content)
+    {
+        _repo.Write("app.py", "x");
+        _repo.Write(path, content);
+
+        var package = SourcePackager.CreateZip(_repo.Root, _zip, [], CancellationToken.None);
+
+        Assert.Equal(["app.py"], Entries());
+        Assert.Equal([path], package.SkippedSecrets);
+    }
+
+    [Fact]
+    public void Should_pack_secret_looking_files_only_when_the_allow_list_names_them()
+    {
+        _repo.Write(".gitignore", "!.env.example\n");
+        _repo.Write(".env.example", "DB_PASSWORD=changeme");
+        _repo.Write("tests/fixtures/test.pem", "-----BEGIN PRIVATE KEY-----\n");
+        _repo.Write("deploy/real.pem", "-----BEGIN PRIVATE KEY-----\n");
+
+        var ignoredOnly = SourcePackager.CreateZip(_repo.Root, _zip, [], CancellationToken.None);
+        Assert.Equal([".env.example", "deploy/real.pem", "tests/fixtures/test.pem"], ignoredOnly.SkippedSecrets);
+
+        var allowed = SourcePackager.CreateZip(_repo.Root, _zip, [], [".env.example", "tests/fixtures/*.pem"], CancellationToken.None);
+
+        Assert.Equal([".env.example", ".gitignore", "tests/fixtures/test.pem"], Entries());
+        Assert.Equal(["deploy/real.pem"], allowed.SkippedSecrets);
+    }
+
+    [Fact]
     public void Should_not_pack_the_zip_into_itself_when_written_inside_the_repository()
     {
         _repo.Write("a.py", "x");

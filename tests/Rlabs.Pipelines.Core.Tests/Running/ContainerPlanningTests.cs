@@ -128,7 +128,14 @@ public sealed class ContainerPlanningTests : IDisposable
         Assert.Equal(Path.GetDirectoryName(plan.SourceZip), mounts["/opt/ml/processing/input/source"].Source);
         Assert.DoesNotContain(second.HostConfig.Mounts, m => m.Target == "/opt/ml/processing/input/data");
         Assert.Equal("none", first.HostConfig.NetworkMode);
-        Assert.Equal("host", second.HostConfig.NetworkMode);
+        Assert.Equal("bridge", second.HostConfig.NetworkMode); // never "host": it reaches this computer's loopback services
+        Assert.All(new[] { first, second }, p =>
+        {
+            Assert.Equal(["ALL"], p.HostConfig.CapDrop);
+            Assert.Equal(["no-new-privileges"], p.HostConfig.SecurityOpt);
+            Assert.Equal(ContainerStepRunner.PidsLimit, p.HostConfig.PidsLimit);
+            Assert.False(p.HostConfig.Privileged);
+        });
         Assert.False(first.HostConfig.AutoRemove);
         Assert.Equal([.. plan.Steps[0].ContainerCommand.Entrypoint], first.Entrypoint);
         Assert.Equal([.. plan.Steps[0].ContainerCommand.Arguments], first.Cmd);
@@ -194,6 +201,20 @@ public sealed class ContainerPlanningTests : IDisposable
         var noInterpreter = Assert.Throws<RlabsRunException>(() => LocalRuns.Plan(LocalRuns.Request(pipeline, "p1", pythonPath: noPython)));
         Assert.Equal("PythonNotFound", noInterpreter.ErrorId);
         Assert.Contains(runtime.Describe(plan), l => l.Contains("image img:1 (network none)", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("tcp://10.0.0.5:2375")]
+    [InlineData("tcp://docker.example.com:2375")]
+    [InlineData("http://192.168.1.20:2375")]
+    public void Should_refuse_an_engine_api_without_TLS_on_another_machine(string host)
+    {
+        var error = Assert.Throws<RlabsConfigException>(() => Resolve(new() { ["DOCKER_HOST"] = host }, _ => false));
+
+        Assert.Contains(host, error.Message, StringComparison.Ordinal);
+        Assert.Contains("without TLS", error.Message, StringComparison.Ordinal);
+        Assert.Equal("tcp://localhost:2375/", Resolve(new() { ["DOCKER_HOST"] = "tcp://localhost:2375" }, _ => false).Uri.ToString());
+        Assert.Equal("DOCKER_HOST", Resolve(new() { ["DOCKER_HOST"] = "https://docker.example.com:2376" }, _ => false).Source);
     }
 
     [Fact]

@@ -64,11 +64,17 @@ public sealed class ContainerRunTests : IDisposable
                 'output': attempt(lambda: touch(os.path.join(out, 'probe.txt'))),
             }
         if mode == 'connect':
-            def connect():
-                s = socket.create_connection(('127.0.0.1', int(params['port'])), timeout=5)
-                s.sendall(b'hello from ' + name.encode())
+            def connect(host):
+                s = socket.create_connection((host, int(params['port'])), timeout=5)
+                s.sendall(b'hello from ' + name.encode() + b' via ' + host.encode())
                 s.close()
-            record['connect'] = attempt(connect)
+            record['connect'] = attempt(lambda: connect('127.0.0.1'))
+            # The default route's gateway: on a bridge, that is the host, reachable on its bridge address.
+            routes = [l.split() for l in open('/proc/net/route').read().splitlines()[1:]]
+            gateway = next((socket.inet_ntoa(bytes.fromhex(r[2])[::-1]) for r in routes if r[1] == '00000000'), None)
+            record['gateway'] = attempt(lambda: connect(gateway)) if gateway else 'no default route'
+        if mode == 'link':
+            os.symlink(params['target'], os.path.join(out, 'leak'))
         os.makedirs(os.path.join(out, 'sub'), exist_ok=True)
         with open(os.path.join(out, 'sub', 'nested.txt'), 'w') as f:
             f.write(name)
@@ -285,10 +291,11 @@ public sealed class ContainerRunTests : IDisposable
     }
 
     [SkippableFact]
-    public async Task Should_cut_the_network_unless_the_step_asks_for_it()
+    public async Task Should_cut_the_network_unless_the_step_asks_for_it_and_then_give_a_bridge_not_the_host_network()
     {
         await TestEngine.RequireAsync();
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        // Listening on every address: the host's loopback (which a step must never reach) and the bridge's.
+        using var listener = new TcpListener(IPAddress.Any, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var received = new List<string>();
@@ -316,8 +323,39 @@ public sealed class ContainerRunTests : IDisposable
         var isolated = Record(plan, "isolated");
         Assert.StartsWith("errno", isolated.GetProperty("connect").GetString(), StringComparison.Ordinal);
         Assert.Equal(["lo"], isolated.GetProperty("interfaces").EnumerateArray().Select(e => e.GetString()));
-        Assert.Equal("ok", Record(plan, "networked").GetProperty("connect").GetString());
-        Assert.Equal(["hello from networked"], received);
+        var networked = Record(plan, "networked");
+        Assert.StartsWith("errno", networked.GetProperty("connect").GetString(), StringComparison.Ordinal); // not the host's network
+        Assert.Contains("eth0", networked.GetProperty("interfaces").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("ok", networked.GetProperty("gateway").GetString());
+        Assert.Single(received);
+        Assert.StartsWith("hello from networked via ", received[0], StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Should_refuse_a_link_a_container_step_writes_to_a_host_path_and_keep_that_path()
+    {
+        await TestEngine.RequireAsync();
+        var outside = Path.Combine(Path.GetTempPath(), "rlabs-tests", "outside-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(outside);
+        File.WriteAllText(Path.Combine(outside, "id_rsa"), "PRIVATE");
+        try
+        {
+            var pipeline = Pipeline($$"""
+                  - { name: linker, job_suffix: L, code: step.py, output_path: data, params: { mode: link, target: "{{outside}}" } }
+                """);
+
+            var (run, plan, _) = await RunAsync(pipeline, "lnk");
+
+            Assert.Equal(RlabsRunStatus.Failed, run.Status);
+            Assert.Contains("Step 'linker'", run.Steps[0].FailureReason, StringComparison.Ordinal);
+            Assert.Contains($"'leak' -> '{outside}'", run.Steps[0].FailureReason, StringComparison.Ordinal);
+            Assert.Equal("PRIVATE", File.ReadAllText(Path.Combine(outside, "id_rsa")));
+            Assert.False(Directory.Exists(Path.Combine(plan.DataRoot, "data", "lnk")));
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+        }
     }
 
     [SkippableFact]

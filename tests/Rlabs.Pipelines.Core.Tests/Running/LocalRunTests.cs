@@ -41,6 +41,9 @@ public sealed class LocalRunTests : IDisposable
         if mode == 'fail':
             print('something broke', file=sys.stderr, flush=True)
             sys.exit(3)
+        if mode == 'link':
+            os.makedirs(os.path.join(args.output_data_path, 'sub'), exist_ok=True)
+            os.symlink(params['target'], os.path.join(args.output_data_path, 'sub', 'leak'))
         if mode == 'hang':
             child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])
             with open(params['pidfile'], 'w') as f:
@@ -90,7 +93,7 @@ public sealed class LocalRunTests : IDisposable
 
         var (run, plan, reporter) = await RunAsync(pipeline, "job-1");
 
-        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.True(run.Status == RlabsRunStatus.Completed, string.Join(" | ", run.Steps.Select(s => s.FailureReason)));
         Assert.All(run.Steps, s => Assert.Equal(RlabsRunStatus.Completed, s.Status));
         Assert.All(run.Steps, s => Assert.Equal(0, s.ExitCode));
         Assert.Equal(JsonValueKind.Null, Record(plan, "prepare").GetProperty("inputs").ValueKind);
@@ -275,6 +278,73 @@ public sealed class LocalRunTests : IDisposable
         Assert.False(File.Exists(plan.CredentialsCopy));
         Assert.All(plan.Steps, s => Assert.False(File.Exists(s.CredentialsPath), s.CredentialsPath));
         Assert.DoesNotContain(reporter.Lines.Concat(reporter.Warnings), l => l.Contains("SECRETXXX", StringComparison.Ordinal) || l.Contains("pw123", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Should_refuse_a_symbolic_link_in_a_step_output_and_leave_its_target_alone(bool directory)
+    {
+        using var outside = new TempRepository();
+        var secret = outside.Write("secret/id_rsa", "PRIVATE");
+        var target = directory ? Path.GetDirectoryName(secret)! : secret;
+        var pipeline = Pipeline($$"""
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, output_path: data, params: { mode: link, target: "{{target}}" } }
+              - { name: b, job_suffix: B, code: step.py, input_data: "data/<job_id>", output_path: data }
+            """);
+
+        var (run, plan, _) = await RunAsync(pipeline, "jl" + directory);
+
+        Assert.Equal([RlabsRunStatus.Failed, RlabsRunStatus.Skipped], run.Steps.Select(s => s.Status));
+        Assert.Contains("Step 'a'", run.Steps[0].FailureReason, StringComparison.Ordinal);
+        Assert.Contains($"'sub/leak' -> '{target}'", run.Steps[0].FailureReason, StringComparison.Ordinal);
+        Assert.Equal("PRIVATE", File.ReadAllText(secret));
+        Assert.False(Directory.Exists(Path.Combine(plan.DataRoot, "data", "jl" + directory)), "nothing of a refused output is published");
+    }
+
+    [Fact]
+    public async Task Should_refuse_to_stage_input_data_holding_a_symbolic_link()
+    {
+        using var outside = new TempRepository();
+        var secret = outside.Write("id_rsa", "PRIVATE");
+        var pipeline = Pipeline("""
+            pipeline:
+              - { name: b, job_suffix: B, code: step.py, input_data: "raw", output_path: data }
+            """);
+        string dataRoot;
+        var (runtime, _) = LocalRuns.Plan(LocalRuns.Request(pipeline, "js"));
+        using (runtime)
+        {
+            dataRoot = runtime.Layout.DataRoot;
+        }
+        Directory.CreateDirectory(Path.Combine(dataRoot, "raw"));
+        File.WriteAllText(Path.Combine(dataRoot, "raw", "ok.csv"), "a,b\n");
+        File.CreateSymbolicLink(Path.Combine(dataRoot, "raw", "leak"), secret);
+
+        var (run, _, _) = await RunAsync(pipeline, "js");
+
+        Assert.Equal(RlabsRunStatus.Failed, run.Status);
+        Assert.Contains("Step 'b'", run.Steps[0].FailureReason, StringComparison.Ordinal);
+        Assert.Contains($"-> '{secret}'", run.Steps[0].FailureReason, StringComparison.Ordinal);
+        Assert.Null(run.Steps[0].ExitCode);
+    }
+
+    [Fact]
+    public async Task Should_refuse_a_code_script_that_links_outside_the_repository()
+    {
+        using var outside = new TempRepository();
+        var script = outside.Write("evil.py", "print('x')\n");
+        File.CreateSymbolicLink(Path.Combine(_repo.Root, "linked.py"), script);
+        var pipeline = Pipeline("""
+            pipeline:
+              - { name: a, job_suffix: A, code: linked.py, output_path: data }
+            """);
+
+        var (run, _, _) = await RunAsync(pipeline, "jc");
+
+        Assert.Equal(RlabsRunStatus.Failed, run.Status);
+        Assert.Contains("outside the repository", run.Steps[0].FailureReason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -62,7 +62,7 @@ public sealed class RemoteInstanceTests : IDisposable
         Assert.Equal(RemoteFailure.HostKeyChanged, refused.Failure);
         Assert.Contains("SHA256:AAAAthisIsNotTheKeyTheServerHas", refused.Message, StringComparison.Ordinal);
         Assert.Contains(_server.HostKeySha256, refused.Message, StringComparison.Ordinal);
-        Assert.Contains("-Force", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("-AcceptChangedHostKey", refused.Message, StringComparison.Ordinal);
         Assert.Equal(HostKeyStatus.Changed, _knownHosts.Check("i-0123456789abcdef0", "ssh-ed25519", _server.HostKeySha256["SHA256:".Length..], out _));
 
         using (await Connect(_server.Ed25519Key, acceptChangedHostKey: true))
@@ -70,6 +70,67 @@ public sealed class RemoteInstanceTests : IDisposable
         }
         Assert.Equal(HostKeyStatus.Matches, _knownHosts.Check("i-0123456789abcdef0", "ssh-ed25519", _server.HostKeySha256["SHA256:".Length..], out _));
         Assert.Contains(_reporter.Warnings, w => w.Contains("changed", StringComparison.Ordinal));
+    }
+
+    private static string Console(params string[] fingerprints) =>
+        "[   12.3] cloud-init[1234]: Cloud-init v. 22.2 running 'modules:final'\n" +
+        "<14>Dec  4 18:00:00 ec2: #############################################################\n" +
+        "<14>Dec  4 18:00:00 ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----\n" +
+        string.Concat(fingerprints.Select(f => $"<14>Dec  4 18:00:00 ec2: 256 {f} root@ip-172-31-1-2 (ED25519)\n")) +
+        "<14>Dec  4 18:00:00 ec2: -----END SSH HOST KEY FINGERPRINTS-----\n" +
+        "-----BEGIN SSH HOST KEY KEYS-----\nssh-ed25519 AAAAC3Nz root@ip\n-----END SSH HOST KEY KEYS-----\n";
+
+    [Fact]
+    public void Should_read_the_host_key_fingerprints_cloud_init_prints_to_the_console()
+    {
+        var text = Console("SHA256:Hn7Ykq1xYzQ0bFvDs9pC2q+abc/def", "SHA256:Other2") + "SHA256:NotInTheBlock (RSA)\n";
+
+        Assert.Equal(["Hn7Ykq1xYzQ0bFvDs9pC2q+abc/def", "Other2"], KnownHosts.ConsoleFingerprints(text));
+        Assert.Empty(KnownHosts.ConsoleFingerprints(null));
+        Assert.Empty(KnownHosts.ConsoleFingerprints("booting...\n"));
+    }
+
+    [Fact]
+    public async Task Should_refuse_a_first_contact_host_key_missing_from_the_console_fingerprints()
+    {
+        var endpoint = new SshEndpoint("127.0.0.1", _server.Port, SshServerFixture.UserName, _server.Ed25519Key, "i-0123456789abcdef0");
+        var fingerprints = KnownHosts.ConsoleFingerprints(Console("SHA256:AAAAsomeOtherMachinesKeyAAAAAAAAAAAAAAAAAAA"));
+
+        var refused = await Assert.ThrowsAsync<RemoteInstanceException>(() => RemoteInstance.ConnectAsync(endpoint, _knownHosts, false, fingerprints, TimeSpan.FromSeconds(20), _reporter, CancellationToken.None));
+
+        Assert.Equal(RemoteFailure.HostKeyUnverified, refused.Failure);
+        Assert.Contains(_server.HostKeySha256, refused.Message, StringComparison.Ordinal);
+        Assert.Contains("SHA256:AAAAsomeOtherMachinesKey", refused.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(_knownHosts.Path), "an unverified key is not recorded");
+
+        var matching = KnownHosts.ConsoleFingerprints(Console("SHA256:AAAAsomeOtherMachinesKeyAAAAAAAAAAAAAAAAAAA", _server.HostKeySha256));
+        using (await RemoteInstance.ConnectAsync(endpoint, _knownHosts, false, matching, TimeSpan.FromSeconds(20), _reporter, CancellationToken.None))
+        {
+        }
+        Assert.Contains(_reporter.Verbose, l => l.Contains("matches the instance's console output", StringComparison.Ordinal));
+        Assert.Equal(HostKeyStatus.Matches, _knownHosts.Check("i-0123456789abcdef0", "ssh-ed25519", _server.HostKeySha256["SHA256:".Length..], out _));
+    }
+
+    [Fact]
+    public async Task Should_warn_when_a_first_contact_host_key_cannot_be_checked()
+    {
+        using (await Connect(_server.Ed25519Key))
+        {
+        }
+
+        Assert.Contains(_reporter.Warnings, w => w.Contains("could not be checked", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_refuse_an_accepted_changed_key_that_the_console_does_not_list()
+    {
+        _knownHosts.Record("i-0123456789abcdef0", "ssh-ed25519", "AAAAthisIsNotTheKeyTheServerHas");
+        var endpoint = new SshEndpoint("127.0.0.1", _server.Port, SshServerFixture.UserName, _server.Ed25519Key, "i-0123456789abcdef0");
+
+        var refused = await Assert.ThrowsAsync<RemoteInstanceException>(() => RemoteInstance.ConnectAsync(endpoint, _knownHosts, true, ["AAAAyetAnotherKey"], TimeSpan.FromSeconds(20), _reporter, CancellationToken.None));
+
+        Assert.Equal(RemoteFailure.HostKeyUnverified, refused.Failure);
+        Assert.Equal(HostKeyStatus.Changed, _knownHosts.Check("i-0123456789abcdef0", "ssh-ed25519", _server.HostKeySha256["SHA256:".Length..], out _));
     }
 
     [Fact]
@@ -114,6 +175,37 @@ public sealed class RemoteInstanceTests : IDisposable
         Assert.Contains("does not exist", missing.Message, StringComparison.Ordinal);
         Assert.Contains(warnings, w => w.Contains("chmod 600", StringComparison.Ordinal) && w.Contains("644", StringComparison.Ordinal));
         Assert.Empty(RemoteInstance.CheckKeyFile(_server.Ed25519Key));
+    }
+
+    [Fact]
+    public async Task Should_never_delete_outside_the_folder_for_a_tampered_manifest_or_through_a_planted_link()
+    {
+        var repo = Path.Combine(_local, "repo");
+        Write(repo, "keep.py", "k\n");
+        Write(repo, "src/churn/old.py", "print('old')\n");
+        var remoteRepo = $"{_server.Home}/rlabs/p/repo";
+        using var remote = await Connect(_server.Ed25519Key);
+        await remote.SyncDirectoryAsync(Collect(repo), remoteRepo, CancellationToken.None);
+
+        // Something on the instance rewrites the manifest and swaps a folder for a link.
+        var victim = $"{_server.Home}/rlabs/p/victim.txt";
+        await File.WriteAllTextAsync(victim, "precious");
+        await File.AppendAllTextAsync(InstanceLayout.ManifestPathFor(remoteRepo), "0000 8 644 ../victim.txt\n0000 8 644 /etc/hostname\n");
+        var elsewhere = $"{_server.Home}/rlabs/elsewhere";
+        Directory.CreateDirectory(elsewhere);
+        await File.WriteAllTextAsync($"{elsewhere}/old.py", "not ours");
+        Directory.Delete($"{remoteRepo}/src/churn", recursive: true);
+        Directory.CreateSymbolicLink($"{remoteRepo}/src/churn", elsewhere);
+        File.Delete(Path.Combine(repo, "src/churn/old.py"));
+
+        var sync = await remote.SyncDirectoryAsync(Collect(repo), remoteRepo, CancellationToken.None);
+
+        Assert.Equal("precious", await File.ReadAllTextAsync(victim));
+        Assert.Equal("not ours", await File.ReadAllTextAsync($"{elsewhere}/old.py"));
+        Assert.DoesNotContain("../victim.txt", sync.Deleted);
+        Assert.DoesNotContain("src/churn/old.py", sync.Deleted);
+        Assert.Contains(_reporter.Warnings, w => w.Contains("'../victim.txt'", StringComparison.Ordinal));
+        Assert.Contains(_reporter.Warnings, w => w.Contains("'src/churn' is a symbolic link", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -52,7 +52,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         Assert.Equal(3, first.NextRunTimes.Count);
         Assert.All(first.NextRunTimes, t => Assert.Equal(DateTimeKind.Utc, t.Kind));
         Assert.Equal("pipelines/daily_run.yaml", first.PipelinePath);
-        Assert.Equal((_instanceId, "churn-model-lambda-role"), (first.InstanceId, first.RoleName));
+        Assert.Equal((_instanceId, "churn-model-daily-run-lambda-role"), (first.InstanceId, first.RoleName));
 
         // The instance: repository without .git, data or ignored files; credentials 600; module; scripts; crontab.
         var layout = new InstanceLayout(_server.Home, "churn-model", "daily-run");
@@ -67,7 +67,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         Assert.Contains($"instance_type='ml.t3.xlarge'", await File.ReadAllTextAsync(layout.RunScript), StringComparison.Ordinal);
 
         // AWS: least-privilege role, function with the instance id, permission bound to the rule, rule → function.
-        var role = _aws.Emulator.Requests.For("iam", "CreateRole").Single(r => (string?)r.Parameters!["RoleName"] == "churn-model-lambda-role");
+        var role = _aws.Emulator.Requests.For("iam", "CreateRole").Single(r => (string?)r.Parameters!["RoleName"] == "churn-model-daily-run-lambda-role");
         Assert.Contains("lambda.amazonaws.com", (string?)role.Parameters!["AssumeRolePolicyDocument"], StringComparison.Ordinal);
         var policy = JsonNode.Parse((string)_aws.Emulator.Requests.For("iam", "PutRolePolicy")[^1].Parameters!["PolicyDocument"]!)!;
         var statements = policy["Statement"]!.AsArray();
@@ -150,9 +150,9 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         Assert.Equal("DISABLED", rule.State);
         Assert.Empty(disabledAgain.Changes);
         Assert.Equal(RlabsScheduleState.Enabled, enabled.State);
-        Assert.Equal([$"targets of rule rlabs-{project}-daily-run", $"rule rlabs-{project}-daily-run", $"function rlabs-{project}-daily-run and its EventBridge permission", $"inline policy rlabs-{project}-daily-run of role {project}-lambda-role", $"role {project}-lambda-role"], removal.Removed);
+        Assert.Equal([$"targets of rule rlabs-{project}-daily-run", $"rule rlabs-{project}-daily-run", $"function rlabs-{project}-daily-run and its EventBridge permission", $"inline policy rlabs-{project}-daily-run of role {project}-daily-run-lambda-role", $"role {project}-daily-run-lambda-role"], removal.Removed);
         Assert.Empty(await manager.GetAsync(project, null, CancellationToken.None));
-        Assert.Null(await new IamClient(session).FindRoleAsync($"{project}-lambda-role", CancellationToken.None));
+        Assert.Null(await new IamClient(session).FindRoleAsync($"{project}-daily-run-lambda-role", CancellationToken.None));
         Assert.Null(await new LambdaClient(session).FindFunctionAsync($"rlabs-{project}-daily-run", CancellationToken.None));
     }
 
@@ -175,7 +175,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         Assert.Equal(schedule.RuleName, missing.RuleName);
         Assert.Contains("New-RlabsPipelineSchedule", missing.Message, StringComparison.Ordinal);
         Assert.Contains(_reporter.Warnings, w => w.Contains("already gone", StringComparison.Ordinal));
-        Assert.Equal([$"function rlabs-{project}-daily-run and its EventBridge permission", $"inline policy rlabs-{project}-daily-run of role {project}-lambda-role", $"role {project}-lambda-role"], removal.Removed);
+        Assert.Equal([$"function rlabs-{project}-daily-run and its EventBridge permission", $"inline policy rlabs-{project}-daily-run of role {project}-daily-run-lambda-role", $"role {project}-daily-run-lambda-role"], removal.Removed);
     }
 
     [Fact]
@@ -232,13 +232,56 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
     }
 
     [Fact]
+    public async Task Should_send_no_key_secret_or_outside_link_to_the_instance()
+    {
+        _server.InstallPowerShellForTestUser();
+        var repo = Path.Combine(_local, "repo");
+        Request("churn-model", "rate(1 day)");
+        var pem = Path.Combine(repo, "deploy", "instance-key");
+        Directory.CreateDirectory(Path.GetDirectoryName(pem)!);
+        File.Copy(_server.Ed25519Key, pem);
+        File.SetUnixFileMode(pem, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Write(repo, ".env.local", "DB_PASSWORD=x\n");
+        Write(repo, "conf/service-account.json", "{}");
+        Write(_local, "outside/creds.yaml", "aws: {}\n");
+        File.CreateSymbolicLink(Path.Combine(repo, "conf", "settings.yaml"), Path.Combine(_local, "outside", "creds.yaml"));
+        using var session = _aws.Session();
+
+        await new ScheduleManager(session, _reporter, FastOptions).ScheduleAsync(Request("churn-model", "rate(1 day)", pemFile: pem), ScheduleSteps.All, CancellationToken.None);
+
+        var layout = new InstanceLayout(_server.Home, "churn-model", "daily-run");
+        Assert.Equal([".gitignore", "pipelines/daily_run.yaml", "requirements.txt", "src/churn/train.py"], ListFiles(layout.RepositoryDirectory));
+        Assert.Contains(_reporter.Warnings, w => w.Contains(".env.local", StringComparison.Ordinal));
+        Assert.Contains(_reporter.Warnings, w => w.Contains("conf/settings.yaml", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_refuse_an_instance_whose_host_key_is_not_in_its_console_output()
+    {
+        _aws.Emulator.Ec2.Seed(new Ec2InstanceSeed
+        {
+            InstanceId = _instanceId, State = "running", PublicIpAddress = "127.0.0.1",
+            ConsoleOutput = "ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----\nec2: 256 SHA256:AAAAnotThisServersKeyAAAAAAAAAAAAAAAAAAAAAAA root@ip (ED25519)\nec2: -----END SSH HOST KEY FINGERPRINTS-----\n",
+        });
+        using var session = _aws.Session();
+        var request = Request("churn-model", "rate(1 day)");
+
+        var refused = await Assert.ThrowsAsync<RemoteInstanceException>(() => new ScheduleManager(session, _reporter, FastOptions).ScheduleAsync(request, ScheduleSteps.All, CancellationToken.None));
+
+        Assert.Equal(RemoteFailure.HostKeyUnverified, refused.Failure);
+        Assert.False(Directory.Exists(new InstanceLayout(_server.Home, "churn-model", "daily-run").RepositoryDirectory));
+        Assert.False(File.Exists(request.KnownHosts.Path));
+        Assert.Single(_aws.Emulator.Requests.For("ec2", "GetConsoleOutput"));
+    }
+
+    [Fact]
     public void Should_zip_the_handler_deterministically() =>
         Assert.Equal(ScheduleManager.HandlerZip(), ScheduleManager.HandlerZip());
 
     // The emulator validates against Debian's botocore 1.29 service model, whose newest Python runtime is 3.9.
     private static ScheduleOptions FastOptions { get; } = new() { LambdaRuntime = "python3.9", PollInterval = TimeSpan.FromMilliseconds(20), InstanceStartTimeout = TimeSpan.FromSeconds(10), SshWaitTimeout = TimeSpan.FromSeconds(20) };
 
-    private ScheduleRequest Request(string project, string expression, string? roleName = null)
+    private ScheduleRequest Request(string project, string expression, string? roleName = null, string? pemFile = null)
     {
         var repo = Path.Combine(_local, "repo");
         if (!Directory.Exists(repo))
@@ -255,7 +298,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
         return new ScheduleRequest
         {
             InstanceId = _instanceId,
-            PemFile = _server.Ed25519Key,
+            PemFile = pemFile ?? _server.Ed25519Key,
             Ec2UserName = SshServerFixture.UserName,
             SshPort = _server.Port,
             RepositoryPath = repo,
@@ -263,7 +306,7 @@ public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisp
             PipelineRelativePath = "pipelines/daily_run.yaml",
             CredentialsFile = Path.Combine(repo, "credentials.yaml"),
             Schedule = ScheduleExpression.Parse(expression),
-            RoleName = roleName ?? ScheduleNaming.DefaultRoleName(project),
+            RoleName = roleName ?? ScheduleNaming.DefaultRoleName(project, "daily-run"),
             ModuleDirectory = Path.Combine(_local, "module"),
             KnownHosts = new KnownHosts(Path.Combine(_local, "known_hosts")),
         };

@@ -19,7 +19,8 @@ public sealed class ScheduleNamingTests
         Assert.Equal("sample-pipeline", pipeline);
         Assert.Equal("rlabs-lead-scoring-sample-pipeline", ScheduleNaming.RuleName("lead-scoring", pipeline));
         Assert.Equal("rlabs-lead-scoring-sample-pipeline", ScheduleNaming.FunctionName("lead-scoring", pipeline));
-        Assert.Equal("lead-scoring-lambda-role", ScheduleNaming.DefaultRoleName("lead-scoring"));
+        Assert.Equal("lead-scoring-sample-pipeline-lambda-role", ScheduleNaming.DefaultRoleName("lead-scoring", pipeline));
+        Assert.NotEqual(ScheduleNaming.DefaultRoleName("lead-scoring", "daily"), ScheduleNaming.DefaultRoleName("lead-scoring", "weekly")); // one role per schedule
         Assert.Equal("/aws/lambda/rlabs-lead-scoring-sample-pipeline", ScheduleNaming.LogGroupName("rlabs-lead-scoring-sample-pipeline"));
     }
 
@@ -42,7 +43,7 @@ public sealed class ScheduleNamingTests
         Assert.StartsWith(ScheduleNaming.Prefix + project, a, StringComparison.Ordinal);
         Assert.Matches("^[A-Za-z0-9-]+$", a);
         Assert.Equal(a, ScheduleNaming.RuleName(project, "a-very-long-pipeline-name-for-the-nightly-scoring-run-one"));
-        Assert.True(ScheduleNaming.DefaultRoleName(new string('r', 70)).Length <= ScheduleNaming.MaxRoleNameLength);
+        Assert.True(ScheduleNaming.DefaultRoleName(new string('r', 70), "pipeline").Length <= ScheduleNaming.MaxRoleNameLength);
     }
 
     [Fact]
