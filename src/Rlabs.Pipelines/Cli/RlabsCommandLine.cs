@@ -42,14 +42,15 @@ public static class RlabsCommandLine
             case SeedCommandLineOutcome.UsageError:
                 return new RlabsCommandLineRequest(RlabsCommandLineOutcome.UsageError, result.CommandPath)
                 {
-                    Error = new ErrorRecord(new ArgumentException($"{result.CommandPath}: {result.ErrorMessage}"), UsageErrorId, ErrorCategory.InvalidArgument, result.Flag),
+                    Error = ErrorMapping.Record(new ArgumentException($"{result.CommandPath}: {result.ErrorMessage}"), UsageErrorId, ErrorCategory.InvalidArgument, result.Flag,
+                        $"Run {result.CommandPath} --help for its options."),
                 };
             default:
                 if (!s_cmdlets.TryGetValue(result.CmdletName!, out var type))
                 {
                     return new RlabsCommandLineRequest(RlabsCommandLineOutcome.Failed, result.CommandPath)
                     {
-                        Error = new ErrorRecord(
+                        Error = ErrorMapping.Record(
                             new NotSupportedException($"{result.CommandPath}: this version of Rlabs.Pipelines has no {result.CmdletName} cmdlet to run it."),
                             "CommandNotAvailable", ErrorCategory.NotImplemented, result.CmdletName),
                     };

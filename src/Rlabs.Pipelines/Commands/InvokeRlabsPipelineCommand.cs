@@ -80,12 +80,18 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
     [Parameter]
     public SwitchParameter Resume { get; set; }
 
+    /// <summary>Also write the run as JUnit XML (one test case per step) to this file, for CI test tabs.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JUnitPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var path = ResolvePath(Path);
         var repository = ResolveRepository(RepositoryPath);
         var config = PipelineConfigReader.Read(path, repository);
+        RunReport.Annotate(this, config.Diagnostics);
         foreach (var warning in config.Diagnostics.Where(d => d.Severity == RlabsDiagnosticSeverity.Warning))
         {
             WriteWarning(warning.ToString());
@@ -143,7 +149,7 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
         }
         // The run goes out first, so a caller with -ErrorAction Stop still gets it before the error terminates.
         WriteObject(run);
-        RunErrors.WriteStepErrors(this, run);
+        RunReport.Write(this, run, JUnitPath);
     }
 
     private RlabsPipelineRun? RunLocal(RlabsPipeline pipeline, string jobId, string? explicitType, CredentialsFile? credentials)
