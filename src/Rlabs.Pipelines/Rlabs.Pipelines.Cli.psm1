@@ -77,4 +77,14 @@ function rlabs {
     }
 }
 
+# Tab completion of rlabs' subcommands, flags and instance types (a native completer: rlabs has no parameters).
+Register-ArgumentCompleter -Native -CommandName rlabs -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+    # The words typed before the cursor, without 'rlabs' and without the word being completed.
+    $typed = @($commandAst.CommandElements | Select-Object -Skip 1 |
+            Where-Object { $_.Extent.EndOffset -lt $cursorPosition -or ($_.Extent.EndOffset -eq $cursorPosition -and -not $wordToComplete) } |
+            ForEach-Object { $_.Extent.Text })
+    [Rlabs.Pipelines.CommandLine.RlabsCommandLine]::Complete([string[]] $typed, $wordToComplete)
+}
+
 Export-ModuleMember -Function rlabs

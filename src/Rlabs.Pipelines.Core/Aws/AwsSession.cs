@@ -24,7 +24,7 @@ public sealed class AwsSession : IDisposable
 {
     private readonly AwsSessionOptions _options;
     private readonly Func<string, string?> _environment;
-    private readonly AWSCredentials _credentials;
+    private AWSCredentials _credentials;
     private readonly string? _profileEndpointUrl;
     private readonly HttpClient _http;
     private readonly Lazy<AmazonSecurityTokenServiceClient> _sts;
@@ -82,10 +82,16 @@ public sealed class AwsSession : IDisposable
         // AWSSDK.Core reads AWS_CONFIG_FILE itself but not AWS_SHARED_CREDENTIALS_FILE, which the CLI and
         // boto3 honour; pass it on so a profile means the same thing here as in the user's other tools.
         var credentialsPath = FirstNonEmpty(environment("AWS_SHARED_CREDENTIALS_FILE"));
-        var profiles = new CredentialProfileStoreChain(credentialsPath);
+        // -ProfileLocation (AWS.Tools) names the credentials file for this call only.
+        if (!string.IsNullOrEmpty(options.ProfileLocation) && !File.Exists(options.ProfileLocation))
+        {
+            throw Configuration("ProfileNotFound", $"The credentials file '{options.ProfileLocation}' given as -ProfileLocation does not exist.");
+        }
+        var profiles = new CredentialProfileStoreChain(FirstNonEmpty(options.ProfileLocation, credentialsPath));
         var hasExplicitKeys = !string.IsNullOrEmpty(options.AccessKey) || !string.IsNullOrEmpty(options.SecretKey);
         CredentialProfile? profile = null;
-        var profileName = FirstNonEmpty(options.ProfileName, environment("AWS_PROFILE"));
+        // Like AWS.Tools, the shell's $StoredAWSCredentials beats an AWS_PROFILE inherited from the environment.
+        var profileName = FirstNonEmpty(options.ProfileName, options.DefaultCredentials is null ? environment("AWS_PROFILE") : null);
         if (profileName is not null && !profiles.TryGetProfile(profileName, out profile))
         {
             // A profile typed as -ProfileName must exist; one inherited from AWS_PROFILE only matters
@@ -100,6 +106,7 @@ public sealed class AwsSession : IDisposable
 
         AWSCredentials credentials;
         string source;
+        (string TokenFile, string RoleArn, string SessionName)? webIdentity = null;
         if (hasExplicitKeys)
         {
             if (string.IsNullOrEmpty(options.AccessKey) || string.IsNullOrEmpty(options.SecretKey))
@@ -109,6 +116,11 @@ public sealed class AwsSession : IDisposable
 
             credentials = Keys(options.AccessKey, options.SecretKey, options.SessionToken);
             source = "explicit keys";
+        }
+        else if (options.ExternalCredentials is { } external)
+        {
+            credentials = new ExternalAwsCredentials(external);
+            source = options.ExternalCredentialsSource ?? "-Credential";
         }
         else if (profileName is not null && (!string.IsNullOrEmpty(options.ProfileName) || file is not { HasAwsKeys: true }))
         {
@@ -123,6 +135,20 @@ public sealed class AwsSession : IDisposable
         {
             credentials = Keys(file.AccessKey!, file.SecretKey!, file.SessionToken);
             source = $"credentials file '{Path.GetFileName(options.CredentialsFile)}'";
+        }
+        else if (options.DefaultCredentials is { } shellDefault)
+        {
+            credentials = new ExternalAwsCredentials(shellDefault);
+            source = options.DefaultCredentialsSource ?? "shell variable $StoredAWSCredentials";
+        }
+        else if (string.IsNullOrEmpty(environment("AWS_ACCESS_KEY_ID"))
+            && FirstNonEmpty(environment("AWS_WEB_IDENTITY_TOKEN_FILE")) is { } tokenFile && FirstNonEmpty(environment("AWS_ROLE_ARN")) is { } roleArn)
+        {
+            // CI OIDC (GitHub, Azure): the STS client is ours, so -EndpointUrl and AWS_ENDPOINT_URL_STS apply,
+            // and the credentials refresh themselves (token file re-read) before they expire in a long run.
+            webIdentity = (tokenFile, roleArn, FirstNonEmpty(environment("AWS_ROLE_SESSION_NAME")) ?? "rlabs-pipelines-" + DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            credentials = new AnonymousAWSCredentials(); // replaced below, once the session can build an STS client
+            source = $"web identity (role {roleArn})";
         }
         else if (credentialsPath is not null && string.IsNullOrEmpty(environment("AWS_ACCESS_KEY_ID"))
             && profiles.TryGetProfile("default", out profile) && profiles.TryGetAWSCredentials("default", out credentials))
@@ -146,7 +172,8 @@ public sealed class AwsSession : IDisposable
             source = "default credential chain";
         }
 
-        var region = FirstNonEmpty(options.Region, file?.Region, profile?.Region?.SystemName, environment("AWS_REGION"), environment("AWS_DEFAULT_REGION"));
+        // AWS.Tools' order: -Region, then the shell's $StoredAWSRegion, then the profile's region, then the environment.
+        var region = FirstNonEmpty(options.Region, file?.Region, options.DefaultRegion, profile?.Region?.SystemName, environment("AWS_REGION"), environment("AWS_DEFAULT_REGION"));
         if (region is null)
         {
             try
@@ -164,7 +191,27 @@ public sealed class AwsSession : IDisposable
             throw Configuration("NoRegion", "No AWS region was given: pass -Region, set it in the credentials file or profile, or set AWS_REGION.");
         }
 
-        return new AwsSession(options, environment, credentials, source, region, profile?.EndpointUrl);
+        var session = new AwsSession(options, environment, credentials, source, region, profile?.EndpointUrl);
+        if (webIdentity is { } web)
+        {
+            session._credentials = new WebIdentityCredentials(web.TokenFile, web.RoleArn, web.SessionName, session.CreateAnonymousStsClient);
+        }
+        return session;
+    }
+
+    /// <summary>The regions the SDK knows, for tab completion: (system name, display name).</summary>
+    public static IReadOnlyList<(string Name, string DisplayName)> KnownRegions() =>
+        RegionEndpoint.EnumerableAllRegions.Select(r => (r.SystemName, r.DisplayName)).OrderBy(r => r.SystemName, StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// Profile names of the shared config and credentials files (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE,
+    /// or <paramref name="profileLocation"/> for the credentials file), for tab completion.
+    /// </summary>
+    public static IReadOnlyList<string> ProfileNames(string? profileLocation)
+    {
+        var credentialsPath = FirstNonEmpty(profileLocation, Environment.GetEnvironmentVariable("AWS_SHARED_CREDENTIALS_FILE"));
+        return new CredentialProfileStoreChain(credentialsPath).ListProfiles()
+            .Select(p => p.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>
@@ -211,6 +258,10 @@ public sealed class AwsSession : IDisposable
 
         return new AmazonS3Client(_credentials, config);
     }
+
+    /// <summary>An STS client without credentials, for AssumeRoleWithWebIdentity (which is not signed).</summary>
+    internal AmazonSecurityTokenServiceClient CreateAnonymousStsClient() =>
+        new(new AnonymousAWSCredentials(), SdkConfig(new AmazonSecurityTokenServiceConfig(), AwsService.Sts));
 
     internal AmazonEC2Client CreateEc2Client() =>
         new(_credentials, SdkConfig(new AmazonEC2Config(), AwsService.Ec2));

@@ -113,9 +113,9 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
         }
 
         var explicitType = MyInvocation.BoundParameters.ContainsKey(nameof(InstanceType)) ? InstanceType : null;
-        if (explicitType is not null && !PipelineConfigReader.IsValidInstanceType(explicitType))
+        if (explicitType is not null && Planning.InstanceTypes.Validate(explicitType) is { } typeProblem)
         {
-            ThrowTerminatingError(ErrorMapping.Record(new ArgumentException($"-InstanceType '{explicitType}' is not valid. Use 'local' or a SageMaker instance type such as ml.t3.xlarge."), "InvalidInstanceType", ErrorCategory.InvalidArgument, explicitType));
+            ThrowTerminatingError(ErrorMapping.Record(new ArgumentException($"-InstanceType {typeProblem}"), "InvalidInstanceType", ErrorCategory.InvalidArgument, explicitType));
         }
         var effective = pipeline.Steps
             .Select(s => explicitType ?? s.InstanceType ?? pipeline.Defaults.InstanceType ?? DefaultInstanceType)
@@ -192,16 +192,7 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
 
         // ECR images (the SageMaker defaults) are pulled with a login from the user's AWS session, made only when
         // an image is missing: a run whose images are present needs no AWS credentials at all.
-        var login = EcrRegistryLogin.FromOptions(new AwsSessionOptions
-        {
-            ProfileName = ProfileName,
-            Region = Region,
-            AccessKey = AccessKey,
-            SecretKey = SecretKey,
-            SessionToken = SessionToken,
-            EndpointUrl = EndpointUrl,
-            CredentialsFile = CredentialsFile is null ? null : ResolvePath(CredentialsFile),
-        });
+        var login = EcrRegistryLogin.FromOptions(SessionOptions(CredentialsFile));
         using var reporter = new QueueReporter(ProgressActivityId);
         var run = plan.NewRun();
         try

@@ -58,6 +58,7 @@ public sealed partial class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdle
 
     /// <summary>What the instance runs the steps on: an ml.* type, or local.</summary>
     [Parameter]
+    [ArgumentCompleter(typeof(InstanceTypeCompleter))]
     [ValidateNotNullOrEmpty]
     public string SageMakerInstanceType { get; set; } = "ml.t3.xlarge";
 
