@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using Microsoft.AspNetCore.Http;
+using Rlabs.Pipelines.AwsEmulator.Services;
 using Rlabs.Pipelines.AwsEmulator.Model;
 
 namespace Rlabs.Pipelines.AwsEmulator.Protocols;
