@@ -139,7 +139,7 @@ internal abstract class CiHost
             var folder = FirstNonEmpty(_environment("AGENT_TEMPDIRECTORY"), Path.GetTempPath());
             var path = Path.Combine(folder, $"rlabs-run-{jobId}.md");
             File.WriteAllText(path, markdown, new UTF8Encoding(false));
-            return ["##vso[task.uploadsummary]" + Escape(path)];
+            return ["##vso[task.uploadsummary]" + EscapeData(path)];
         }
 
         private static string LogIssue(string type, string message, string? title, string? file, int line, int column)
@@ -158,9 +158,14 @@ internal abstract class CiHost
                 }
             }
             var text = title is null ? message : $"{title}: {message}";
-            return $"##vso[task.logissue {properties}]{Escape(text)}";
+            return $"##vso[task.logissue {properties}]{EscapeData(text)}";
         }
 
+        // The message after ']' ends only at the line's end: %, CR and LF are escaped, ';' and ']' are text.
+        private static string EscapeData(string value) =>
+            value.Replace("%", "%AZP25", StringComparison.Ordinal).Replace("\r", "%0D", StringComparison.Ordinal).Replace("\n", "%0A", StringComparison.Ordinal);
+
+        // Property values also end at ';' and ']'.
         private static string Escape(string value) =>
             value.Replace("%", "%AZP25", StringComparison.Ordinal).Replace(";", "%3B", StringComparison.Ordinal)
                 .Replace("\r", "%0D", StringComparison.Ordinal).Replace("\n", "%0A", StringComparison.Ordinal).Replace("]", "%5D", StringComparison.Ordinal);

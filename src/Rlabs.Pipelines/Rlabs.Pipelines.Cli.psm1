@@ -64,9 +64,12 @@ function rlabs {
             # This module's own cmdlet, found by its class: right even with -Prefix or a shadowing function.
             $command = $MyInvocation.MyCommand.Module.ExportedCmdlets.Values | Where-Object ImplementingType -EQ $request.CmdletType
             if (-not $command) {
-                throw [System.Management.Automation.ErrorRecord]::new(
+                $record = [System.Management.Automation.ErrorRecord]::new(
                     [System.NotSupportedException]::new("$($request.CommandPath): the module does not export $($request.CmdletName)."),
                     'CommandNotAvailable', 'NotImplemented', $request.CmdletName)
+                $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new($record.Exception.Message)
+                $record.ErrorDetails.RecommendedAction = "Import Rlabs.Pipelines without -Cmdlet filters (or without -Prefix) so $($request.CmdletName) is available."
+                throw $record
             }
             $parameters = $request.Parameters
             & $command @parameters

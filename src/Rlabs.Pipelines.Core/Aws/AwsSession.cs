@@ -210,8 +210,26 @@ public sealed class AwsSession : IDisposable
     public static IReadOnlyList<string> ProfileNames(string? profileLocation)
     {
         var credentialsPath = FirstNonEmpty(profileLocation, Environment.GetEnvironmentVariable("AWS_SHARED_CREDENTIALS_FILE"));
-        return new CredentialProfileStoreChain(credentialsPath).ListProfiles()
-            .Select(p => p.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var names = new CredentialProfileStoreChain(credentialsPath).ListProfiles().Select(p => p.Name).ToList();
+        // Given a credentials file, the SDK lists only it; profiles of the config file ([profile x], SSO) count too.
+        var config = FirstNonEmpty(Environment.GetEnvironmentVariable("AWS_CONFIG_FILE"))
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".aws", "config");
+        if (File.Exists(config))
+        {
+            foreach (var line in File.ReadLines(config))
+            {
+                var trimmed = line.Trim();
+                if (trimmed.StartsWith('[') && trimmed.EndsWith(']'))
+                {
+                    var section = trimmed[1..^1].Trim();
+                    if (section == "default" || section.StartsWith("profile ", StringComparison.Ordinal))
+                    {
+                        names.Add(section == "default" ? section : section["profile ".Length..].Trim());
+                    }
+                }
+            }
+        }
+        return names.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>
