@@ -81,7 +81,7 @@ internal sealed class WebIdentityCredentials : RefreshingAWSCredentials
         }
         catch (AmazonServiceException ex)
         {
-            throw new AmazonClientException($"STS AssumeRoleWithWebIdentity for role '{_roleArn}' failed: {ex.ErrorCode}: {ex.Message}", ex);
+            throw new AmazonClientException($"Web identity token of '{_tokenFile}' (AWS_WEB_IDENTITY_TOKEN_FILE) refused: STS AssumeRoleWithWebIdentity for role '{_roleArn}' failed: {ex.ErrorCode}: {ex.Message}", ex);
         }
         var c = response.Credentials;
         return new CredentialsRefreshState(new ImmutableCredentials(c.AccessKeyId, c.SecretAccessKey, c.SessionToken), c.Expiration ?? DateTime.UtcNow.AddHours(1));
