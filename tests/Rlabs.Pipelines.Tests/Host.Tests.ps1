@@ -245,6 +245,45 @@ Describe 'CI hosts' {
     }
 }
 
+Describe 'Default views at 80 columns (redirected CI logs)' {
+    BeforeAll {
+        $run = Invoke-RlabsPipeline -Path (Join-Path $repo 'pipelines/sample_pipeline.yaml') -RepositoryPath $repo -InstanceType local -JobId '20261204-221500-a1b2'
+        $pipeline = Get-RlabsPipeline -Path (Join-Path $repo 'pipelines/sample_pipeline.yaml') -RepositoryPath $repo
+        $diagnostics = Test-RlabsPipeline -Path $badYaml -RepositoryPath $repo
+        function Show([object[]] $InputObject) { @(($InputObject | Out-String -Width 80) -split '\r?\n' | Where-Object { $_.Trim() }) }
+    }
+
+    It 'Should fit <Name> into 80 columns with one header line and whole values' -ForEach @(
+        @{ Name = 'a run'; Get = { $run }; Values = { $run.JobId, $run.PipelineName, 'Completed', 'local', '3/3' } }
+        @{ Name = 'the steps of a run'; Get = { $run.Steps }; Values = { $run.Steps.JobName + $run.Steps.StepName } }
+        @{ Name = 'a pipeline'; Get = { $pipeline }; Values = { 'prepare -> train -> score' } }
+        @{ Name = 'the steps of a pipeline'; Get = { $pipeline.Steps }; Values = { 'sagemaker_code_script.py', 'data/<job_id>' } }
+    ) {
+        $lines = Show (& $Get)
+        $lines | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 -Because $_ }
+        $lines[1] | Should -Match '^-+( +-+)*\s*$' -Because "the header is one line, not split: $($lines[0..1] -join ' / ')"
+        $lines -join "`n" | Should -Not -Match '…'
+        foreach ($value in (& $Values)) { ($lines -join "`n") | Should -Match ([regex]::Escape($value)) }
+    }
+
+    It 'Should show a step''s duration whole, in seconds, minutes or hours' {
+        $lines = Show $run.Steps
+        $lines[0] | Should -Match '\bDuration\b'
+        $lines | Select-Object -Skip 2 | ForEach-Object { $_ | Should -Match ' \d+\.\ds +\d+ ' }
+    }
+
+    It 'Should wrap a diagnostic''s message and hint between words, and keep both' {
+        $lines = Show $diagnostics
+        $lines | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 -Because $_ }
+        $lines[0] | Should -Match 'Problem'
+        $text = ($lines | Select-Object -Skip 2 | ForEach-Object { if ($_.Length -gt 35) { $_.Substring(35).Trim() } }) -join ' '
+        foreach ($d in $diagnostics) {
+            $text | Should -Match ([regex]::Escape($d.Message)) -Because 'no word is cut by the wrap'
+            $text | Should -Match ([regex]::Escape($d.Hint))
+        }
+    }
+}
+
 Describe 'Tab completion' {
     BeforeAll {
         function Complete([string] $line) { (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText }
