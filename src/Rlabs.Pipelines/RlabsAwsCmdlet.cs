@@ -59,6 +59,9 @@ public abstract class RlabsAwsCmdlet : RlabsCmdlet
     [ValidateNotNullOrEmpty]
     public string? EndpointUrl { get; set; }
 
+    /// <summary>Whether this invocation only plans (a cmdlet's -WhatIf) and so may go on without credentials.</summary>
+    protected virtual bool PlansWithoutCalls => false;
+
     /// <summary>What the session parameters and the shell defaults ask for, without resolving anything.</summary>
     protected AwsSessionOptions SessionOptions(string? credentialsFile)
     {
@@ -85,6 +88,7 @@ public abstract class RlabsAwsCmdlet : RlabsCmdlet
             DefaultCredentials = stored is null ? null : ForeignCredentials.Reader(stored),
             DefaultCredentialsSource = "shell variable $" + StoredCredentialsVariable + (ForeignCredentials.Name(stored) is { } name ? $" (profile '{name}')" : string.Empty),
             DefaultRegion = string.IsNullOrWhiteSpace(storedRegion) ? null : storedRegion,
+            AllowMissingCredentials = PlansWithoutCalls,
         };
     }
 

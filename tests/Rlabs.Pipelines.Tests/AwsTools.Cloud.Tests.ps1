@@ -163,6 +163,34 @@ Describe 'Beside AWS.Tools' {
     }
 }
 
+Describe 'Invoke-RlabsPipeline -WhatIf of a cloud run without credentials' {
+    BeforeEach {
+        Clear-AwsEnvironment
+        Invoke-AwsEmulatorAdmin $emulator POST reset | Out-Null
+    }
+
+    It 'Should show the plan with the account unknown and make no call' {
+        $result = Invoke-ChildPwsh -ArgumentList $env:RLABS_MODULE_PATH, $sample, $repo, $role -ScriptBlock {
+            param($module, $sample, $repo, $role)
+            Import-Module $module
+            Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId dry -RoleArn $role -Region eu-west-1 -WhatIf
+            "ERRORS=$($Error.Count)"
+        }
+        $text = $result.Output -join "`n"
+
+        $text | Should -Match 'no credentials found; the account is unknown' -Because $text
+        $text | Should -Match 'sagemaker-eu-west-1-<account id>'
+        ([regex]::Matches($text, 'sagemaker:CreateProcessingJob')).Count | Should -Be 3
+        $result.Output | Should -Contain 'ERRORS=0'
+        (Invoke-AwsEmulatorAdmin $emulator GET requests | Where-Object { $_ }).Count | Should -Be 0
+    }
+
+    It 'Should still need credentials to run' {
+        { Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId wet -RoleArn $role -Region eu-west-1 } |
+            Should -Throw -ErrorId 'AwsSessionInvalid,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+    }
+}
+
 Describe 'Wait-RlabsPipelineRun -Timeout' {
     BeforeEach {
         Clear-AwsEnvironment

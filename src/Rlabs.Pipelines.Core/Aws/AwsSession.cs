@@ -162,6 +162,10 @@ public sealed class AwsSession : IDisposable
             {
                 credentials = new DefaultAWSCredentialsIdentityResolver().ResolveIdentity(null);
             }
+            catch (AmazonClientException) when (options.AllowMissingCredentials)
+            {
+                credentials = new AnonymousAWSCredentials();
+            }
             catch (AmazonClientException ex)
             {
                 throw new AwsServiceException("AWS", "ResolveCredentials", 0, "NoCredentials",
@@ -169,7 +173,7 @@ public sealed class AwsSession : IDisposable
                     null, ex);
             }
 
-            source = "default credential chain";
+            source = credentials is AnonymousAWSCredentials ? "no credentials found; the account is unknown" : "default credential chain";
         }
 
         // AWS.Tools' order: -Region, then the shell's $StoredAWSRegion, then the profile's region, then the environment.

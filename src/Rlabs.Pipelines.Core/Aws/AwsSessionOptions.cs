@@ -52,6 +52,12 @@ public sealed class AwsSessionOptions
     /// <summary>The seed's credentials YAML (<c>-CredentialsFile</c>) that may hold AWS keys and a region.</summary>
     public string? CredentialsFile { get; init; }
 
+    /// <summary>
+    /// A dry run (-WhatIf) that makes no call: when no credentials are found the session resolves anyway,
+    /// without credentials, so the plan can be shown with the account unknown.
+    /// </summary>
+    public bool AllowMissingCredentials { get; init; }
+
     /// <summary>Attempts per call, the first included, before a retryable error is surfaced.</summary>
     public int MaxAttempts { get; init; } = 5;
 

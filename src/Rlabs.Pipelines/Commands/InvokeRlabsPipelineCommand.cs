@@ -86,6 +86,13 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
     public string? JUnitPath { get; set; }
 
     /// <inheritdoc/>
+    /// <remarks>-WhatIf of a cloud run shows the plan without credentials: no call is made, the account shows as unknown.</remarks>
+    protected override bool PlansWithoutCalls =>
+        MyInvocation.BoundParameters.TryGetValue("WhatIf", out var whatIf)
+            ? whatIf is SwitchParameter { IsPresent: true }
+            : LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
+
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var path = ResolvePath(Path);
