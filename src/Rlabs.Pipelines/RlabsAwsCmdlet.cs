@@ -7,7 +7,8 @@ namespace Rlabs.Pipelines;
 /// <summary>
 /// The AWS.Tools-style session parameters shared by every cmdlet that calls AWS, and AWS.Tools' shell defaults
 /// (<c>$StoredAWSCredentials</c> from Set-AWSCredential, <c>$StoredAWSRegion</c> from Set-DefaultAWSRegion).
-/// The non-secret ones bind by property name, so a piped run object brings its -Region along.
+/// The non-secret ones bind by property name, so a piped run object brings its -Region along; an empty value
+/// (a local run's Region, an empty CSV cell) means "not given" rather than failing validation.
 /// </summary>
 public abstract class RlabsAwsCmdlet : RlabsCmdlet
 {
@@ -18,13 +19,11 @@ public abstract class RlabsAwsCmdlet : RlabsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("StoredCredentials")]
     [ArgumentCompleter(typeof(AwsProfileCompleter))]
-    [ValidateNotNullOrEmpty]
     public string? ProfileName { get; set; }
 
     /// <summary>A shared credentials file other than ~/.aws/credentials to read -ProfileName from.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("AWSProfilesLocation", "ProfilesLocation")]
-    [ValidateNotNullOrEmpty]
     public string? ProfileLocation { get; set; }
 
     /// <summary>AWS credentials as Get-AWSCredential (AWS.Tools) returns them.</summary>
@@ -36,7 +35,6 @@ public abstract class RlabsAwsCmdlet : RlabsCmdlet
     /// <summary>AWS region, e.g. eu-west-1.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(AwsRegionCompleter))]
-    [ValidateNotNullOrEmpty]
     public string? Region { get; set; }
 
     /// <summary>AWS access key id.</summary>
@@ -56,7 +54,6 @@ public abstract class RlabsAwsCmdlet : RlabsCmdlet
 
     /// <summary>Endpoint for every AWS service (testing, VPC endpoints).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
     public string? EndpointUrl { get; set; }
 
     /// <summary>Whether this invocation only plans (a cmdlet's -WhatIf) and so may go on without credentials.</summary>
@@ -76,7 +73,7 @@ public abstract class RlabsAwsCmdlet : RlabsCmdlet
         return new AwsSessionOptions
         {
             ProfileName = ProfileName,
-            ProfileLocation = ProfileLocation is null ? null : ResolvePath(ProfileLocation),
+            ProfileLocation = string.IsNullOrWhiteSpace(ProfileLocation) ? null : ResolvePath(ProfileLocation),
             Region = Region,
             AccessKey = AccessKey,
             SecretKey = SecretKey,

@@ -134,6 +134,16 @@ Describe 'Beside AWS.Tools' {
             $done.Region | Should -Be 'eu-west-1'
             (Get-EmulatorRequests sagemaker CreateProcessingJob).region | Sort-Object -Unique | Should -Be 'eu-west-1'
         }
+
+        It 'Should treat an empty piped Region (a CSV cell) as not given' {
+            $env:AWS_ACCESS_KEY_ID = 'AKIDPIPED'; $env:AWS_SECRET_ACCESS_KEY = 's'; $env:AWS_REGION = 'eu-north-1'
+
+            [pscustomobject]@{ JobId = 'no-such-run'; ProjectName = 'awstools'; Region = ''; ProfileName = '' } |
+                Get-RlabsPipelineRun -ErrorVariable errors -ErrorAction SilentlyContinue
+
+            $errors.FullyQualifiedErrorId | Should -Be 'RunNotFound,Rlabs.Pipelines.Commands.GetRlabsPipelineRunCommand'
+            (Get-EmulatorRequests sts GetCallerIdentity).region | Should -Be 'eu-north-1'
+        }
     }
 
     Context 'Given a misspelt instance type' {

@@ -296,7 +296,7 @@ public sealed class StsService : IEmulatedService
             {
                 throw new EmulatorError("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity", 403);
             }
-            var lifetime = TimeSpan.FromSeconds(trust.LifetimeSeconds ?? (input["DurationSeconds"] is { } d ? (int)d : 3600));
+            var lifetime = TimeSpan.FromSeconds(trust.LifetimeSeconds ?? (input["DurationSeconds"] is { } d ? (long)d : 3600));
             var accessKeyId = "ASIAWEBIDENTITY" + (++_counter).ToString("D5", System.Globalization.CultureInfo.InvariantCulture);
             var expiration = context.Now + lifetime;
             _issued[accessKeyId] = expiration;
