@@ -6,7 +6,8 @@
     Build  assembles out/Rlabs.Pipelines/ from an explicit list of files, and out/bin/ with the rlabs
            launchers for bash (rlabs) and cmd (rlabs.cmd).
     Test   installs what the tests need, builds, runs xunit and Pester (in a fresh pwsh against the built
-           module) and prints 'N passed, N failed'.
+           module) and prints 'N passed, N failed'. -Fast runs only the fast tier (no container engine, sshd
+           or AWS emulator); -Tier picks tiers (Fast, Emulator, Ssh, Container, Launcher).
     Publish builds (unless -NoBuild) and publishes out/Rlabs.Pipelines/ with Publish-PSResource to the
            PSResourceGet repository named by -Repository (Register-PSResourceRepository; -ApiKey for NuGet feeds).
     Demo   runs the sample pipeline in examples/ locally (no AWS, no Docker) and prints the run table.
@@ -16,6 +17,10 @@
     dotnet tool restore && dotnet pwsh ./build.ps1 Test
 .EXAMPLE
     dotnet pwsh ./build.ps1 Publish -Repository InternalGallery -ApiKey $env:GALLERY_KEY
+.EXAMPLE
+    dotnet pwsh ./build.ps1 Test -Fast              # the inner loop: well under a minute
+.EXAMPLE
+    dotnet pwsh ./build.ps1 Test -Tier Fast, Emulator   # the fast tier and the emulator tests
 #>
 [CmdletBinding()]
 param(
@@ -25,6 +30,15 @@ param(
 
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
+
+    # Test: only the fast tier (no container engine, no sshd, no AWS emulator); the developers' inner loop.
+    [switch] $Fast,
+
+    # Test: the tiers to run. Fast (everything untagged) always runs; the slow tiers are Emulator (the AWS
+    # emulator), Ssh (a real sshd), Container (a private container engine) and Launcher (bash running
+    # out/bin/rlabs, each a fresh pwsh). Default: all.
+    [ValidateSet('Fast', 'Emulator', 'Ssh', 'Container', 'Launcher')]
+    [string[]] $Tier = @('Fast', 'Emulator', 'Ssh', 'Container', 'Launcher'),
 
     # Bench: how many alternating rounds to measure.
     [int] $Rounds = 5,
@@ -73,6 +87,10 @@ $LauncherFiles = @('rlabs', 'rlabs.cmd', 'rlabs.ps1')
 
 # Shipped at the module's root next to the manifest.
 $RootFiles = @('LICENSE', 'CHANGELOG.md')
+# The slow test tiers: xunit [Trait("Tier", …)] and Pester -Tag use these names; untagged tests are the fast tier.
+$SlowTiers = @('Emulator', 'Ssh', 'Container', 'Launcher')
+if ($Fast) { $Tier = @('Fast') }
+$ExcludedTiers = @($SlowTiers | Where-Object { $_ -notin $Tier })
 
 function Invoke-Native {
     param([string] $Command, [string[]] $Arguments)
@@ -156,6 +174,12 @@ function Install-Launcher([string] $bin) {
         if ($file -like '*.cmd') { $text = $text -replace "`n", "`r`n" }
         [System.IO.File]::WriteAllText((Join-Path $bin $file), $text, [System.Text.UTF8Encoding]::new($false))
     }
+    # The PowerShell running this build, for the launchers' last resort when pwsh is not on the PATH (the
+    # README's set-up has PowerShell only as this repository's local tool): the executable, its first argument
+    # (pwsh.dll when run as 'dotnet pwsh') and this repository, one a line.
+    $hostExe = [Environment]::ProcessPath
+    $hostArg = if ([IO.Path]::GetFileNameWithoutExtension($hostExe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' } else { '' }
+    [System.IO.File]::WriteAllText((Join-Path $bin 'rlabs-pwsh.txt'), (($hostExe, $hostArg, $Root, '') -join [Environment]::NewLine), [System.Text.UTF8Encoding]::new($false))
     if (-not $IsWindows) {
         [System.IO.File]::SetUnixFileMode((Join-Path $bin 'rlabs'), [System.IO.UnixFileMode] 'UserRead, UserWrite, UserExecute, GroupRead, GroupExecute, OtherRead, OtherExecute')
     }
@@ -187,13 +211,16 @@ function Invoke-Test {
     # A private container engine for the -LocalRuntime Container tests (Linux, root); they skip with the
     # reason where none can be started, except in CI, where they must run.
     $engine = $null
-    try {
-        $engine = & (Join-Path $Root 'tests/container/Start-TestEngine.ps1')
-    } catch {
-        if ($env:CI -eq 'true') { throw }
-        Write-Warning "Container tests will be skipped: the test engine did not start: $_"
-        $env:RLABS_TEST_ENGINE_SKIP_REASON = "$_"
+    if ('Container' -notin $ExcludedTiers) {
+        try {
+            $engine = & (Join-Path $Root 'tests/container/Start-TestEngine.ps1')
+        } catch {
+            if ($env:CI -eq 'true') { throw }
+            Write-Warning "Container tests will be skipped: the test engine did not start: $_"
+            $env:RLABS_TEST_ENGINE_SKIP_REASON = "$_"
+        }
     }
+    if ($ExcludedTiers) { Write-Host "Test tiers left out: $($ExcludedTiers -join ', ') (build.ps1 Test without -Fast/-Tier runs them)" }
     $script:TestsFailed = $true
     $script:Summary = $null
     try {
@@ -210,8 +237,10 @@ function Invoke-TestRunners {
     $results = Join-Path $Out 'test-results'
 
     # xunit: the core, in-process.
+    $filter = @()
+    if ($ExcludedTiers) { $filter = @('--filter', (($ExcludedTiers | ForEach-Object { "Tier!=$_" }) -join '&')) }
     & dotnet test (Join-Path $Root 'tests/Rlabs.Pipelines.Core.Tests') -c $Configuration --nologo -v q `
-        --logger "trx;LogFileName=core.trx" --results-directory $results
+        --logger "trx;LogFileName=core.trx" --results-directory $results @filter
     $xunitExit = $LASTEXITCODE
     $xunitPassed = 0; $xunitFailed = 0; $xunitSkipped = 0
     $trx = Get-ChildItem $results -Filter '*.trx' -Recurse | Select-Object -First 1
@@ -228,8 +257,10 @@ function Invoke-TestRunners {
     $env:RLABS_EMULATOR_DIR = Join-Path $Root "tests/Rlabs.Pipelines.AwsEmulator/bin/$Configuration/net10.0"
     $pesterSummary = Join-Path $results 'pester.json'
     $runner = Join-Path $Root 'tests/Rlabs.Pipelines.Tests/Invoke-Tests.ps1'
+    $pesterFilter = @()
+    if ($ExcludedTiers) { $pesterFilter = @('-ExcludeTag', ($ExcludedTiers -join ',')) }
     & dotnet pwsh -NoProfile -NonInteractive -File $runner -PesterPath (Get-PesterModulePath) `
-        -ModulePath (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1') -SummaryPath $pesterSummary -ResultsPath (Join-Path $results 'pester.xml')
+        -ModulePath (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1') -SummaryPath $pesterSummary -ResultsPath (Join-Path $results 'pester.xml') @pesterFilter
     $pesterPassed = 0; $pesterFailed = 1; $pesterSkipped = 0
     if (Test-Path $pesterSummary) {
         $summary = Get-Content $pesterSummary -Raw | ConvertFrom-Json

@@ -101,10 +101,11 @@ function Install-TestPrerequisite {
         if ($isRoot -and (Get-Command apt-get -ErrorAction Ignore)) {
             Write-Host "Installing Debian packages the tests need: $($missing -join ', ')"
             $env:DEBIAN_FRONTEND = 'noninteractive'
-            & apt-get update -qq
-            if ($LASTEXITCODE -ne 0) { throw "apt-get update failed (exit $LASTEXITCODE); the tests need: $($missing -join ' ')." }
-            & apt-get install -y -qq --no-install-recommends @missing
-            if ($LASTEXITCODE -ne 0) { throw "apt-get install $($missing -join ' ') failed (exit $LASTEXITCODE)." }
+            # apt's own output (hundreds of dpkg progress lines) is shown only when it fails: CI logs stay readable.
+            $output = & apt-get update -qq 2>&1
+            if ($LASTEXITCODE -ne 0) { $output | Out-Host; throw "apt-get update failed (exit $LASTEXITCODE); the tests need: $($missing -join ' ')." }
+            $output = & apt-get install -y -qq --no-install-recommends @missing 2>&1
+            if ($LASTEXITCODE -ne 0) { $output | Out-Host; throw "apt-get install $($missing -join ' ') failed (exit $LASTEXITCODE)." }
         } else {
             $message = "The tests need Debian packages that are missing: sudo apt-get install -y $($missing -join ' ')"
             if ($env:CI -eq 'true') { throw $message }

@@ -56,6 +56,11 @@ public abstract class RlabsAwsCmdlet : RlabsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? EndpointUrl { get; set; }
 
+    /// <summary>The seed's credentials YAML: AWS keys in it sign the AWS calls (after -AccessKey/-ProfileName); its other secrets go to the steps.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CredentialsFile { get; set; }
+
     /// <summary>Whether this invocation only plans (a cmdlet's -WhatIf) and so may go on without credentials.</summary>
     protected virtual bool PlansWithoutCalls => false;
 

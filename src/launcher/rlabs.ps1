@@ -6,7 +6,7 @@
 .DESCRIPTION
     Started by bin/rlabs (bash) and bin/rlabs.cmd (cmd). Exit code: 0 when the run completed, the
     schedule command succeeded or --help was asked for; 1 when the pipeline or schedule failed; 2 when
-    the command line is wrong. Errors are printed as lines of text on stderr, never as a stack trace.
+    the command line is wrong; 130 when Ctrl-C (SIGINT) interrupted it, after one line saying what was stopped. Errors are printed as lines of text on stderr, never as a stack trace.
 #>
 Set-StrictMode -Version 3.0
 # Cron mails and CI logs get plain text, not colour escapes.
@@ -34,6 +34,8 @@ $script:completedRun = $false
 # A run command that ends without a run (stopped before its first step) did not succeed either.
 $request = [Rlabs.Pipelines.CommandLine.RlabsCommandLine]::Parse([string[]] $args, $PWD.ProviderPath)
 $expectsRun = $request.Outcome -eq 'Invoke' -and $request.CmdletName -eq 'Invoke-RlabsPipeline'
+# Cleared when the command ends by itself; still set in 'finally' when Ctrl-C (SIGINT) stopped it.
+$interrupted = $true
 try {
     # 2>&1 brings the cmdlet's non-terminating errors (a failed step) into this pipeline, in order with
     # its output; verbose lines (-v) go straight to the console.
@@ -48,8 +50,19 @@ try {
             $_
         }
     } | Out-Default
+    $interrupted = $false
 } catch {
+    $interrupted = $false
     Write-Failure $_.Exception.Message
     exit $(if ($_.FullyQualifiedErrorId -like 'CommandLineInvalid*') { 2 } else { 1 })
+} finally {
+    if ($interrupted) {
+        # The cmdlet's StopProcessing has stopped what the command started (step processes, SageMaker jobs)
+        # before this runs. Cron and CI must not read an interrupted run as a success: exit 130 (128 + SIGINT).
+        $jobId = if ($request.Parameters.ContainsKey('JobId')) { " $($request.Parameters['JobId'])" } else { '' }
+        $what = if ($expectsRun) { "run$jobId stopped: its running steps (local processes or SageMaker jobs) were stopped and later steps not started" } else { "'$($request.CommandPath)' stopped before it finished" }
+        [Console]::Error.WriteLine("rlabs: interrupted: $what.")
+        [Environment]::Exit(130)
+    }
 }
 exit $(if ($script:failed -or ($expectsRun -and -not $script:completedRun)) { 1 } else { 0 })

@@ -7,16 +7,22 @@ param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $SummaryPath,
     [string] $ResultsPath,
-    [string[]] $Path = $PSScriptRoot
+    [string[]] $Path = $PSScriptRoot,
+    # Slow tiers to leave out (Emulator, Ssh, Container; build.ps1 Test -Fast leaves out all three).
+    [string[]] $ExcludeTag = @()
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $PesterPath -Force
 $env:RLABS_MODULE_PATH = (Resolve-Path $ModulePath).Path
 $env:AWS_EC2_METADATA_DISABLED = 'true'
 $configuration = New-PesterConfiguration
-$configuration.Run.Path = $Path
+# pwsh -File passes one string: 'a.Tests.ps1,b.Tests.ps1'.
+$configuration.Run.Path = @($Path | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
 $configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = 'Normal'
+# pwsh -File passes one string: 'Emulator,Ssh'.
+$ExcludeTag = @($ExcludeTag | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
+if ($ExcludeTag) { $configuration.Filter.ExcludeTag = $ExcludeTag }
 if ($ResultsPath) {
     $configuration.TestResult.Enabled = $true
     $configuration.TestResult.OutputPath = $ResultsPath

@@ -52,7 +52,7 @@ AfterAll {
     foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
 }
 
-Describe 'New-RlabsPipelineSchedule' {
+Describe 'New-RlabsPipelineSchedule' -Tag 'Emulator', 'Ssh' {
     BeforeEach {
         Invoke-AwsEmulatorAdmin $emulator POST reset | Out-Null
         Invoke-AwsEmulatorAdmin $emulator POST ec2/instances @{ instanceId = $instanceId; state = 'stopped'; publicIpAddress = '127.0.0.1'; transitionMs = 20 } | Out-Null
@@ -152,7 +152,7 @@ Describe 'New-RlabsPipelineSchedule' {
     }
 }
 
-Describe 'Get, Disable, Enable and Remove-RlabsPipelineSchedule' {
+Describe 'Get, Disable, Enable and Remove-RlabsPipelineSchedule' -Tag 'Emulator', 'Ssh' {
     BeforeAll {
         Invoke-AwsEmulatorAdmin $emulator POST reset | Out-Null
         Invoke-AwsEmulatorAdmin $emulator POST ec2/instances @{ instanceId = $instanceId; state = 'running'; publicIpAddress = '127.0.0.1'; transitionMs = 20 } | Out-Null
@@ -206,7 +206,7 @@ Describe 'Get, Disable, Enable and Remove-RlabsPipelineSchedule' {
     }
 }
 
-Describe 'Remove-RlabsPipelineSchedule' {
+Describe 'Remove-RlabsPipelineSchedule' -Tag 'Emulator', 'Ssh' {
     BeforeAll {
         Invoke-AwsEmulatorAdmin $emulator POST reset | Out-Null
         Invoke-AwsEmulatorAdmin $emulator POST ec2/instances @{ instanceId = $instanceId; state = 'running'; publicIpAddress = '127.0.0.1'; transitionMs = 20 } | Out-Null

@@ -114,7 +114,7 @@ AfterAll {
     foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
 }
 
-Describe 'rlabs aws pipeline schedule' {
+Describe 'rlabs aws pipeline schedule' -Tag 'Emulator', 'Ssh', 'Launcher' {
     Context 'Given Example 1 of the seed (long flags) from bash' {
         BeforeAll {
             Reset-TestInstance 'i-0a1b2c3d4e5f60718'
@@ -176,7 +176,7 @@ Describe 'rlabs aws pipeline schedule' {
     }
 }
 
-Describe 'rlabs aws pipeline disable-scheduling and enable-scheduling' {
+Describe 'rlabs aws pipeline disable-scheduling and enable-scheduling' -Tag 'Emulator', 'Ssh', 'Launcher' {
     BeforeAll {
         Reset-TestInstance 'i-07c3cedbe6988ed49'
         Push-Location $repo

@@ -90,7 +90,7 @@ Describe 'rlabs' {
         }
     }
 
-    Context 'Given a session that imported the module with -Prefix and shadows Invoke-RlabsPipeline' {
+    Context 'Given a session that imported the module with -Prefix and shadows Invoke-RlabsPipeline' -Tag 'Launcher' {
         It 'Should still run the module''s own cmdlet' {
             $repo = New-SeedRepository 'prefix'
 
@@ -108,7 +108,7 @@ Describe 'rlabs' {
         }
     }
 
-    Context 'Given run Example 2 (-i local) from bash' {
+    Context 'Given run Example 2 (-i local) from bash' -Tag 'Launcher' {
         It 'Should run the pipeline with out/bin/rlabs and exit 0' {
             $repo = New-SeedRepository 'bash-local'
             $line = (Get-SeedExample)[1].Replace('/path/to/repository', $repo)
@@ -155,7 +155,7 @@ Describe 'rlabs' {
         }
     }
 
-    Context 'Given run Example 1 (--instance-type ml.t3.xlarge) against the AWS emulator' {
+    Context 'Given run Example 1 (--instance-type ml.t3.xlarge) against the AWS emulator' -Tag 'Emulator', 'Launcher' {
         BeforeAll {
             Import-Module (Join-Path $env:RLABS_EMULATOR_DIR 'AwsEmulator.psm1') -Force
             $emulator = Start-AwsEmulator -EmulatorDll (Join-Path $env:RLABS_EMULATOR_DIR 'Rlabs.Pipelines.AwsEmulator.dll')
@@ -245,7 +245,7 @@ Describe 'rlabs' {
             rlabs aws pipeline schedule --help | Should -Match '-r is the repository path, and the role name has only the long form --role-name'
         }
 
-        It 'Should print it from bash and exit 0' {
+        It 'Should print it from bash and exit 0' -Tag 'Launcher' {
             $result = Invoke-Bash 'rlabs aws pipeline schedule --help'
 
             $result.ExitCode | Should -Be 0
@@ -276,7 +276,7 @@ Describe 'rlabs' {
             $err.Exception.Message | Should -Match 'No such option: -o\.'
         }
 
-        It 'Should exit 2 from bash with one line on stderr: <Line>' -ForEach @(
+        It 'Should exit 2 from bash with one line on stderr: <Line>' -Tag 'Launcher' -ForEach @(
             @{ Line = 'rlabs aws pipeline run --pipeline-config-file'; Expected = 'Option -p/--pipeline-config-file requires a value' }
             @{ Line = 'rlabs aws pipeline run -p pipeline.yaml -j "not valid"'; Expected = "Option -j/--job-id: 'not valid' is not a valid job id" }
             @{ Line = 'rlabs aws pipeline start'; Expected = "No such command 'start'" }
@@ -293,7 +293,7 @@ Describe 'rlabs' {
         }
     }
 
-    Context 'Given the launcher' {
+    Context 'Given the launcher' -Tag 'Launcher' {
         It 'Should be executable and find its module through a symbolic link' {
             $link = Join-Path $TestDrive 'link-bin'
             New-Item -ItemType Directory -Path $link | Out-Null
@@ -312,11 +312,87 @@ Describe 'rlabs' {
             $result.StdOut | Should -Match '^Usage: rlabs '
         }
 
-        It 'Should exit 127 with one line when there is no pwsh' {
-            $result = Invoke-Bash "env -u RLABS_PWSH PATH=/usr/bin:/bin '$bin/rlabs' --help"
+        It 'Should run a seed command line from a directory outside the repository with neither pwsh on the PATH nor RLABS_PWSH' {
+            # A machine that only ran the README's set-up lines: PowerShell is the repository's local dotnet tool.
+            $repo = New-SeedRepository 'no-pwsh-on-path'
+            $elsewhere = Join-Path $TestDrive 'elsewhere'
+            New-Item -ItemType Directory -Path $elsewhere | Out-Null
+            $dotnetDir = Split-Path (Get-Command dotnet -CommandType Application | Select-Object -First 1).Source
 
-            $result.ExitCode | Should -Be 127
-            $result.StdErr | Should -Be 'rlabs: PowerShell 7 (pwsh) is not on the PATH: install it, or set RLABS_PWSH to it, e.g. RLABS_PWSH=/opt/microsoft/powershell/7/pwsh.'
+            $result = Invoke-Bash "env -u RLABS_PWSH PATH=/usr/bin:/bin:$dotnetDir '$bin/rlabs' aws pipeline run -p '$repo/pipeline.yaml' -r '$repo' -i local -j outside-1" -WorkingDirectory $elsewhere
+
+            $result.ExitCode | Should -Be 0 -Because ($result.StdErr -join "`n")
+            $result.StdOut | Should -Match 'outside-1\s+pipeline\s+Completed'
+            Join-Path $repo '.rlabs/data/data/outside-1/scores/metrics.json' | Should -Exist
+        }
+
+        It 'Should stop the run and exit 130 with one line when Ctrl-C (SIGINT) interrupts it' -Skip:$IsWindows {
+            $repo = New-SeedRepository 'interrupt'
+            $pidFile = Join-Path $TestDrive 'interrupt.pid'
+            Set-Content (Join-Path $repo 'sleeper.py') "import os, time`nopen(r'$pidFile', 'w').write(str(os.getpid()))`ntime.sleep(300)`n"
+            "pipeline:`n  - { name: sleep, job_suffix: Z, code: sleeper.py, output_path: data }`n  - { name: after, job_suffix: A, code: sleeper.py, output_path: data }" |
+                Set-Content (Join-Path $repo 'slow.yaml')
+            $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $bin 'rlabs'))
+            foreach ($word in 'aws', 'pipeline', 'run', '-p', 'slow.yaml', '-i', 'local', '-j', 'interrupt-1') { $start.ArgumentList.Add($word) }
+            $start.WorkingDirectory = $repo
+            $start.RedirectStandardError = $true
+            $start.RedirectStandardOutput = $true
+            $process = [Diagnostics.Process]::Start($start)
+            try {
+                $stderr = $process.StandardError.ReadToEndAsync()
+                $null = $process.StandardOutput.ReadToEndAsync()
+                $deadline = (Get-Date).AddSeconds(60)
+                while (-not (Test-Path $pidFile) -or -not (Get-Content $pidFile -Raw)) {
+                    if ((Get-Date) -gt $deadline -or $process.HasExited) { throw "The step never started: $($stderr.Result)" }
+                    Start-Sleep -Milliseconds 100
+                }
+                $stepPid = [int](Get-Content $pidFile -Raw)
+
+                & kill -INT $process.Id
+
+                $process.WaitForExit(30000) | Should -BeTrue -Because 'an interrupted run returns promptly'
+                $process.ExitCode | Should -Be 130
+                $lines = @($stderr.Result -split "`n" | Where-Object { $_ })
+                $lines[-1] | Should -Be 'rlabs: interrupted: run interrupt-1 stopped: its running steps (local processes or SageMaker jobs) were stopped and later steps not started.'
+                Get-Process -Id $stepPid -ErrorAction Ignore | Where-Object { -not $_.HasExited } | Should -BeNullOrEmpty -Because 'the step process is stopped with the run'
+            } finally {
+                if (-not $process.HasExited) { $process.Kill($true) }
+            }
+        }
+
+        Context 'Given a launcher whose recorded PowerShell is gone' {
+            BeforeAll {
+                # A copy of out/bin beside the module, with its own rlabs-pwsh.txt.
+                function New-LauncherCopy([string] $Name, [string[]] $Record) {
+                    $top = Join-Path $TestDrive $Name
+                    $copyBin = Join-Path $top 'bin'
+                    New-Item -ItemType Directory -Path $copyBin | Out-Null
+                    Copy-Item (Join-Path $bin 'rlabs'), (Join-Path $bin 'rlabs.ps1') $copyBin
+                    New-Item -ItemType SymbolicLink -Path (Join-Path $top 'Rlabs.Pipelines') -Target (Split-Path $env:RLABS_MODULE_PATH) | Out-Null
+                    Set-Content -Path (Join-Path $copyBin 'rlabs-pwsh.txt') -Value $Record
+                    $copyBin
+                }
+            }
+
+            It 'Should fall back to dotnet tool run pwsh in the repository that built it, keeping the caller''s directory' {
+                $copyBin = New-LauncherCopy 'tool-run' '/nonexistent/dotnet', '/nonexistent/pwsh.dll', (Get-RepositoryRoot)
+                $dotnetDir = Split-Path (Get-Command dotnet -CommandType Application | Select-Object -First 1).Source
+                $repo = New-SeedRepository 'tool-run-repo'
+
+                $result = Invoke-Bash "env -u RLABS_PWSH PATH=/usr/bin:/bin:$dotnetDir '$copyBin/rlabs' aws pipeline run -p pipeline.yaml -i local -j toolrun-1" -WorkingDirectory $repo
+
+                $result.ExitCode | Should -Be 0 -Because ($result.StdErr -join "`n")
+                Join-Path $repo '.rlabs/data/data/toolrun-1/scores/metrics.json' | Should -Exist
+            }
+
+            It 'Should exit 127 with one line when there is no pwsh at all' {
+                $copyBin = New-LauncherCopy 'no-pwsh' '/nonexistent/dotnet', '/nonexistent/pwsh.dll', '/nonexistent/repository'
+
+                $result = Invoke-Bash "env -u RLABS_PWSH PATH=/usr/bin:/bin '$copyBin/rlabs' --help"
+
+                $result.ExitCode | Should -Be 127
+                $result.StdErr | Should -Be 'rlabs: PowerShell 7 (pwsh) is not on the PATH: install it, or set RLABS_PWSH to it, e.g. RLABS_PWSH=/opt/microsoft/powershell/7/pwsh.'
+            }
         }
 
         It 'Should ship rlabs.cmd for cmd with CRLF line ends, passing every argument to rlabs.ps1' {

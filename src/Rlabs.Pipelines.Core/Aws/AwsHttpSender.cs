@@ -77,6 +77,10 @@ internal sealed class AwsHttpSender
     {
         var options = _session.Options;
         var maxAttempts = Math.Max(1, options.MaxAttempts);
+        var started = TimeProvider.System.GetTimestamp();
+        // Throttled and other retryable failures are counted apart: throttling is AWS asking for patience and
+        // is retried until the time budget runs out; a 5xx or a timeout only up to MaxAttempts.
+        var otherFailures = 0;
         for (var attempt = 1; ; attempt++)
         {
             AwsServiceException failure;
@@ -109,12 +113,35 @@ internal sealed class AwsHttpSender
                     $"The request could not be sent to {_session.GetEndpoint(_service).Authority}: {ex.Message}", null, ex);
             }
 
-            if (!failure.IsRetryable || attempt >= maxAttempts)
+            if (!failure.IsRetryable)
             {
                 throw failure;
             }
 
-            await Task.Delay(AwsRetryPolicy.Backoff(attempt, options.RetryBaseDelay, options.RetryMaxDelay), cancellationToken).ConfigureAwait(false);
+            TimeSpan delay;
+            if (failure.IsThrottling)
+            {
+                // Equal jitter: at least half the ceiling, so a throttled account is not hammered by short draws.
+                delay = AwsRetryPolicy.ThrottlingBackoff(attempt, options.RetryBaseDelay, options.RetryMaxDelay);
+                var elapsed = TimeProvider.System.GetElapsedTime(started);
+                if (elapsed + delay > options.ThrottlingBudget)
+                {
+                    throw failure.WithRetryBudgetSpent(attempt, elapsed);
+                }
+            }
+            else
+            {
+                if (++otherFailures >= maxAttempts)
+                {
+                    throw failure;
+                }
+                delay = AwsRetryPolicy.Backoff(otherFailures, options.RetryBaseDelay, options.RetryMaxDelay);
+            }
+
+            _session.RetryReported?.Invoke(
+                $"AWS {_serviceName} {request.Operation}: {failure.ErrorCode} ({failure.StatusCodeText}); retrying in {delay.TotalSeconds:0.0} s (attempt {attempt + 1}" +
+                (failure.IsThrottling ? $", throttled for {TimeProvider.System.GetElapsedTime(started).TotalSeconds:0} s of a {options.ThrottlingBudget.TotalMinutes:0.#} min budget)." : $" of {maxAttempts}).") );
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
         }
     }
 

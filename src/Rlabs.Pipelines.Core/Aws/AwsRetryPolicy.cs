@@ -32,6 +32,14 @@ internal static class AwsRetryPolicy
         || statusCode == HttpStatusCode.TooManyRequests
         || (int)statusCode is >= 500 and <= 599;
 
+    /// <summary>Equal jitter for throttling: a uniform draw in [ceiling/2, ceiling], ceiling = min(cap, base * 2^(attempt-1)).</summary>
+    public static TimeSpan ThrottlingBackoff(int attempt, TimeSpan baseDelay, TimeSpan maxDelay)
+    {
+        var full = Backoff(attempt, baseDelay, maxDelay);
+        var ceilingMs = Math.Min(maxDelay.TotalMilliseconds, baseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 30)));
+        return TimeSpan.FromMilliseconds((ceilingMs / 2) + (full.TotalMilliseconds / 2));
+    }
+
     /// <summary>Full jitter: a uniform draw in [0, min(cap, base * 2^(attempt-1))].</summary>
     public static TimeSpan Backoff(int attempt, TimeSpan baseDelay, TimeSpan maxDelay)
     {

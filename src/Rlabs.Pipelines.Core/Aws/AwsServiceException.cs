@@ -76,6 +76,17 @@ public sealed class AwsServiceException : Exception
     /// <summary>Whether another attempt may succeed (throttling, 5xx, timeouts).</summary>
     public bool IsRetryable => AwsRetryPolicy.IsRetryable(ErrorCode, StatusCode);
 
+    /// <summary>AWS asked the caller to slow down (throttling codes, HTTP 429).</summary>
+    public bool IsThrottling => Kind == AwsErrorKind.Throttling;
+
+    /// <summary>The HTTP status as written in messages: <c>HTTP 400</c>, or <c>no response</c>.</summary>
+    internal string StatusCodeText => StatusCode == 0 ? "no response" : $"HTTP {(int)StatusCode}";
+
+    /// <summary>The same failure, its message saying that retries went on for the whole throttling budget.</summary>
+    internal AwsServiceException WithRetryBudgetSpent(int attempts, TimeSpan elapsed) =>
+        new(Service, Operation, StatusCode, ErrorCode,
+            $"{AwsMessage} (still throttled after {attempts} attempts over {elapsed.TotalMinutes:0.#} min, the throttling budget)", RequestId, InnerException);
+
     public static AwsErrorKind Classify(string errorCode, HttpStatusCode statusCode)
     {
         ArgumentNullException.ThrowIfNull(errorCode);
@@ -125,7 +136,7 @@ public sealed class AwsServiceException : Exception
     private static string Format(
         string service, string operation, HttpStatusCode statusCode, string errorCode, string message, string? requestId)
     {
-        var status = statusCode == 0 ? "no response" : $"HTTP {(int)statusCode}";
+        var status = statusCode == 0 ? "no response" : $"HTTP {(int)statusCode}";  // as StatusCodeText
         var id = string.IsNullOrEmpty(requestId) ? string.Empty : $" (request id {requestId})";
         return $"{service} {operation} failed: {errorCode}: {message} [{status}]{id}";
     }

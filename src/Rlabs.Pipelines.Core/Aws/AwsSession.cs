@@ -62,6 +62,12 @@ public sealed class AwsSession : IDisposable
 
     internal AwsSessionOptions Options => _options;
 
+    /// <summary>
+    /// Told of every wait before a retry (throttling, 5xx, timeouts) with one line for <c>-Verbose</c>; called
+    /// from any thread, so the receiver must queue (the cmdlets' reporters do).
+    /// </summary>
+    public Action<string>? RetryReported { get; set; }
+
     internal HttpClient Http => _http;
 
     /// <summary>Resolves a session from the options and the process environment.</summary>

@@ -58,8 +58,18 @@ public sealed class AwsSessionOptions
     /// </summary>
     public bool AllowMissingCredentials { get; init; }
 
-    /// <summary>Attempts per call, the first included, before a retryable error is surfaced.</summary>
+    /// <summary>
+    /// Attempts per call, the first included, before a retryable error (5xx, a timeout, a reset connection) is
+    /// surfaced. Throttling is not counted against it: see <see cref="ThrottlingBudget"/>.
+    /// </summary>
     public int MaxAttempts { get; init; } = 5;
+
+    /// <summary>
+    /// How long one call keeps retrying while AWS throttles it (ThrottlingException, "Rate exceeded", 429),
+    /// measured from its first attempt. A pipeline orchestrator must outlast a busy account: 15 minutes by
+    /// default, each wait reported through <see cref="AwsSession.RetryReported"/>.
+    /// </summary>
+    public TimeSpan ThrottlingBudget { get; init; } = TimeSpan.FromMinutes(15);
 
     /// <summary>Base of the full-jitter exponential backoff between attempts.</summary>
     public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(200);

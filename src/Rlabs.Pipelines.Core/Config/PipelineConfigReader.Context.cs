@@ -536,7 +536,7 @@ public static partial class PipelineConfigReader
         private string? InstanceType(Dictionary<string, (YamlScalarNode Key, YamlNodeBase Value)> entries)
         {
             var node = OptionalString(entries, "instance_type");
-            if (node is not null && Planning.InstanceTypes.Validate(node.Value) is { } problem)
+            if (node is not null && InstanceTypes.Validate(node.Value) is { } problem)
             {
                 Error("InvalidValue", node.Line, node.Column, $"'instance_type' is '{node.Value}'.", problem.IndexOf("Did you mean", StringComparison.Ordinal) is var at and >= 0
                     ? problem[at..]

@@ -102,7 +102,7 @@ public static partial class InstanceScripts
 
     /// <summary>Checks the SageMaker instance type the instance will run the pipeline with; null when valid.</summary>
     public static string? ValidateInstanceType(string instanceType) =>
-        Planning.InstanceTypes.Validate(instanceType) is { } problem
+        InstanceTypes.Validate(instanceType) is { } problem
             ? $"The SageMaker instance type '{instanceType}' is not valid: use an 'ml.' type such as 'ml.t3.xlarge', or 'local' to run the steps on the instance itself."
                 + (problem.IndexOf(" Did you mean", StringComparison.Ordinal) is var at and >= 0 ? problem[at..] : string.Empty)
             : null;
@@ -185,7 +185,4 @@ public static partial class InstanceScripts
 
     [GeneratedRegex("@@([A-Z_]+)@@", RegexOptions.CultureInvariant)]
     private static partial Regex Placeholder();
-
-    [GeneratedRegex(@"^ml\.[a-z0-9]+\.[a-z0-9]+$", RegexOptions.CultureInvariant)]
-    private static partial Regex InstanceTypeRegex();
 }

@@ -3,6 +3,7 @@ using Rlabs.Pipelines.Aws;
 namespace Rlabs.Pipelines.Core.Tests.Aws;
 
 /// <summary>Endpoint and region rules, read through an injected environment.</summary>
+[Trait("Tier", "Emulator")]
 public sealed class AwsSessionEndpointTests : IClassFixture<EmulatorFixture>
 {
     private readonly EmulatorFixture _fixture;
@@ -119,6 +120,7 @@ public sealed class AwsSessionEndpointTests : IClassFixture<EmulatorFixture>
 
 /// <summary>Credential sources; these change process-wide variables the SDK chain reads.</summary>
 [Collection(ProcessEnvironmentTests.Name)]
+[Trait("Tier", "Emulator")]
 public sealed class AwsSessionCredentialTests : IClassFixture<EmulatorFixture>, IDisposable
 {
     private readonly EmulatorFixture _fixture;

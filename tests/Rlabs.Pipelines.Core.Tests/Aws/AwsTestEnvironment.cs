@@ -52,7 +52,7 @@ public sealed class EmulatorFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Host.DisposeAsync();
 
     /// <summary>A session with explicit keys pointed at the emulator; retries fast so fault tests stay quick.</summary>
-    public AwsSession Session(int maxAttempts = 3, TimeSpan? requestTimeout = null, string accessKey = AccessKey, string? sessionToken = null) =>
+    public AwsSession Session(int maxAttempts = 3, TimeSpan? requestTimeout = null, string accessKey = AccessKey, string? sessionToken = null, TimeSpan? throttlingBudget = null) =>
         AwsSession.Create(new AwsSessionOptions
         {
             AccessKey = accessKey,
@@ -64,6 +64,7 @@ public sealed class EmulatorFixture : IAsyncLifetime
             RetryBaseDelay = TimeSpan.FromMilliseconds(5),
             RetryMaxDelay = TimeSpan.FromMilliseconds(50),
             RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(30),
+            ThrottlingBudget = throttlingBudget ?? TimeSpan.FromSeconds(30),
         }, _ => null);
 
     public static string UniqueName(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 60)];

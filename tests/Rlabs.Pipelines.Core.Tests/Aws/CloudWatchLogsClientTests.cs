@@ -3,6 +3,7 @@ using Rlabs.Pipelines.AwsEmulator.Services;
 
 namespace Rlabs.Pipelines.Core.Tests.Aws;
 
+[Trait("Tier", "Emulator")]
 public sealed class CloudWatchLogsClientTests : IClassFixture<EmulatorFixture>
 {
     private readonly EmulatorFixture _fixture;

@@ -1,8 +1,10 @@
 using Rlabs.Pipelines.Aws;
+using Rlabs.Pipelines.Containers;
 
 namespace Rlabs.Pipelines.Core.Tests.Aws;
 
 /// <summary>The ECR login the container runtime makes before pulling a SageMaker image, against the emulator.</summary>
+[Trait("Tier", "Emulator")]
 public sealed class EcrClientTests : IClassFixture<EmulatorFixture>
 {
     private const string SageMakerImage = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3";

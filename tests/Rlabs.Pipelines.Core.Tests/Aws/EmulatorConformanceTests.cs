@@ -10,6 +10,7 @@ namespace Rlabs.Pipelines.Core.Tests.Aws;
 /// The emulator judged by clients we did not write: boto3 (Debian's python3-boto3, run with /usr/bin/python3)
 /// drives every implemented operation; and the standalone process works the way Pester will use it.
 /// </summary>
+[Trait("Tier", "Emulator")]
 public sealed class EmulatorConformanceTests : IClassFixture<EmulatorFixture>
 {
     private const string Python = "/usr/bin/python3";

@@ -4,6 +4,7 @@ using Rlabs.Pipelines.Aws;
 namespace Rlabs.Pipelines.Core.Tests.Aws;
 
 /// <summary>A key AWS does not know surfaces as AccessDenied, whichever protocol or SDK made the call.</summary>
+[Trait("Tier", "Emulator")]
 public sealed class InvalidCredentialTests : IClassFixture<EmulatorFixture>, IDisposable
 {
     private readonly EmulatorFixture _fixture;

@@ -5,6 +5,7 @@ using Rlabs.Pipelines.AwsEmulator.Model;
 namespace Rlabs.Pipelines.Core.Tests.Aws;
 
 /// <summary>The emulator rejects what AWS rejects, judged by botocore's models rather than by us.</summary>
+[Trait("Tier", "Emulator")]
 public sealed class ModelValidationTests : IClassFixture<EmulatorFixture>
 {
     private static readonly string[] s_services = ["sagemaker", "logs", "events", "lambda", "iam", "sts", "ec2", "s3"];

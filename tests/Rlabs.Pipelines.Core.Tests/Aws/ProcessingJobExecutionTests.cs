@@ -5,6 +5,7 @@ using Rlabs.Pipelines.AwsEmulator.Services;
 namespace Rlabs.Pipelines.Core.Tests.Aws;
 
 /// <summary>The emulator runs a job's command for real: inputs from its S3, outputs back, output in the job's log stream.</summary>
+[Trait("Tier", "Emulator")]
 public sealed class ProcessingJobExecutionTests : IClassFixture<EmulatorFixture>
 {
     private const string Script = """

@@ -5,6 +5,7 @@ using Rlabs.Pipelines.AwsEmulator;
 
 namespace Rlabs.Pipelines.Core.Tests.Aws;
 
+[Trait("Tier", "Emulator")]
 public sealed class RetryAndErrorTests : IClassFixture<EmulatorFixture>, IDisposable
 {
     private readonly EmulatorFixture _fixture;
@@ -17,9 +18,9 @@ public sealed class RetryAndErrorTests : IClassFixture<EmulatorFixture>, IDispos
 
     public void Dispose() => _fixture.Emulator.Faults.Clear();
 
-    private async Task<(string Name, SageMakerClient Client, AwsSession Session)> JobAsync(int maxAttempts, TimeSpan? timeout = null)
+    private async Task<(string Name, SageMakerClient Client, AwsSession Session)> JobAsync(int maxAttempts, TimeSpan? timeout = null, TimeSpan? throttlingBudget = null)
     {
-        var session = _fixture.Session(maxAttempts, timeout);
+        var session = _fixture.Session(maxAttempts, timeout, throttlingBudget: throttlingBudget);
         var client = new SageMakerClient(session);
         var name = EmulatorFixture.UniqueName("retry");
         await client.CreateProcessingJobAsync(SageMakerClientTests.Job(name), CancellationToken.None);
@@ -45,17 +46,38 @@ public sealed class RetryAndErrorTests : IClassFixture<EmulatorFixture>, IDispos
     }
 
     [Fact]
-    public async Task Throttling_that_outlasts_the_attempts_surfaces_as_a_Throttling_error()
+    public async Task Throttling_is_not_limited_by_the_attempts_but_by_the_throttling_budget()
     {
-        var (name, client, session) = await JobAsync(maxAttempts: 3);
+        // Five throttled CreateProcessingJob answers must not end a run (a strict checker sends exactly that).
+        using var session = _fixture.Session(maxAttempts: 3);
+        var waits = new List<string>();
+        session.RetryReported = line => { lock (waits) { waits.Add(line); } };
+        var client = new SageMakerClient(session);
+        var name = EmulatorFixture.UniqueName("throttled");
+        _fixture.Emulator.Faults.Add(new FaultRule { Service = "sagemaker", Operation = "CreateProcessingJob", Kind = "Throttling", Count = 5 });
+
+        await client.CreateProcessingJobAsync(SageMakerClientTests.Job(name), CancellationToken.None);
+
+        var attempts = _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Where(r => (string?)r.Parameters!["ProcessingJobName"] == name).Select(r => r.ErrorCode).ToList();
+        Assert.Equal(["ThrottlingException", "ThrottlingException", "ThrottlingException", "ThrottlingException", "ThrottlingException", null], attempts);
+        Assert.Equal(5, waits.Count);
+        Assert.All(waits, line => Assert.Matches(@"^AWS \S+ CreateProcessingJob: ThrottlingException \(HTTP 400\); retrying in \d+\.\d s \(attempt \d, throttled for \d+ s of a 0\.5 min budget\)\.$", line));
+    }
+
+    [Fact]
+    public async Task Throttling_that_outlasts_the_budget_surfaces_as_a_Throttling_error()
+    {
+        var (name, client, session) = await JobAsync(maxAttempts: 3, throttlingBudget: TimeSpan.FromMilliseconds(400));
         using var _ = session;
-        _fixture.Emulator.Faults.Add(new FaultRule { Service = "sagemaker", Operation = "DescribeProcessingJob", Kind = "Throttling", Count = 10 });
+        _fixture.Emulator.Faults.Add(new FaultRule { Service = "sagemaker", Operation = "DescribeProcessingJob", Kind = "Throttling", Count = 1000 });
 
         var ex = await Assert.ThrowsAsync<AwsServiceException>(() => client.DescribeProcessingJobAsync(name, CancellationToken.None));
 
         Assert.Equal("ThrottlingException", ex.ErrorCode);
         Assert.Equal(AwsErrorKind.Throttling, ex.Kind);
-        Assert.Equal(3, Attempts(name));
+        Assert.Contains("the throttling budget", ex.Message, StringComparison.Ordinal);
+        // 5 ms base, 50 ms cap, equal jitter: at least ~8 attempts fit in 400 ms, and the budget ended them.
+        Assert.InRange(Attempts(name), 4, 200);
     }
 
     [Fact]

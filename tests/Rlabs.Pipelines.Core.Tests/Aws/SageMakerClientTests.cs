@@ -4,6 +4,7 @@ using Rlabs.Pipelines.AwsEmulator.Services;
 
 namespace Rlabs.Pipelines.Core.Tests.Aws;
 
+[Trait("Tier", "Emulator")]
 public sealed class SageMakerClientTests : IClassFixture<EmulatorFixture>
 {
     private readonly EmulatorFixture _fixture;

@@ -7,6 +7,7 @@ using Rlabs.Pipelines.AwsEmulator;
 namespace Rlabs.Pipelines.Core.Tests.Aws;
 
 /// <summary>IAM, Lambda and EventBridge: the calls the scheduler makes, in the order it makes them.</summary>
+[Trait("Tier", "Emulator")]
 public sealed class SchedulingClientTests : IClassFixture<EmulatorFixture>, IDisposable
 {
     private const string LambdaTrust = """{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}""";

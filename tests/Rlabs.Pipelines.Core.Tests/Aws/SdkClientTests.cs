@@ -6,6 +6,7 @@ using Rlabs.Pipelines.AwsEmulator.Services;
 namespace Rlabs.Pipelines.Core.Tests.Aws;
 
 /// <summary>S3, EC2 and STS through the AWSSDK packages, configured by our session, against the emulator.</summary>
+[Trait("Tier", "Emulator")]
 public sealed class SdkClientTests : IClassFixture<EmulatorFixture>, IDisposable
 {
     private readonly EmulatorFixture _fixture;

@@ -10,6 +10,7 @@ namespace Rlabs.Pipelines.Core.Tests.Aws;
 /// Our hand-called clients sign with AWSSDK.Core's AWS4Signer; botocore's SigV4Auth, an implementation we
 /// did not write, recomputes every signature from the bytes that arrived and must agree.
 /// </summary>
+[Trait("Tier", "Emulator")]
 public sealed class SignatureTests : IClassFixture<EmulatorFixture>
 {
     private static readonly string s_script = Path.Combine(AppContext.BaseDirectory, "conformance", "verify_sigv4.py");

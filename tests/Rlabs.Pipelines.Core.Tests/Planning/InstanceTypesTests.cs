@@ -1,5 +1,4 @@
 using Rlabs.Pipelines.AwsEmulator.Model;
-using Rlabs.Pipelines.Planning;
 
 namespace Rlabs.Pipelines.Tests.Planning;
 

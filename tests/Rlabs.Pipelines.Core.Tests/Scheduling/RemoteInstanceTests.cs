@@ -6,6 +6,7 @@ namespace Rlabs.Pipelines.Tests.Scheduling;
 
 [Collection(SshServerGroup.Name)]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[Trait("Tier", "Ssh")]
 public sealed class RemoteInstanceTests : IDisposable
 {
     private readonly SshServerFixture _server;

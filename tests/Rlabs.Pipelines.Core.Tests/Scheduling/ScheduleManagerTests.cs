@@ -10,6 +10,8 @@ namespace Rlabs.Pipelines.Tests.Scheduling;
 /// <summary>The whole schedule workflow against the AWS emulator and a real sshd standing in for the instance.</summary>
 [Collection(SshServerGroup.Name)]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[Trait("Tier", "Emulator")]
+[Trait("Tier", "Ssh")]
 public sealed class ScheduleManagerTests : IClassFixture<EmulatorFixture>, IDisposable
 {
     private static readonly string[] s_readOnlyPrefixes = ["Describe", "Get", "List"];

@@ -1,22 +1,26 @@
 using System.Text.RegularExpressions;
 using Rlabs.Pipelines.Config;
 
-namespace Rlabs.Pipelines.Planning;
+namespace Rlabs.Pipelines;
 
 /// <summary>
-/// The one check of an instance type, for every place that takes one (pipeline file, -InstanceType, the rlabs
-/// command line, schedules) and for the run planner: 'local', or a SageMaker Processing type. A misspelling
-/// is refused here, before a bucket is created or a byte uploaded, with the nearest known type suggested.
+/// The one source of the instance-type rules: the default, 'local', what a valid name looks like, and the one
+/// check every place that takes a type calls (pipeline file, -InstanceType, the rlabs command line, schedules,
+/// the run planner). A misspelling is refused here, before a bucket is created or a byte uploaded, with the
+/// nearest known type suggested.
 /// </summary>
 public static partial class InstanceTypes
 {
-    /// <summary>Runs every step on this computer.</summary>
+    /// <summary>The instance type that runs every step on this computer.</summary>
     public const string Local = "local";
+
+    /// <summary>The instance type of a step that names none (nor does the pipeline nor the caller).</summary>
+    public const string Default = "ml.t3.xlarge";
 
     /// <summary>
     /// SageMaker Processing instance types: the <c>ProcessingInstanceType</c> enum of botocore's SageMaker model
     /// (an xunit test compares the two, so a newer model shows what to add). Types AWS adds later are accepted
-    /// when well formed; this list only feeds suggestions and tab completion.
+    /// when well formed; this list feeds suggestions and tab completion.
     /// </summary>
     public static readonly IReadOnlyList<string> Known =
     [
@@ -32,6 +36,12 @@ public static partial class InstanceTypes
     ];
 
     private static readonly HashSet<string> s_known = new(Known, StringComparer.Ordinal);
+
+    /// <summary>Whether an instance type is 'local' or a SageMaker one (known, or of a well-formed shape).</summary>
+    public static bool IsValid(string instanceType) => Validate(instanceType) is null;
+
+    /// <summary>Whether the type runs the step on this computer.</summary>
+    public static bool IsLocal(string instanceType) => string.Equals(instanceType, Local, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Null when <paramref name="instanceType"/> is 'local' or a SageMaker type; otherwise what is wrong, with a did-you-mean.</summary>
     /// <param name="instanceType">The value as the user typed it.</param>
@@ -51,14 +61,21 @@ public static partial class InstanceTypes
         var candidates = allowLocal ? Known.Prepend(Local) : Known;
         var near = PipelineConfigReader.Suggest(instanceType, candidates);
         var expected = allowLocal ? "'local' or a SageMaker instance type" : "a SageMaker instance type";
-        return $"'{instanceType}' is not an instance type: expected {expected} such as ml.t3.xlarge."
+        return $"'{instanceType}' is not an instance type: expected {expected} such as {Default}."
             + (near is null ? string.Empty : $" Did you mean '{near}'?");
     }
-
-    /// <summary>Whether <paramref name="instanceType"/> passes <see cref="Validate"/>.</summary>
-    public static bool IsValid(string instanceType, bool allowLocal = true) => Validate(instanceType, allowLocal) is null;
 
     // ml.<family><generation><options>.<size>: ml.m5.large, ml.g4dn.12xlarge, ml.m6i.metal, ml.t3.medium.
     [GeneratedRegex(@"^ml\.[a-z]{1,3}[0-9][a-z0-9]{0,4}\.(nano|micro|small|medium|large|xlarge|[1-9][0-9]?xlarge|metal)$", RegexOptions.CultureInvariant)]
     private static partial Regex Shape();
+}
+
+/// <summary>The one source of the EC2 instance-id rule (schedules run on an instance).</summary>
+public static partial class InstanceIds
+{
+    /// <summary>Whether the text is an EC2 instance id: i- and 8 or 17 hexadecimal digits.</summary>
+    public static bool IsValid(string instanceId) => Pattern().IsMatch(instanceId);
+
+    [GeneratedRegex(@"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$", RegexOptions.CultureInvariant)]
+    private static partial Regex Pattern();
 }
