@@ -33,7 +33,7 @@ AfterAll {
     foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
 }
 
-Describe 'Beside AWS.Tools' {
+Describe 'Beside AWS.Tools' -Tag 'Emulator' {
     BeforeEach {
         Clear-AwsEnvironment
         Invoke-AwsEmulatorAdmin $emulator POST reset | Out-Null
@@ -173,7 +173,7 @@ Describe 'Beside AWS.Tools' {
     }
 }
 
-Describe 'Invoke-RlabsPipeline -WhatIf of a cloud run without credentials' {
+Describe 'Invoke-RlabsPipeline -WhatIf of a cloud run without credentials' -Tag 'Emulator' {
     BeforeEach {
         Clear-AwsEnvironment
         Invoke-AwsEmulatorAdmin $emulator POST reset | Out-Null
@@ -201,7 +201,7 @@ Describe 'Invoke-RlabsPipeline -WhatIf of a cloud run without credentials' {
     }
 }
 
-Describe 'Wait-RlabsPipelineRun -Timeout' {
+Describe 'Wait-RlabsPipelineRun -Timeout' -Tag 'Emulator' {
     BeforeEach {
         Clear-AwsEnvironment
         $env:AWS_ACCESS_KEY_ID = 'AKIDWAIT'; $env:AWS_SECRET_ACCESS_KEY = 's'; $env:AWS_REGION = 'eu-west-1'
@@ -233,7 +233,7 @@ Describe 'Wait-RlabsPipelineRun -Timeout' {
     }
 }
 
-Describe 'OIDC web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN)' {
+Describe 'OIDC web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN)' -Tag 'Emulator' {
     BeforeEach {
         Clear-AwsEnvironment
         Invoke-AwsEmulatorAdmin $emulator POST reset | Out-Null

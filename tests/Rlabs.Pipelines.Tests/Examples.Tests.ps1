@@ -25,7 +25,7 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
 }
 
-Describe 'The examples of the help' {
+Describe 'The examples of the help' -Tag 'Launcher' {
     It 'Should find the examples of every cmdlet in the help' -ForEach @(@{ Total = @($examples).Count; LocalCount = @($local).Count }) {
         $Total | Should -BeGreaterThan 40
         $LocalCount | Should -BeGreaterOrEqual 12 -Because 'the local examples are the ones run below'

@@ -32,7 +32,7 @@ Describe 'The published manifest' {
     }
 }
 
-Describe 'build.ps1 Publish' {
+Describe 'build.ps1 Publish' -Tag 'Launcher' {
     BeforeAll {
         $feed = New-Item -ItemType Directory (Join-Path $TestDrive 'feed') -Force
         $repositoryName = "RlabsTest$([guid]::NewGuid().ToString('N').Substring(0, 8))"
