@@ -74,7 +74,9 @@ internal static partial class RunReport
     {
         var message = new StringBuilder($"Step '{failed.StepName}' of pipeline '{run.PipelineName}' (job {run.JobId}) failed");
         message.Append(failed.ExitCode is { } code ? $" with exit code {code}" : string.Empty).Append(": ");
-        var lastLine = failed.LogTail.LastOrDefault(l => !string.IsNullOrWhiteSpace(l))?.Trim();
+        // The traceback's last line: stdout and stderr interleave (Python flushes a piped stdout only at exit),
+        // so the last line that names an error wins over the last line printed.
+        var lastLine = (failed.LogTail.LastOrDefault(l => ErrorLine().IsMatch(l)) ?? failed.LogTail.LastOrDefault(l => !string.IsNullOrWhiteSpace(l)))?.Trim();
         var reason = failed.FailureReason?.Trim();
         var generic = reason is null || ExitCodeReason().IsMatch(reason);
         if (generic && lastLine is not null)
@@ -209,4 +211,8 @@ internal static partial class RunReport
 
     [GeneratedRegex(@"^The code script exited with code -?\d+\.?$")]
     private static partial Regex ExitCodeReason();
+
+    // "ValueError: …", "pkg.CustomError: …", "[runner] ERROR: …", "SystemExit: 2", "KeyboardInterrupt".
+    [GeneratedRegex(@"^\s*(\[[^\]]+\]\s+)?(ERROR\b|[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b)")]
+    private static partial Regex ErrorLine();
 }
