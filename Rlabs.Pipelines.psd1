@@ -29,8 +29,10 @@
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('SageMaker', 'AWS', 'Pipeline', 'DataScience', 'Notebook')
-            ProjectUri = 'https://example.invalid/rlabs/Rlabs.Pipelines'
+            Tags         = @('SageMaker', 'AWS', 'Pipeline', 'DataScience', 'Notebook', 'MLOps', 'Jupyter', 'CI', 'GitHubActions', 'AzurePipelines', 'PSEdition_Core', 'Linux', 'Windows', 'MacOS')
+            # No ProjectUri/LicenseUri: the module has no public home yet; LICENSE and CHANGELOG.md ship inside it.
+            # The build replaces this with the CHANGELOG.md section of ModuleVersion.
+            ReleaseNotes = 'CHANGELOG.md'
         }
     }
 }

@@ -8,11 +8,15 @@
     Test   installs what the tests need, builds, runs xunit and Pester (in a fresh pwsh against the built
            module) and prints 'N passed, N failed'. -Fast runs only the fast tier (no container engine, sshd
            or AWS emulator); -Tier picks tiers (Fast, Emulator, Ssh, Container, Launcher).
+    Publish builds (unless -NoBuild) and publishes out/Rlabs.Pipelines/ with Publish-PSResource to the
+           PSResourceGet repository named by -Repository (Register-PSResourceRepository; -ApiKey for NuGet feeds).
     Demo   runs the sample pipeline in examples/ locally (no AWS, no Docker) and prints the run table.
     Bench  measures side by side: cold Import-Module, the per-step overhead of a local run, and the per-step
            overhead of the container runtime over the process runtime (on the tests' private engine).
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 Test
+.EXAMPLE
+    dotnet pwsh ./build.ps1 Publish -Repository InternalGallery -ApiKey $env:GALLERY_KEY
 .EXAMPLE
     dotnet pwsh ./build.ps1 Test -Fast              # the inner loop: well under a minute
 .EXAMPLE
@@ -21,7 +25,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean', 'Publish')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -37,7 +41,16 @@ param(
     [string[]] $Tier = @('Fast', 'Emulator', 'Ssh', 'Container', 'Launcher'),
 
     # Bench: how many alternating rounds to measure.
-    [int] $Rounds = 5
+    [int] $Rounds = 5,
+
+    # Publish: the registered PSResourceGet repository to publish to (Get-PSResourceRepository lists them).
+    [string] $Repository,
+
+    # Publish: the repository's API key, when it needs one.
+    [string] $ApiKey,
+
+    # Publish: publish out/Rlabs.Pipelines/ as it is, without building it again.
+    [switch] $NoBuild
 )
 
 $ErrorActionPreference = 'Stop'
@@ -69,9 +82,11 @@ $DependencyFiles = @(
     'Newtonsoft.Json.dll'    # Docker.DotNet's JSON serializer
 )
 
-# The rlabs launchers written to out/bin (from src/launcher).
+# The rlabs launchers written to out/bin and to the module's own bin/ (from src/launcher).
 $LauncherFiles = @('rlabs', 'rlabs.cmd', 'rlabs.ps1')
 
+# Shipped at the module's root next to the manifest.
+$RootFiles = @('LICENSE', 'CHANGELOG.md')
 # The slow test tiers: xunit [Trait("Tier", …)] and Pester -Tag use these names; untagged tests are the fast tier.
 $SlowTiers = @('Emulator', 'Ssh', 'Container', 'Launcher')
 if ($Fast) { $Tier = @('Fast') }
@@ -106,8 +121,15 @@ function Invoke-Build {
     }
     Copy-Item (Join-Path $Root 'src/Rlabs.Pipelines/Rlabs.Pipelines.Format.ps1xml') $ModuleOut
     Copy-Item (Join-Path $Root 'src/Rlabs.Pipelines/Rlabs.Pipelines.Cli.psm1') $ModuleOut
-    Install-Launcher
-    Copy-Item (Join-Path $Root 'Rlabs.Pipelines.psd1') $ModuleOut
+    foreach ($file in $RootFiles) {
+        $source = Join-Path $Root $file
+        if (-not (Test-Path $source)) { throw "$file is missing at the repository root." }
+        Copy-Item $source $ModuleOut
+    }
+    Install-Launcher (Join-Path $Out 'bin')
+    # The installed module carries the launchers too (Install-PSResource brings only the module folder).
+    Install-Launcher (Join-Path $ModuleOut 'bin')
+    Write-Manifest (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1')
     & (Join-Path $Root 'build/ConvertTo-MamlHelp.ps1') -DocsPath (Join-Path $Root 'docs') -OutputPath $help | Out-Null
     if (Get-ChildItem $ModuleOut -Recurse -Filter 'System.Management.Automation.dll') {
         throw 'The module must not ship System.Management.Automation.dll.'
@@ -115,9 +137,33 @@ function Invoke-Build {
     Write-Host "Built Rlabs.Pipelines $Version in $ModuleOut"
 }
 
-# out/bin: the rlabs launchers for bash and cmd, next to the module they import (../Rlabs.Pipelines).
-function Install-Launcher {
-    $bin = Join-Path $Out 'bin'
+# The manifest with PSData.ReleaseNotes taken from the CHANGELOG section of this version.
+function Write-Manifest([string] $Destination) {
+    $changelog = Get-Content (Join-Path $Root 'CHANGELOG.md') -Raw
+    $section = [regex]::Match($changelog, "(?ms)^## \[?$([regex]::Escape($Version))\]?[^\n]*\n(.*?)(?=^## |\z)")
+    if (-not $section.Success) { throw "CHANGELOG.md has no '## $Version' section: add the release notes of $Version." }
+    $notes = $section.Groups[1].Value.Trim() -replace "'", "''"
+    $text = [System.IO.File]::ReadAllText((Join-Path $Root 'Rlabs.Pipelines.psd1'))
+    $marker = "ReleaseNotes = 'CHANGELOG.md'"
+    if (-not $text.Contains($marker)) { throw "Rlabs.Pipelines.psd1 must hold $marker for the build to fill in." }
+    [System.IO.File]::WriteAllText($Destination, $text.Replace($marker, "ReleaseNotes = '$notes'"), [System.Text.UTF8Encoding]::new($false))
+    $null = Test-ModuleManifest $Destination -ErrorAction Stop
+}
+
+function Invoke-Publish {
+    if (-not $Repository) { throw 'Publish needs -Repository <name> of a registered PSResourceGet repository (Get-PSResourceRepository).' }
+    if (-not (Get-PSResourceRepository -Name $Repository -ErrorAction Ignore)) {
+        throw "No PSResourceGet repository '$Repository' is registered: Register-PSResourceRepository -Name $Repository -Uri <feed or folder>."
+    }
+    if (-not $NoBuild) { Invoke-Build }
+    $publish = @{ Path = $ModuleOut; Repository = $Repository; ErrorAction = 'Stop' }
+    if ($ApiKey) { $publish.ApiKey = $ApiKey }
+    Publish-PSResource @publish
+    Write-Host "Published Rlabs.Pipelines $Version to $Repository"
+}
+
+# The rlabs launchers for bash and cmd: out/bin (next to out/Rlabs.Pipelines) and the module's bin/.
+function Install-Launcher([string] $bin) {
     Remove-Item $bin -Recurse -Force -ErrorAction Ignore
     New-Item -ItemType Directory -Force -Path $bin | Out-Null
     foreach ($file in $LauncherFiles) {
@@ -277,4 +323,5 @@ switch ($Task) {
     'Demo' { Invoke-Demo }
     'Bench' { Invoke-Bench }
     'Clean' { Remove-Item $Out -Recurse -Force -ErrorAction Ignore }
+    'Publish' { Invoke-Publish }
 }

@@ -19,10 +19,18 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
     private static readonly DependencyLoadContext s_context = new(s_dependencyFolder);
 
     /// <inheritdoc/>
-    public void OnImport() => AssemblyLoadContext.Default.Resolving += ResolveCore;
+    public void OnImport()
+    {
+        AssemblyLoadContext.Default.Resolving += ResolveCore;
+        TypeAccelerators.Register(s_context.LoadFromAssemblyName(new AssemblyName(CoreAssemblyName)));
+    }
 
     /// <inheritdoc/>
-    public void OnRemove(PSModuleInfo psModuleInfo) => AssemblyLoadContext.Default.Resolving -= ResolveCore;
+    public void OnRemove(PSModuleInfo psModuleInfo)
+    {
+        TypeAccelerators.Unregister();
+        AssemblyLoadContext.Default.Resolving -= ResolveCore;
+    }
 
     private static Assembly? ResolveCore(AssemblyLoadContext context, AssemblyName name) =>
         string.Equals(name.Name, CoreAssemblyName, StringComparison.Ordinal) ? s_context.LoadFromAssemblyName(name) : null;

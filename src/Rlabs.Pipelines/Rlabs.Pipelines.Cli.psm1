@@ -64,9 +64,12 @@ function rlabs {
             # This module's own cmdlet, found by its class: right even with -Prefix or a shadowing function.
             $command = $MyInvocation.MyCommand.Module.ExportedCmdlets.Values | Where-Object ImplementingType -EQ $request.CmdletType
             if (-not $command) {
-                throw [System.Management.Automation.ErrorRecord]::new(
+                $record = [System.Management.Automation.ErrorRecord]::new(
                     [System.NotSupportedException]::new("$($request.CommandPath): the module does not export $($request.CmdletName)."),
                     'CommandNotAvailable', 'NotImplemented', $request.CmdletName)
+                $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new($record.Exception.Message)
+                $record.ErrorDetails.RecommendedAction = "Import Rlabs.Pipelines without -Cmdlet filters (or without -Prefix) so $($request.CmdletName) is available."
+                throw $record
             }
             $parameters = $request.Parameters
             & $command @parameters
@@ -75,6 +78,16 @@ function rlabs {
             throw $request.Error
         }
     }
+}
+
+# Tab completion of rlabs' subcommands, flags and instance types (a native completer: rlabs has no parameters).
+Register-ArgumentCompleter -Native -CommandName rlabs -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+    # The words typed before the cursor, without 'rlabs' and without the word being completed.
+    $typed = @($commandAst.CommandElements | Select-Object -Skip 1 |
+            Where-Object { $_.Extent.EndOffset -lt $cursorPosition -or ($_.Extent.EndOffset -eq $cursorPosition -and -not $wordToComplete) } |
+            ForEach-Object { $_.Extent.Text })
+    [Rlabs.Pipelines.CommandLine.RlabsCommandLine]::Complete([string[]] $typed, $wordToComplete)
 }
 
 Export-ModuleMember -Function rlabs

@@ -31,6 +31,7 @@ public abstract class RlabsCmdlet : PSCmdlet, IDisposable
     protected RlabsPipeline ReadPipeline(string path, string repository)
     {
         var result = PipelineConfigReader.Read(path, repository);
+        RunReport.Annotate(this, result.Diagnostics);
         foreach (var warning in result.Diagnostics.Where(d => d.Severity == RlabsDiagnosticSeverity.Warning))
         {
             WriteWarning(warning.ToString());

@@ -18,7 +18,12 @@ function Write-Failure([string] $Message) {
 }
 
 try {
-    Import-Module (Join-Path $PSScriptRoot '../Rlabs.Pipelines/Rlabs.Pipelines.psd1') -ErrorAction Stop
+    # Inside an installed module (<ModuleBase>/bin) the manifest is one folder up; in the build's out/bin it is
+    # in the Rlabs.Pipelines folder next to bin.
+    $manifest = @((Join-Path $PSScriptRoot '../Rlabs.Pipelines.psd1'), (Join-Path $PSScriptRoot '../Rlabs.Pipelines/Rlabs.Pipelines.psd1')) |
+        Where-Object { Test-Path -LiteralPath $_ } | Select-Object -First 1
+    if (-not $manifest) { throw "no Rlabs.Pipelines.psd1 in $(Split-Path $PSScriptRoot) or its Rlabs.Pipelines folder" }
+    Import-Module $manifest -ErrorAction Stop
 } catch {
     Write-Failure "cannot import the Rlabs.Pipelines module next to $PSScriptRoot`: $($_.Exception.Message)"
     exit 1

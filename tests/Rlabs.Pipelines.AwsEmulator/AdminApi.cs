@@ -96,6 +96,10 @@ public sealed class AdminApi
 
                 http.Response.StatusCode = 204;
                 return true;
+            case ("POST", "/sts/web-identity"):
+                _emulator.Sts.Trust(await ReadAsync<WebIdentityTrust>(http).ConfigureAwait(false));
+                http.Response.StatusCode = 204;
+                return true;
             case ("POST", "/ec2/instances"):
                 _emulator.Ec2.Seed(await ReadAsync<Ec2InstanceSeed>(http).ConfigureAwait(false));
                 http.Response.StatusCode = 204;

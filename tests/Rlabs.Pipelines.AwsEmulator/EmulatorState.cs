@@ -37,7 +37,8 @@ public sealed class EmulatorState
         Add(Logs);
         Add(SageMaker);
         Add(Ec2);
-        Add(new StsService(Load("sts")));
+        Sts = new StsService(Load("sts"));
+        Add(Sts);
         Iam = new IamService(Load("iam"));
         Lambda = new LambdaService(Load("lambda"), Iam);
         Events = new EventsService(Load("events"));
@@ -69,6 +70,8 @@ public sealed class EmulatorState
 
     public Ec2Service Ec2 { get; }
 
+    public StsService Sts { get; }
+
     public IamService Iam { get; }
 
     public LambdaService Lambda { get; }
@@ -92,6 +95,9 @@ public sealed class EmulatorState
         Faults.Clear();
         KnownAccessKeys.Clear();
     }
+
+    /// <summary>Whether the key is temporary (web identity) and past its expiration.</summary>
+    internal bool IsExpiredKey(string accessKeyId) => Sts.IsExpired(accessKeyId, DateTimeOffset.UtcNow);
 
     internal bool IsUnknownKey(string accessKeyId)
     {

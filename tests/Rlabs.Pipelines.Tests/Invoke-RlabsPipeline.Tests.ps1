@@ -46,7 +46,7 @@ Describe 'Invoke-RlabsPipeline' {
 
         It 'Should format the run and its steps as tables' {
             ($run | Out-String) | Should -Match 'JobId\s+Pipeline\s+Status'
-            ($run.Steps | Out-String) | Should -Match 'Step\s+JobName\s+Status'
+            ($run.Steps | Out-String) | Should -Match 'Step\s+Status\s+Runtime\s+Duration\s+Exit\s+JobName'
         }
     }
 

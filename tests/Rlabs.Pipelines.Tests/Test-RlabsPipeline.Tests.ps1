@@ -57,7 +57,7 @@ pipeline:
         }
 
         It 'Should show diagnostics as a table' {
-            ($diagnostics | Out-String) | Should -Match 'Severity\s+Line\s+Col\s+RuleName'
+            ($diagnostics | Out-String) | Should -Match 'Line\s+Col\s+Severity\s+RuleName\s+Problem'
         }
     }
 

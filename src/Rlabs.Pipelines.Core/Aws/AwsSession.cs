@@ -24,7 +24,7 @@ public sealed partial class AwsSession : IDisposable
 {
     private readonly AwsSessionOptions _options;
     private readonly Func<string, string?> _environment;
-    private readonly AWSCredentials _credentials;
+    private AWSCredentials _credentials;
     private readonly string? _profileEndpointUrl;
     private readonly HttpClient _http;
     private readonly Lazy<AmazonSecurityTokenServiceClient> _sts;
@@ -88,10 +88,16 @@ public sealed partial class AwsSession : IDisposable
         // AWSSDK.Core reads AWS_CONFIG_FILE itself but not AWS_SHARED_CREDENTIALS_FILE, which the CLI and
         // boto3 honour; pass it on so a profile means the same thing here as in the user's other tools.
         var credentialsPath = FirstNonEmpty(environment("AWS_SHARED_CREDENTIALS_FILE"));
-        var profiles = new CredentialProfileStoreChain(credentialsPath);
+        // -ProfileLocation (AWS.Tools) names the credentials file for this call only.
+        if (!string.IsNullOrEmpty(options.ProfileLocation) && !File.Exists(options.ProfileLocation))
+        {
+            throw Configuration("ProfileNotFound", $"The credentials file '{options.ProfileLocation}' given as -ProfileLocation does not exist.");
+        }
+        var profiles = new CredentialProfileStoreChain(FirstNonEmpty(options.ProfileLocation, credentialsPath));
         var hasExplicitKeys = !string.IsNullOrEmpty(options.AccessKey) || !string.IsNullOrEmpty(options.SecretKey);
         CredentialProfile? profile = null;
-        var profileName = FirstNonEmpty(options.ProfileName, environment("AWS_PROFILE"));
+        // Like AWS.Tools, the shell's $StoredAWSCredentials beats an AWS_PROFILE inherited from the environment.
+        var profileName = FirstNonEmpty(options.ProfileName, options.DefaultCredentials is null ? environment("AWS_PROFILE") : null);
         if (profileName is not null && !profiles.TryGetProfile(profileName, out profile))
         {
             // A profile typed as -ProfileName must exist; one inherited from AWS_PROFILE only matters
@@ -106,6 +112,7 @@ public sealed partial class AwsSession : IDisposable
 
         AWSCredentials credentials;
         string source;
+        (string TokenFile, string RoleArn, string SessionName)? webIdentity = null;
         if (hasExplicitKeys)
         {
             if (string.IsNullOrEmpty(options.AccessKey) || string.IsNullOrEmpty(options.SecretKey))
@@ -115,6 +122,11 @@ public sealed partial class AwsSession : IDisposable
 
             credentials = Keys(options.AccessKey, options.SecretKey, options.SessionToken);
             source = "explicit keys";
+        }
+        else if (options.ExternalCredentials is { } external)
+        {
+            credentials = new ExternalAwsCredentials(external);
+            source = options.ExternalCredentialsSource ?? "-Credential";
         }
         else if (profileName is not null && (!string.IsNullOrEmpty(options.ProfileName) || file is not { HasAwsKeys: true }))
         {
@@ -130,6 +142,20 @@ public sealed partial class AwsSession : IDisposable
             credentials = Keys(file.AccessKey!, file.SecretKey!, file.SessionToken);
             source = $"credentials file '{Path.GetFileName(options.CredentialsFile)}'";
         }
+        else if (options.DefaultCredentials is { } shellDefault)
+        {
+            credentials = new ExternalAwsCredentials(shellDefault);
+            source = options.DefaultCredentialsSource ?? "shell variable $StoredAWSCredentials";
+        }
+        else if (string.IsNullOrEmpty(environment("AWS_ACCESS_KEY_ID"))
+            && FirstNonEmpty(environment("AWS_WEB_IDENTITY_TOKEN_FILE")) is { } tokenFile && FirstNonEmpty(environment("AWS_ROLE_ARN")) is { } roleArn)
+        {
+            // CI OIDC (GitHub, Azure): the STS client is ours, so -EndpointUrl and AWS_ENDPOINT_URL_STS apply,
+            // and the credentials refresh themselves (token file re-read) before they expire in a long run.
+            webIdentity = (tokenFile, roleArn, FirstNonEmpty(environment("AWS_ROLE_SESSION_NAME")) ?? "rlabs-pipelines-" + DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            credentials = new AnonymousAWSCredentials(); // replaced below, once the session can build an STS client
+            source = $"web identity (role {roleArn})";
+        }
         else if (credentialsPath is not null && string.IsNullOrEmpty(environment("AWS_ACCESS_KEY_ID"))
             && profiles.TryGetProfile("default", out profile) && profiles.TryGetAWSCredentials("default", out credentials))
         {
@@ -142,6 +168,10 @@ public sealed partial class AwsSession : IDisposable
             {
                 credentials = new DefaultAWSCredentialsIdentityResolver().ResolveIdentity(null);
             }
+            catch (AmazonClientException) when (options.AllowMissingCredentials)
+            {
+                credentials = new AnonymousAWSCredentials();
+            }
             catch (AmazonClientException ex)
             {
                 throw new AwsServiceException("AWS", "ResolveCredentials", 0, "NoCredentials",
@@ -149,10 +179,11 @@ public sealed partial class AwsSession : IDisposable
                     null, ex);
             }
 
-            source = "default credential chain";
+            source = credentials is AnonymousAWSCredentials ? "no credentials found; the account is unknown" : "default credential chain";
         }
 
-        var region = FirstNonEmpty(options.Region, file?.Region, profile?.Region?.SystemName, environment("AWS_REGION"), environment("AWS_DEFAULT_REGION"));
+        // AWS.Tools' order: -Region, then the shell's $StoredAWSRegion, then the profile's region, then the environment.
+        var region = FirstNonEmpty(options.Region, file?.Region, options.DefaultRegion, profile?.Region?.SystemName, environment("AWS_REGION"), environment("AWS_DEFAULT_REGION"));
         if (region is null)
         {
             try
@@ -177,7 +208,45 @@ public sealed partial class AwsSession : IDisposable
             throw Configuration("InvalidRegion", $"The region '{region}' is not an AWS region name (like eu-west-1 or us-gov-west-1). Check -Region, the credentials file, the profile or AWS_REGION.");
         }
 
-        return new AwsSession(options, environment, credentials, source, region, profile?.EndpointUrl);
+        var session = new AwsSession(options, environment, credentials, source, region, profile?.EndpointUrl);
+        if (webIdentity is { } web)
+        {
+            session._credentials = new WebIdentityCredentials(web.TokenFile, web.RoleArn, web.SessionName, session.CreateAnonymousStsClient);
+        }
+        return session;
+    }
+
+    /// <summary>The regions the SDK knows, for tab completion: (system name, display name).</summary>
+    public static IReadOnlyList<(string Name, string DisplayName)> KnownRegions() =>
+        RegionEndpoint.EnumerableAllRegions.Select(r => (r.SystemName, r.DisplayName)).OrderBy(r => r.SystemName, StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// Profile names of the shared config and credentials files (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE,
+    /// or <paramref name="profileLocation"/> for the credentials file), for tab completion.
+    /// </summary>
+    public static IReadOnlyList<string> ProfileNames(string? profileLocation)
+    {
+        var credentialsPath = FirstNonEmpty(profileLocation, Environment.GetEnvironmentVariable("AWS_SHARED_CREDENTIALS_FILE"));
+        var names = new CredentialProfileStoreChain(credentialsPath).ListProfiles().Select(p => p.Name).ToList();
+        // Given a credentials file, the SDK lists only it; profiles of the config file ([profile x], SSO) count too.
+        var config = FirstNonEmpty(Environment.GetEnvironmentVariable("AWS_CONFIG_FILE"))
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".aws", "config");
+        if (File.Exists(config))
+        {
+            foreach (var line in File.ReadLines(config))
+            {
+                var trimmed = line.Trim();
+                if (trimmed.StartsWith('[') && trimmed.EndsWith(']'))
+                {
+                    var section = trimmed[1..^1].Trim();
+                    if (section == "default" || section.StartsWith("profile ", StringComparison.Ordinal))
+                    {
+                        names.Add(section == "default" ? section : section["profile ".Length..].Trim());
+                    }
+                }
+            }
+        }
+        return names.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>
@@ -224,6 +293,10 @@ public sealed partial class AwsSession : IDisposable
 
         return new AmazonS3Client(_credentials, config);
     }
+
+    /// <summary>An STS client without credentials, for AssumeRoleWithWebIdentity (which is not signed).</summary>
+    internal AmazonSecurityTokenServiceClient CreateAnonymousStsClient() =>
+        new(new AnonymousAWSCredentials(), SdkConfig(new AmazonSecurityTokenServiceConfig(), AwsService.Sts));
 
     internal AmazonEC2Client CreateEc2Client() =>
         new(_credentials, SdkConfig(new AmazonEC2Config(), AwsService.Ec2));

@@ -31,8 +31,38 @@ public sealed class AwsSessionOptions
     /// </summary>
     public bool AllowInsecureEndpoint { get; init; }
 
+    /// <summary>A shared credentials file other than ~/.aws/credentials (AWS.Tools <c>-ProfileLocation</c>).</summary>
+    public string? ProfileLocation { get; init; }
+
+    /// <summary>
+    /// Credentials from outside the module (AWS.Tools <c>-Credential</c>): asked for keys on every use, so
+    /// credentials that refresh themselves (assumed roles, SSO) stay valid through a long run.
+    /// </summary>
+    public Func<AwsKeys>? ExternalCredentials { get; init; }
+
+    /// <summary>Where <see cref="ExternalCredentials"/> came from, for verbose output.</summary>
+    public string? ExternalCredentialsSource { get; init; }
+
+    /// <summary>
+    /// Shell-wide credentials (AWS.Tools <c>$StoredAWSCredentials</c>, set by Set-AWSCredential): used after
+    /// everything the command line and the credentials file give, before the SDK's default chain.
+    /// </summary>
+    public Func<AwsKeys>? DefaultCredentials { get; init; }
+
+    /// <summary>Where <see cref="DefaultCredentials"/> came from, for verbose output.</summary>
+    public string? DefaultCredentialsSource { get; init; }
+
+    /// <summary>Shell-wide region (AWS.Tools <c>$StoredAWSRegion</c>, set by Set-DefaultAWSRegion).</summary>
+    public string? DefaultRegion { get; init; }
+
     /// <summary>The seed's credentials YAML (<c>-CredentialsFile</c>) that may hold AWS keys and a region.</summary>
     public string? CredentialsFile { get; init; }
+
+    /// <summary>
+    /// A dry run (-WhatIf) that makes no call: when no credentials are found the session resolves anyway,
+    /// without credentials, so the plan can be shown with the account unknown.
+    /// </summary>
+    public bool AllowMissingCredentials { get; init; }
 
     /// <summary>
     /// Attempts per call, the first included, before a retryable error (5xx, a timeout, a reset connection) is
@@ -61,5 +91,15 @@ public sealed class AwsSessionOptions
     public override string ToString() =>
         $"Profile={ProfileName ?? "(none)"}, Region={Region ?? "(none)"}, " +
         $"AccessKey={(AccessKey is null ? "(none)" : "(set)")}, EndpointUrl={EndpointUrl ?? "(none)"}, " +
-        $"CredentialsFile={CredentialsFile ?? "(none)"}";
+        $"CredentialsFile={CredentialsFile ?? "(none)"}, Credential={ExternalCredentialsSource ?? "(none)"}";
+}
+
+/// <summary>One set of AWS keys handed in from outside the module. <see cref="ToString"/> never shows them.</summary>
+/// <param name="AccessKey">Access key id.</param>
+/// <param name="SecretKey">Secret access key.</param>
+/// <param name="SessionToken">Session token of temporary credentials, or null.</param>
+public sealed record AwsKeys(string AccessKey, string SecretKey, string? SessionToken)
+{
+    /// <inheritdoc/>
+    public override string ToString() => $"AwsKeys(AccessKey={AccessKey}, SecretKey=(set), SessionToken={(SessionToken is null ? "(none)" : "(set)")})";
 }

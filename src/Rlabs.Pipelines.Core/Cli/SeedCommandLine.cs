@@ -117,6 +117,44 @@ public static partial class SeedCommandLine
     /// <summary>The subcommands of <c>rlabs aws pipeline</c>, in help order.</summary>
     public static IReadOnlyList<string> Subcommands { get; } = s_subcommands.Select(s => s.Name).ToArray();
 
+    /// <summary>
+    /// Tab completion of an rlabs command line: the next command word, a subcommand's flags (those not typed yet),
+    /// or the instance types after -i/-sit. Empty where a file or free value belongs, so the shell completes paths.
+    /// </summary>
+    /// <param name="typed">The complete words after <c>rlabs</c>, before the one being completed.</param>
+    /// <param name="word">The word being completed (may be empty).</param>
+    public static IReadOnlyList<(string Text, string Description)> Complete(IReadOnlyList<string> typed, string word)
+    {
+        ArgumentNullException.ThrowIfNull(typed);
+        word ??= string.Empty;
+        IEnumerable<(string, string)> candidates = typed.Count switch
+        {
+            0 => [("aws", "Amazon Web Services commands")],
+            1 when typed[0] == "aws" => [("pipeline", "Run and schedule pipelines")],
+            2 when typed[0] == "aws" && typed[1] == "pipeline" => s_subcommands.Select(s => (s.Name, s.Summary)),
+            _ => [],
+        };
+        if (typed.Count >= 3 && typed[0] == "aws" && typed[1] == "pipeline" && s_subcommands.FirstOrDefault(s => s.Name == typed[2]) is { } subcommand)
+        {
+            var previous = typed.Count > 3 ? subcommand.Find(typed[^1]) : null;
+            if (previous is { IsSwitch: false })
+            {
+                candidates = previous.Parameter is "InstanceType" or "SageMakerInstanceType"
+                    ? InstanceTypes.Known.Prepend(InstanceTypes.Local).Select(t => (t, previous.Help))
+                    : [];
+            }
+            else
+            {
+                var used = typed.Skip(3).ToHashSet(StringComparer.Ordinal);
+                candidates = subcommand.Options
+                    .Where(o => !o.Names.Any(used.Contains))
+                    .SelectMany(o => o.Names.Select(n => (n, o.Help)))
+                    .Append(("--help", "Show the flags of this command"));
+            }
+        }
+        return candidates.Where(c => c.Item1.StartsWith(word, StringComparison.Ordinal)).ToList();
+    }
+
     /// <summary>The cmdlet a subcommand of <c>rlabs aws pipeline</c> runs.</summary>
     public static string CmdletFor(string subcommand) =>
         s_subcommands.FirstOrDefault(s => s.Name == subcommand)?.CmdletName
@@ -361,9 +399,7 @@ public static partial class SeedCommandLine
     }
 
     private static string? ValidateInstanceType(string value) =>
-        InstanceTypes.IsValid(value)
-            ? null
-            : $"'{value}' is not an instance type: expected 'local' or a SageMaker instance type such as {InstanceTypes.Default}.";
+        InstanceTypes.Validate(value);
 
     // The schedule options are checked as New-RlabsPipelineSchedule checks them, so that a value the
     // cmdlet would refuse is a usage error here (exit code 2), with the cmdlet's own explanation.

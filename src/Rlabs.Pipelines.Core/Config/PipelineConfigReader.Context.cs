@@ -537,9 +537,11 @@ public static partial class PipelineConfigReader
         private string? InstanceType(Dictionary<string, (YamlScalarNode Key, YamlNodeBase Value)> entries)
         {
             var node = OptionalString(entries, "instance_type");
-            if (node is not null && !InstanceTypes.IsValid(node.Value))
+            if (node is not null && InstanceTypes.Validate(node.Value) is { } problem)
             {
-                Error("InvalidValue", node.Line, node.Column, $"'instance_type' is '{node.Value}'.", "Use 'local' or a SageMaker instance type such as ml.t3.xlarge or ml.m5.large.");
+                Error("InvalidValue", node.Line, node.Column, $"'instance_type' is '{node.Value}'.", problem.IndexOf("Did you mean", StringComparison.Ordinal) is var at and >= 0
+                    ? problem[at..]
+                    : "Use 'local' or a SageMaker instance type such as ml.t3.xlarge or ml.m5.large.");
                 return null;
             }
             return node?.Value;

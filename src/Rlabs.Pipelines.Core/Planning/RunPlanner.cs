@@ -20,9 +20,9 @@ public static class RunPlanner
     {
         ArgumentNullException.ThrowIfNull(request);
         var pipeline = request.Pipeline;
-        if (request.InstanceType is { } given && !InstanceTypes.IsValid(given))
+        if (request.InstanceType is { } given && InstanceTypes.Validate(given) is { } typeProblem)
         {
-            throw new RlabsRunException($"The instance type '{given}' is not valid. Use 'local' or a SageMaker instance type such as {InstanceTypes.Default}.", "InvalidInstanceType", RlabsRunErrorKind.InvalidArgument, given);
+            throw new RlabsRunException($"-InstanceType {typeProblem}", "InvalidInstanceType", RlabsRunErrorKind.InvalidArgument, given);
         }
         var effective = pipeline.Steps.Select(s => InstanceType(request, s)).ToList();
         var local = effective.Count(InstanceTypes.IsLocal);

@@ -11,6 +11,19 @@ public interface IRunReporter
 
     /// <summary>Something the user should know; called from any thread.</summary>
     void Warning(string message);
+
+    /// <summary>A step is about to run (CI hosts open a log group here).</summary>
+    void StepStarted(RlabsPipelineStepRun stepRun)
+    {
+    }
+
+    /// <summary>A line the step's code script printed; by default a verbose line prefixed with the step's name.</summary>
+    void StepLine(string stepName, string line) => Verbose($"[{stepName}] {line}");
+
+    /// <summary>A step ended with its final status (CI hosts close the log group here).</summary>
+    void StepEnded(RlabsPipelineStepRun stepRun)
+    {
+    }
 }
 
 /// <summary>One progress update. <see cref="Completed"/> ends the bar.</summary>

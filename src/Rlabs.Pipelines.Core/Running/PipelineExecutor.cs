@@ -37,6 +37,7 @@ public static class PipelineExecutor
                 reporter.Verbose($"[{stepRun.StepName}] starting job {stepRun.JobName}");
                 stepRun.Status = RlabsRunStatus.Running;
                 stepRun.StartTime = DateTimeOffset.Now;
+                reporter.StepStarted(stepRun);
                 StepOutcome outcome;
                 try
                 {
@@ -54,6 +55,7 @@ public static class PipelineExecutor
                 stepRun.Status = outcome.Status;
                 stepRun.FailureReason = outcome.FailureReason;
                 stepRun.LogTail = outcome.LogTail;
+                reporter.StepEnded(stepRun);
                 reporter.Verbose(string.Create(CultureInfo.InvariantCulture, $"[{stepRun.StepName}] {outcome.Status} in {stepRun.Duration?.TotalSeconds:0.00}s{(outcome.FailureReason is null ? string.Empty : ": " + outcome.FailureReason)}"));
                 if (outcome.Status != RlabsRunStatus.Completed)
                 {

@@ -46,7 +46,7 @@ internal sealed class StepLog : IDisposable
             }
             _tail.Enqueue(line);
         }
-        _reporter.Verbose($"[{_stepName}] {line}");
+        _reporter.StepLine(_stepName, line);
     }
 
     /// <summary>A note of the runner's own ("# exit code 3") for the log file only.</summary>

@@ -102,9 +102,10 @@ public static partial class InstanceScripts
 
     /// <summary>Checks the SageMaker instance type the instance will run the pipeline with; null when valid.</summary>
     public static string? ValidateInstanceType(string instanceType) =>
-        InstanceTypes.IsValid(instanceType)
-            ? null
-            : $"The SageMaker instance type '{instanceType}' is not valid: use an 'ml.' type such as 'ml.t3.xlarge', or 'local' to run the steps on the instance itself.";
+        InstanceTypes.Validate(instanceType) is { } problem
+            ? $"The SageMaker instance type '{instanceType}' is not valid: use an 'ml.' type such as 'ml.t3.xlarge', or 'local' to run the steps on the instance itself."
+                + (problem.IndexOf(" Did you mean", StringComparison.Ordinal) is var at and >= 0 ? problem[at..] : string.Empty)
+            : null;
 
     /// <summary>
     /// The four files for the schedule folder, by name. <paramref name="pipelineRelativePath"/> is the

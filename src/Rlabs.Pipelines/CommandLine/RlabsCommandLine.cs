@@ -29,6 +29,14 @@ public static class RlabsCommandLine
         .Where(c => c.Attribute is not null && typeof(Cmdlet).IsAssignableFrom(c.Type))
         .ToDictionary(c => c.Attribute!.VerbName + "-" + c.Attribute.NounName, c => c.Type, StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>Tab completion for the rlabs command (registered by Rlabs.Pipelines.Cli.psm1).</summary>
+    /// <param name="typed">The complete words after <c>rlabs</c>, before the one being completed.</param>
+    /// <param name="wordToComplete">The word being completed.</param>
+    public static CompletionResult[] Complete(string[]? typed, string? wordToComplete) =>
+        SeedCommandLine.Complete(typed ?? [], wordToComplete ?? string.Empty)
+            .Select(c => new CompletionResult(c.Text, c.Text, c.Text.StartsWith('-') ? CompletionResultType.ParameterName : CompletionResultType.ParameterValue, string.IsNullOrEmpty(c.Description) ? c.Text : c.Description))
+            .ToArray();
+
     /// <summary>Parses the words after <c>rlabs</c>, e.g. <c>aws pipeline run -p pipeline.yaml -i local</c>.</summary>
     /// <param name="arguments">The words as typed.</param>
     /// <param name="currentDirectory">The current file-system location, where default files such as credentials.yaml are looked for.</param>
@@ -42,14 +50,15 @@ public static class RlabsCommandLine
             case SeedCommandLineOutcome.UsageError:
                 return new RlabsCommandLineRequest(RlabsCommandLineOutcome.UsageError, result.CommandPath)
                 {
-                    Error = new ErrorRecord(new ArgumentException($"{result.CommandPath}: {result.ErrorMessage}"), UsageErrorId, ErrorCategory.InvalidArgument, result.Flag),
+                    Error = ErrorMapping.Record(new ArgumentException($"{result.CommandPath}: {result.ErrorMessage}"), UsageErrorId, ErrorCategory.InvalidArgument, result.Flag,
+                        $"Run {result.CommandPath} --help for its options."),
                 };
             default:
                 if (!s_cmdlets.TryGetValue(result.CmdletName!, out var type))
                 {
                     return new RlabsCommandLineRequest(RlabsCommandLineOutcome.Failed, result.CommandPath)
                     {
-                        Error = new ErrorRecord(
+                        Error = ErrorMapping.Record(
                             new NotSupportedException($"{result.CommandPath}: this version of Rlabs.Pipelines has no {result.CmdletName} cmdlet to run it."),
                             "CommandNotAvailable", ErrorCategory.NotImplemented, result.CmdletName),
                     };

@@ -73,6 +73,18 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
     [Parameter]
     public SwitchParameter Resume { get; set; }
 
+    /// <summary>Also write the run as JUnit XML (one test case per step) to this file, for CI test tabs.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JUnitPath { get; set; }
+
+    /// <inheritdoc/>
+    /// <remarks>-WhatIf of a cloud run shows the plan without credentials: no call is made, the account shows as unknown.</remarks>
+    protected override bool PlansWithoutCalls =>
+        MyInvocation.BoundParameters.TryGetValue("WhatIf", out var whatIf)
+            ? whatIf is SwitchParameter { IsPresent: true }
+            : LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -124,7 +136,7 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             });
             // The run goes out first, so a caller with -ErrorAction Stop still gets it before the error terminates.
             WriteObject(run);
-            RunErrors.WriteStepErrors(this, run);
+            RunReport.Write(this, run, JUnitPath);
         }
         catch (OperationCanceledException)
         {

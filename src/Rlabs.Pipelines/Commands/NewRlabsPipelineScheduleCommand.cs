@@ -56,6 +56,7 @@ public sealed class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
 
     /// <summary>What the instance runs the steps on: an ml.* type, or local.</summary>
     [Parameter]
+    [ArgumentCompleter(typeof(InstanceTypeCompleter))]
     [ValidateNotNullOrEmpty]
     public string SageMakerInstanceType { get; set; } = InstanceTypes.Default;
 

@@ -26,6 +26,7 @@ public sealed class TestRlabsPipelineCommand : RlabsCmdlet
     protected override void ProcessRecord()
     {
         var result = PipelineConfigReader.Read(ResolvePath(Path), ResolveRepository(RepositoryPath));
+        RunReport.Annotate(this, result.Diagnostics);
         if (Quiet)
         {
             WriteObject(!result.HasErrors);

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using Microsoft.AspNetCore.Http;
+using Rlabs.Pipelines.AwsEmulator.Services;
 using Rlabs.Pipelines.AwsEmulator.Model;
 
 namespace Rlabs.Pipelines.AwsEmulator.Protocols;
@@ -39,6 +40,12 @@ public sealed partial class Dispatcher
                 BodyBase64 = Convert.ToBase64String(body),
             }
             : null;
+        if (auth is null && UnsignedStsOperation(request, body))
+        {
+            // AssumeRoleWithWebIdentity is not signed: the caller has only its token. No signature, no region.
+            auth = (string.Empty, "us-east-1", "sts");
+        }
+
         if (auth is null)
         {
             await WriteAsync(http, 403, "application/xml",
@@ -105,7 +112,16 @@ public sealed partial class Dispatcher
         error = null;
         try
         {
-            if (_emulator.IsUnknownKey(auth.AccessKeyId))
+            if (_emulator.IsExpiredKey(auth.AccessKeyId))
+            {
+                throw service.Model.Protocol switch
+                {
+                    "query" or "ec2" => new EmulatorError("ExpiredToken", "The security token included in the request is expired", 400),
+                    _ => new EmulatorError("ExpiredTokenException", "The security token included in the request is expired", 400),
+                };
+            }
+
+            if (_emulator.IsUnknownKey(auth.AccessKeyId) && !(service.Name == "sts" && StsService.UnsignedOperations.Contains(operation)))
             {
                 throw service.Model.Protocol switch
                 {
@@ -394,6 +410,16 @@ public sealed partial class Dispatcher
         {
             await http.Response.WriteAsync(body).ConfigureAwait(false);
         }
+    }
+
+    private static bool UnsignedStsOperation(HttpRequest request, byte[] body)
+    {
+        if (!HttpMethods.IsPost(request.Method) || !(request.ContentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) ?? false))
+        {
+            return false;
+        }
+        var form = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(Encoding.UTF8.GetString(body));
+        return form.TryGetValue("Action", out var action) && StsService.UnsignedOperations.Contains(action.ToString());
     }
 
     /// <summary>Service, region and access key from "AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, …"

@@ -230,9 +230,18 @@ public sealed partial class Ec2Service : IEmulatedService
     }
 }
 
-/// <summary>STS GetCallerIdentity: who signed the request.</summary>
+/// <summary>
+/// STS GetCallerIdentity (who signed the request) and AssumeRoleWithWebIdentity (the CI OIDC exchange): a token
+/// registered through the admin API buys temporary keys with the lifetime the test chose; requests signed with
+/// them after that fail with ExpiredToken, as AWS's do.
+/// </summary>
 public sealed class StsService : IEmulatedService
 {
+    private readonly object _gate = new();
+    private readonly Dictionary<string, WebIdentityTrust> _trusts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _issued = new(StringComparer.Ordinal);
+    private int _counter;
+
     public StsService(BotocoreModel model)
     {
         Model = model;
@@ -242,16 +251,105 @@ public sealed class StsService : IEmulatedService
 
     public BotocoreModel Model { get; }
 
-    public IReadOnlySet<string> Operations { get; } = new HashSet<string>(StringComparer.Ordinal) { "GetCallerIdentity" };
+    public IReadOnlySet<string> Operations { get; } = new HashSet<string>(StringComparer.Ordinal) { "GetCallerIdentity", "AssumeRoleWithWebIdentity" };
+
+    /// <summary>Operations AWS serves without a signature: the caller has no keys yet, only its token.</summary>
+    public static IReadOnlySet<string> UnsignedOperations { get; } = new HashSet<string>(StringComparer.Ordinal) { "AssumeRoleWithWebIdentity" };
+
+    /// <summary>Accepts <paramref name="trust"/>'s token for its role from now on.</summary>
+    public void Trust(WebIdentityTrust trust)
+    {
+        ArgumentNullException.ThrowIfNull(trust);
+        lock (_gate)
+        {
+            _trusts[trust.Token] = trust;
+        }
+    }
+
+    /// <summary>Whether <paramref name="accessKeyId"/> was issued here and has expired.</summary>
+    public bool IsExpired(string accessKeyId, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            return _issued.TryGetValue(accessKeyId, out var expiration) && expiration <= now;
+        }
+    }
 
     public void Reset()
     {
+        lock (_gate)
+        {
+            _trusts.Clear();
+            _issued.Clear();
+            _counter = 0;
+        }
     }
 
-    public JsonObject Invoke(string operation, JsonObject input, RequestContext context) => new()
+    public JsonObject Invoke(string operation, JsonObject input, RequestContext context)
     {
-        ["UserId"] = context.AccessKeyId,
-        ["Account"] = context.AccountId,
-        ["Arn"] = $"arn:aws:iam::{context.AccountId}:user/emulator",
-    };
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(context);
+        if (operation != "AssumeRoleWithWebIdentity")
+        {
+            return new()
+            {
+                ["UserId"] = context.AccessKeyId,
+                ["Account"] = context.AccountId,
+                ["Arn"] = $"arn:aws:iam::{context.AccountId}:user/emulator",
+            };
+        }
+        var token = (string)input["WebIdentityToken"]!;
+        var roleArn = (string)input["RoleArn"]!;
+        var sessionName = (string)input["RoleSessionName"]!;
+        lock (_gate)
+        {
+            if (!_trusts.TryGetValue(token, out var trust))
+            {
+                throw new EmulatorError("InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements", 400);
+            }
+            if (trust.RoleArn is not null && trust.RoleArn != roleArn)
+            {
+                throw new EmulatorError("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity", 403);
+            }
+            var lifetime = TimeSpan.FromSeconds(trust.LifetimeSeconds ?? (input["DurationSeconds"] is { } d ? (long)d : 3600));
+            var accessKeyId = "ASIAWEBIDENTITY" + (++_counter).ToString("D5", System.Globalization.CultureInfo.InvariantCulture);
+            var expiration = context.Now + lifetime;
+            _issued[accessKeyId] = expiration;
+            return new()
+            {
+                ["Credentials"] = new JsonObject
+                {
+                    ["AccessKeyId"] = accessKeyId,
+                    ["SecretAccessKey"] = "web-identity-secret-" + _counter.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["SessionToken"] = "web-identity-session-token-" + _counter.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["Expiration"] = Json.Epoch(expiration),
+                },
+                ["SubjectFromWebIdentityToken"] = trust.Subject,
+                ["AssumedRoleUser"] = new JsonObject
+                {
+                    ["AssumedRoleId"] = "AROAEMULATOR:" + sessionName,
+                    ["Arn"] = roleArn.Replace(":role/", ":assumed-role/", StringComparison.Ordinal).Replace(":iam::", ":sts::", StringComparison.Ordinal) + "/" + sessionName,
+                },
+                ["Provider"] = trust.Provider,
+                ["Audience"] = "sts.amazonaws.com",
+            };
+        }
+    }
+}
+
+/// <summary>A web identity token the emulator's STS accepts (admin POST /_emulator/sts/web-identity).</summary>
+public sealed class WebIdentityTrust
+{
+    /// <summary>The token's exact text, as the token file holds it.</summary>
+    public required string Token { get; init; }
+
+    /// <summary>The only role it may assume; null: any.</summary>
+    public string? RoleArn { get; init; }
+
+    /// <summary>Lifetime of the keys it buys, overriding DurationSeconds (short, to test refreshing).</summary>
+    public int? LifetimeSeconds { get; init; }
+
+    public string Subject { get; init; } = "repo:rlabs/pipelines:ref:refs/heads/main";
+
+    public string Provider { get; init; } = "token.actions.githubusercontent.com";
 }

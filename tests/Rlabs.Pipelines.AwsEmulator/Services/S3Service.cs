@@ -140,6 +140,11 @@ public sealed partial class S3Service
             }
 
             record.Parameters = input.DeepClone();
+            if (emulator.IsExpiredKey(accessKeyId))
+            {
+                throw new EmulatorError("ExpiredToken", "The provided token has expired.", 400);
+            }
+
             if (emulator.IsUnknownKey(accessKeyId))
             {
                 throw new EmulatorError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", 403);

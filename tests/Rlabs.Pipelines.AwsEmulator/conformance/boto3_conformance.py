@@ -11,6 +11,7 @@ import json
 import sys
 import time
 import traceback
+import urllib.request
 import zipfile
 
 import boto3
@@ -186,6 +187,23 @@ def sts_and_ec2():
     identity = op("sts", "GetCallerIdentity", lambda: client("sts").get_caller_identity())
     if identity:
         check("GetCallerIdentity", identity["Account"] == ACCOUNT and identity["UserId"] == "AKIDCONFORMANCE", str(identity))
+    # CI OIDC: botocore sends AssumeRoleWithWebIdentity unsigned; the emulator accepts a token it was told to trust.
+    trust = urllib.request.Request(ENDPOINT.rstrip("/") + "/_emulator/sts/web-identity", method="POST",
+                                   data=json.dumps({"token": "conformance-oidc-token"}).encode(),
+                                   headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(trust, timeout=10).close()
+    role = f"arn:aws:iam::{ACCOUNT}:role/conformance-oidc"
+    assumed = op("sts", "AssumeRoleWithWebIdentity", lambda: client("sts").assume_role_with_web_identity(
+        RoleArn=role, RoleSessionName="conformance", WebIdentityToken="conformance-oidc-token", DurationSeconds=900))
+    if assumed:
+        credentials = assumed["Credentials"]
+        check("AssumeRoleWithWebIdentity", credentials["AccessKeyId"].startswith("ASIA") and credentials["SessionToken"]
+              and credentials["Expiration"].timestamp() > time.time() + 800
+              and assumed["AssumedRoleUser"]["Arn"].endswith(":assumed-role/conformance-oidc/conformance"), str(assumed))
+    expect_error("AssumeRoleWithWebIdentity.untrustedToken", "InvalidIdentityToken", lambda: client("sts").assume_role_with_web_identity(
+        RoleArn=role, RoleSessionName="conformance", WebIdentityToken="not-a-trusted-token"))
+    expect_error("AssumeRoleWithWebIdentity.shortDuration", "ValidationError", lambda: client("sts", validate=False).assume_role_with_web_identity(
+        RoleArn=role, RoleSessionName="conformance", WebIdentityToken="conformance-oidc-token", DurationSeconds=60))
     ec2 = client("ec2")
     instance = "i-0c0f0000000000001"
     described = op("ec2", "DescribeInstances", lambda: ec2.describe_instances(InstanceIds=[instance]))
