@@ -24,6 +24,12 @@ internal static class ErrorMapping
             AwsErrorKind.Conflict => ErrorCategory.ResourceExists,
             _ => ErrorCategory.NotSpecified,
         },
+        RlabsRunException run => run.Kind switch
+        {
+            RlabsRunErrorKind.NotFound => ErrorCategory.ObjectNotFound,
+            RlabsRunErrorKind.InvalidData => ErrorCategory.InvalidData,
+            _ => ErrorCategory.InvalidArgument,
+        },
         UnauthorizedAccessException => ErrorCategory.PermissionDenied,
         FileNotFoundException or DirectoryNotFoundException => ErrorCategory.ObjectNotFound,
         RlabsConfigException => ErrorCategory.InvalidData,

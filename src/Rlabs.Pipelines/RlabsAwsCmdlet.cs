@@ -37,21 +37,29 @@ public abstract class RlabsAwsCmdlet : RlabsCmdlet
     [ValidateNotNullOrEmpty]
     public string? EndpointUrl { get; set; }
 
+    /// <summary>The seed's credentials YAML: AWS keys in it sign the AWS calls (after -AccessKey/-ProfileName); its other secrets go to the steps.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CredentialsFile { get; set; }
+
+    /// <summary>The session parameters as the core's options, with <paramref name="credentialsFile"/> resolved.</summary>
+    protected AwsSessionOptions SessionOptions(string? credentialsFile) => new()
+    {
+        ProfileName = ProfileName,
+        Region = Region,
+        AccessKey = AccessKey,
+        SecretKey = SecretKey,
+        SessionToken = SessionToken,
+        EndpointUrl = EndpointUrl,
+        CredentialsFile = credentialsFile is null ? null : ResolvePath(credentialsFile),
+    };
+
     /// <summary>Resolves the session; a missing region or bad credentials file is a terminating error.</summary>
     protected AwsSession CreateSession(string? credentialsFile)
     {
         try
         {
-            return AwsSession.Create(new AwsSessionOptions
-            {
-                ProfileName = ProfileName,
-                Region = Region,
-                AccessKey = AccessKey,
-                SecretKey = SecretKey,
-                SessionToken = SessionToken,
-                EndpointUrl = EndpointUrl,
-                CredentialsFile = credentialsFile is null ? null : ResolvePath(credentialsFile),
-            });
+            return AwsSession.Create(SessionOptions(credentialsFile));
         }
         catch (Exception ex) when (ex is RlabsConfigException or AwsServiceException or ArgumentException or InvalidOperationException)
         {

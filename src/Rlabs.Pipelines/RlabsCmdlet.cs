@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Rlabs.Pipelines.Config;
 
 namespace Rlabs.Pipelines;
 
@@ -22,6 +23,25 @@ public abstract class RlabsCmdlet : PSCmdlet, IDisposable
 
     /// <summary>A provider path resolved against the current location, without requiring it to exist.</summary>
     protected string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+
+    /// <summary>
+    /// Reads a pipeline file, writes its warnings, and stops with PipelineConfigInvalid (every error, with
+    /// file and line) when it cannot be used.
+    /// </summary>
+    protected RlabsPipeline ReadPipeline(string path, string repository)
+    {
+        var result = PipelineConfigReader.Read(path, repository);
+        foreach (var warning in result.Diagnostics.Where(d => d.Severity == RlabsDiagnosticSeverity.Warning))
+        {
+            WriteWarning(warning.ToString());
+        }
+        if (result.Pipeline is not { } pipeline)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(new RlabsConfigException(result.ErrorSummary(), path), "PipelineConfigInvalid", ErrorCategory.InvalidData, path));
+            throw new InvalidOperationException(); // not reached: ThrowTerminatingError throws
+        }
+        return pipeline;
+    }
 
     /// <summary>-RepositoryPath, or the current file-system location.</summary>
     protected string ResolveRepository(string? repositoryPath)

@@ -1,7 +1,6 @@
 using System.Management.Automation;
 using Rlabs.Pipelines.Aws;
 using Rlabs.Pipelines.Cloud;
-using Rlabs.Pipelines.Config;
 
 namespace Rlabs.Pipelines;
 
@@ -27,11 +26,6 @@ public abstract class RlabsRunCmdlet : RlabsAwsCmdlet
     [ValidateNotNullOrEmpty]
     public string? PipelinePath { get; set; }
 
-    /// <summary>The credentials YAML that may hold the AWS keys.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? CredentialsFile { get; set; }
-
     /// <summary>Finds the run; writes a RunNotFound error and returns null when there is none.</summary>
     protected (CloudRunManifest Manifest, RlabsPipelineRun Run)? Locate(AwsSession session, CloudRunService service)
     {
@@ -46,13 +40,9 @@ public abstract class RlabsRunCmdlet : RlabsAwsCmdlet
         {
             var path = ResolvePath(PipelinePath);
             // The repository is the current location, as for Invoke-RlabsPipeline: it names the default project.
-            var config = PipelineConfigReader.Read(path, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
-            if (config.Pipeline is null)
-            {
-                ThrowTerminatingError(ErrorMapping.Record(new RlabsConfigException(config.ErrorSummary(), path), "PipelineConfigInvalid", ErrorCategory.InvalidData, path));
-            }
-            project ??= config.Pipeline!.ProjectName;
-            bucket ??= config.Pipeline!.Defaults.Bucket;
+            var pipeline = ReadPipeline(path, SessionState.Path.CurrentFileSystemLocation.ProviderPath);
+            project ??= pipeline.ProjectName;
+            bucket ??= pipeline.Defaults.Bucket;
         }
         project ??= ProjectNaming.Sanitize(new DirectoryInfo(SessionState.Path.CurrentFileSystemLocation.ProviderPath).Name);
         var found = RunAsync(() => Task.Run(async () =>

@@ -4,16 +4,11 @@ using Rlabs.Pipelines.Scheduling;
 
 namespace Rlabs.Pipelines;
 
-/// <summary>What the schedule cmdlets share: the credentials file, name checks, running the core on the queue, error ids.</summary>
+/// <summary>What the schedule cmdlets share: name checks, running the core on the queue, error ids.</summary>
 public abstract class RlabsScheduleCmdlet : RlabsAwsCmdlet
 {
     /// <summary>A random activity id would make nested progress bars flicker; one per cmdlet family is enough.</summary>
     private protected const int ProgressActivityId = 0x5C4ED;
-
-    /// <summary>The seed's credentials YAML: AWS keys in it sign the AWS calls (after -AccessKey/-ProfileName).</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? CredentialsFile { get; set; }
 
     /// <summary>Sanitizes a project name the seed's way and stops when nothing valid is left.</summary>
     private protected string SanitizeProject(string projectName)
@@ -78,15 +73,7 @@ public abstract class RlabsScheduleCmdlet : RlabsAwsCmdlet
             _ => ErrorCategory.InvalidResult,
         }, target),
         ScheduleNotFoundException notFound => ErrorMapping.Record(notFound, "ScheduleNotFound", ErrorCategory.ObjectNotFound, notFound.RuleName),
-        AwsServiceException aws => ErrorMapping.Record(aws, $"Aws{aws.Kind}", aws.Kind switch
-        {
-            AwsErrorKind.AccessDenied => ErrorCategory.PermissionDenied,
-            AwsErrorKind.NotFound => ErrorCategory.ObjectNotFound,
-            AwsErrorKind.Throttling => ErrorCategory.LimitsExceeded,
-            AwsErrorKind.Validation => ErrorCategory.InvalidArgument,
-            AwsErrorKind.Conflict => ErrorCategory.ResourceExists,
-            _ => ErrorCategory.NotSpecified,
-        }, target),
+        AwsServiceException aws => ErrorMapping.Record(aws, $"Aws{aws.Kind}", target),
         _ => ErrorMapping.Record(exception, "ScheduleFailed", target),
     };
 

@@ -63,6 +63,24 @@ Describe 'Invoke-RlabsPipeline on SageMaker' -Tag 'Emulator' {
         }
     }
 
+    Context "Given the seed's own example pipeline, whose first input prefix is empty" {
+        It 'Should run to Completed without a data input and warn once' {
+            $seed = New-SeedExampleRepository (Join-Path $TestDrive 'seed-cloud')
+            $output = Invoke-RlabsPipeline -Path $seed.Pipeline -RepositoryPath $seed.Repository -InstanceType ml.t3.xlarge -JobId 'seed-c1' -RoleArn $role -WarningVariable seedWarnings -Verbose 3>$null 4>&1
+            $run = $output | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+            $logLines = $output | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
+
+            $run.Status | Should -Be 'Completed' -Because ($run.Steps | ForEach-Object { "$($_.FailureReason) $($_.LogTail -join ' | ')" })
+            $seedWarnings | Should -HaveCount 1
+            "$($seedWarnings[0])" | Should -Match "'sample_step'.*s3://sagemaker-eu-west-1-123456789012/rlabs/seed-cloud/data/data/seed-c1"
+            $created = Get-EmulatorRequests sagemaker CreateProcessingJob
+            $created.Count | Should -Be 1
+            $created[0].parameters.ProcessingInputs.InputName | Should -Not -Contain 'data'
+            $created[0].parameters.AppSpecification.ContainerArguments | Should -Contain '--input-data-path'
+            $logLines | Should -Contain '[sample_step] sample_step ran notebook/sample_notebook.ipynb with train_id 1'
+        }
+    }
+
     Context 'Given -WhatIf' {
         It 'Should list the AWS calls and make none' {
             $before = (Invoke-AwsEmulatorAdmin $emulator GET requests).Count

@@ -100,6 +100,38 @@ Describe 'Invoke-RlabsPipeline -LocalRuntime' -Tag 'Container' {
         }
     }
 
+    Context "Given the seed's own example pipeline, whose first input nothing has written" {
+        BeforeAll {
+            $engineProblem = Get-TestEngineProblem -Image $testImage
+            # The seed's YAML names no image: the step runs in the SageMaker default image of the region, which
+            # the engine has under that name here (the test image tagged so; a region no other test uses).
+            $defaultImage = '492215442770.dkr.ecr.eu-central-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3'
+            if (-not $engineProblem) {
+                & docker tag $testImage $defaultImage
+                if ($LASTEXITCODE -ne 0) { throw "docker tag $testImage $defaultImage failed" }
+                $seed = New-SeedExampleRepository (Join-Path $TestDrive 'seed-container')
+            }
+        }
+        AfterAll {
+            if (-not $engineProblem) { & docker image rm $defaultImage | Out-Null }
+        }
+        BeforeEach {
+            if ($engineProblem) { Set-ItResult -Skipped -Because $engineProblem }
+        }
+
+        It 'Should run to Completed in a container with an empty input folder and warn once' {
+            $run = Invoke-RlabsPipeline -Path $seed.Pipeline -RepositoryPath $seed.Repository -InstanceType local -LocalRuntime Container -Region eu-central-1 -JobId 'seed-k1' -WarningVariable seedWarnings 3>$null
+
+            $run.Status | Should -Be 'Completed' -Because ($run.Steps | ForEach-Object { "$($_.FailureReason) $($_.LogTail -join ' | ')" })
+            $run.Steps[0].Runtime | Should -Be 'Container'
+            $result = Get-Content (Join-Path $run.DataRoot 'data/seed-k1/result.json') -Raw | ConvertFrom-Json
+            $result.inputs | Should -HaveCount 0
+            $result.train_id | Should -Be '1'
+            $seedWarnings | Should -HaveCount 1
+            "$($seedWarnings[0])" | Should -Match "'sample_step'"
+        }
+    }
+
     Context 'Given no container engine' {
         BeforeAll {
             $savedHost = $env:DOCKER_HOST

@@ -50,6 +50,54 @@ Describe 'Invoke-RlabsPipeline' {
         }
     }
 
+    Context "Given the seed's own example pipeline, whose first input nothing has written" {
+        BeforeAll {
+            $seed = New-SeedExampleRepository (Join-Path $TestDrive 'seed')
+            $seedRun = Invoke-RlabsPipeline -Path $seed.Pipeline -RepositoryPath $seed.Repository -InstanceType local -JobId 'seed-1' -WarningVariable seedWarnings 3>$null
+        }
+
+        It 'Should run to Completed with an empty input folder' {
+            $seedRun.Status | Should -Be 'Completed' -Because ($seedRun.Steps | ForEach-Object { "$($_.FailureReason) $($_.LogTail -join ' | ')" })
+            $result = Get-Content (Join-Path $seedRun.DataRoot 'data/seed-1/result.json') -Raw | ConvertFrom-Json
+            $result.inputs | Should -HaveCount 0
+            $result.train_id | Should -Be '1'
+            $result.notebook | Should -Be 'notebook/sample_notebook.ipynb'
+        }
+
+        It 'Should warn once, naming the step and the path' {
+            $seedWarnings | Should -HaveCount 1
+            "$($seedWarnings[0])" | Should -Match "'sample_step'"
+            "$($seedWarnings[0])" | Should -Match ([regex]::Escape((Join-Path $seed.Repository '.rlabs/data/data/seed-1')))
+        }
+
+        It 'Should be a valid pipeline for Test-RlabsPipeline' {
+            @(Test-RlabsPipeline -Path $seed.Pipeline -RepositoryPath $seed.Repository) | Should -HaveCount 0
+        }
+
+        It 'Should say in -WhatIf that the step gets an empty input folder' {
+            $result = Invoke-ChildPwsh -ArgumentList $env:RLABS_MODULE_PATH, $seed.Pipeline, $seed.Repository -ScriptBlock {
+                param($module, $pipeline, $repo)
+                Import-Module $module
+                Invoke-RlabsPipeline -Path $pipeline -RepositoryPath $repo -InstanceType local -JobId 'seed-dry' -WhatIf
+            }
+            ($result.Output -join "`n") | Should -Match "Step 'sample_step': its input .*seed-dry does not exist and no earlier step writes it, so the step runs with an empty input folder"
+        }
+
+        It 'Should still fail a step whose input an earlier step was to write, saying which' {
+            $broken = Join-Path $seed.Repository 'pipelines/broken.yaml'
+            Set-Content $broken -Value @'
+pipeline:
+ - { name: extract, job_suffix: E, code: run_notebook_wrapper.py, input_data: "data/<job_id>", output_path: data, params: { notebook_path: notebook/sample_notebook.ipynb, train_id: "1" } }
+ - { name: train, job_suffix: T, code: run_notebook_wrapper.py, input_data: "data/<job_id>/features.zip", output_path: model, params: { notebook_path: notebook/sample_notebook.ipynb, train_id: "2" } }
+'@
+            $run = Invoke-RlabsPipeline -Path $broken -RepositoryPath $seed.Repository -InstanceType local -JobId 'seed-2' -ErrorVariable stepErrors -ErrorAction SilentlyContinue 3>$null
+
+            $run.Steps.Status | Should -Be @('Completed', 'Failed')
+            $run.Steps[1].FailureReason | Should -Match "features\.zip' was not found at .*seed-2/features\.zip\. Step 'extract' writes its output there"
+            $stepErrors[0].FullyQualifiedErrorId | Should -Be 'StepFailed,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+        }
+    }
+
     Context 'Given a pipeline object from Get-RlabsPipeline' {
         It 'Should run it from the pipeline' {
             $run = Get-RlabsPipeline -Path $sample -RepositoryPath $repo | Invoke-RlabsPipeline -InstanceType local -JobId 'piped'

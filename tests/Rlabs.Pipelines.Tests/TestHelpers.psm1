@@ -48,4 +48,49 @@ function Get-TestEngineProblem {
     $problem
 }
 
-Export-ModuleMember -Function Copy-ExampleRepository, Get-RepositoryRoot, Get-NuGetPackagesPath, Invoke-ChildPwsh, Get-TestEngineProblem
+function New-SeedExampleRepository {
+    <#
+    A data-apps repository holding the seed's own example pipeline, its YAML taken unchanged from
+    tests/seed/original-rlabs-pipeline-cli.rst, with a code script of ours (run_notebook_wrapper.py) that
+    needs an existing input folder and writes result.json. Returns the repository and the pipeline path.
+    #>
+    param([Parameter(Mandatory)] [string] $Destination)
+    $rst = Get-Content (Join-Path $script:RepoRoot 'tests/seed/original-rlabs-pipeline-cli.rst')
+    $start = [array]::IndexOf($rst, 'Example configuration:')
+    if ($start -lt 0) { throw "The seed's 'Example configuration:' block was not found." }
+    $yaml = [Collections.Generic.List[string]]::new()
+    for ($i = $start + 1; $i -lt $rst.Count; $i++) {
+        $line = $rst[$i]
+        if ($line -match '^\.\. code-block::' -or ($yaml.Count -eq 0 -and $line -eq '')) { continue }
+        if ($line -ne '' -and $line -notmatch '^   ') { break }
+        $yaml.Add(($line -replace '^   ', ''))
+    }
+    New-Item -ItemType Directory -Path (Join-Path $Destination 'pipelines'), (Join-Path $Destination 'notebook') -Force | Out-Null
+    $pipeline = Join-Path $Destination 'pipelines/seed_pipeline.yaml'
+    Set-Content -Path $pipeline -Value (($yaml -join "`n").TrimEnd() + "`n") -NoNewline
+    Set-Content -Path (Join-Path $Destination 'notebook/sample_notebook.ipynb') -Value '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    Set-Content -Path (Join-Path $Destination 'run_notebook_wrapper.py') -Value @'
+import argparse, json, os, sys, zipfile
+p = argparse.ArgumentParser()
+p.add_argument('-j', '--job-id', required=True)
+p.add_argument('-i', '--input-data-zip')
+p.add_argument('-ip', '--input-data-path')
+p.add_argument('-o', '--output-data-path', required=True)
+p.add_argument('-s', '--source-code-zip', required=True)
+p.add_argument('-r', '--requirements-path', required=True)
+p.add_argument('--notebook_path', required=True)
+p.add_argument('--train_id', required=True)
+a = p.parse_args()
+if not a.input_data_path or not os.path.isdir(a.input_data_path):
+    sys.exit('no input folder: %r' % a.input_data_path)
+if a.notebook_path not in zipfile.ZipFile(a.source_code_zip).namelist():
+    sys.exit('the notebook %s is not in the source zip' % a.notebook_path)
+os.makedirs(a.output_data_path, exist_ok=True)
+with open(os.path.join(a.output_data_path, 'result.json'), 'w') as f:
+    json.dump({'job_id': a.job_id, 'inputs': sorted(os.listdir(a.input_data_path)), 'notebook': a.notebook_path, 'train_id': a.train_id}, f)
+print('sample_step ran', a.notebook_path, 'with train_id', a.train_id, flush=True)
+'@
+    [pscustomobject]@{ Repository = (Resolve-Path $Destination).Path; Pipeline = $pipeline; Yaml = ($yaml -join "`n").TrimEnd() }
+}
+
+Export-ModuleMember -Function Copy-ExampleRepository, Get-RepositoryRoot, Get-NuGetPackagesPath, Invoke-ChildPwsh, Get-TestEngineProblem, New-SeedExampleRepository

@@ -110,6 +110,21 @@ public sealed class S3Storage : IDisposable
         }
     }
 
+    /// <summary>Whether any object lies under the prefix (one ListObjectsV2 of one key); false when the bucket does not exist.</summary>
+    public async Task<bool> AnyObjectAsync(string bucket, string prefix, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var page = await AwsSdkCalls.RunAsync(AwsService.S3, "ListObjectsV2",
+                () => _client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, MaxKeys = 1 }, cancellationToken)).ConfigureAwait(false);
+            return page.S3Objects is { Count: > 0 };
+        }
+        catch (AwsServiceException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Uploads a file encrypted at rest (SSE-KMS with <paramref name="kmsKeyId"/>, else SSE-S3).</summary>
     public Task UploadFileAsync(string bucket, string key, string filePath, string? kmsKeyId, CancellationToken cancellationToken)
     {

@@ -69,8 +69,6 @@ public static partial class SeedCommandLine
     /// <summary>The program name every usage line starts with.</summary>
     public const string Program = "rlabs";
 
-    private const string DefaultInstanceType = "ml.t3.xlarge";
-
     private static readonly SeedOption s_verbose = new(["-v", "-vv", "--verbose"], null, "Verbose", "Verbose mode: write what each step does");
 
     private static readonly SeedSubcommand[] s_subcommands =
@@ -81,7 +79,7 @@ public static partial class SeedCommandLine
                 new(["-p", "--pipeline-config-file"], "FILE", "Path", "path to the pipeline configuration file", Required: true),
                 new(["-c", "--credentials-file"], "FILE", "CredentialsFile", "path to the credentials file (contains AWS credentials, data warehouse credentials)"),
                 new(["-r", "--repository-path"], "PATH", "RepositoryPath", "path to the data apps project repository", DefaultText: "current directory"),
-                new(["-i", "--instance-type"], "TYPE", "InstanceType", "instance type to run the pipeline; 'local' runs every step on this computer", DefaultText: DefaultInstanceType + ", or instance_type of the pipeline file", Validate: ValidateInstanceType),
+                new(["-i", "--instance-type"], "TYPE", "InstanceType", "instance type to run the pipeline; 'local' runs every step on this computer", DefaultText: InstanceTypes.Default + ", or instance_type of the pipeline file", Validate: ValidateInstanceType),
                 new(["-j", "--job-id"], "ID", "JobId", "job id to run the pipeline, used while storing output or reading input in between processing pipeline steps", DefaultText: "generated", Validate: ValidateJobId),
                 s_verbose,
             ],
@@ -90,7 +88,7 @@ public static partial class SeedCommandLine
             "Schedule the pipeline: an EC2 instance, started by a Lambda function on an EventBridge rule, runs it as SageMaker Processing jobs.",
             [
                 new(["-id", "--instance-id"], "ID", "InstanceId", "EC2 machine instance id", Required: true, Validate: ValidateInstanceId),
-                new(["-sit", "--sagemaker-instance-type"], "TYPE", "SageMakerInstanceType", "instance type to be used for the SageMaker Processing jobs; 'local' runs the steps on the EC2 instance itself", DefaultText: DefaultInstanceType, Validate: ValidateSageMakerInstanceType),
+                new(["-sit", "--sagemaker-instance-type"], "TYPE", "SageMakerInstanceType", "instance type to be used for the SageMaker Processing jobs; 'local' runs the steps on the EC2 instance itself", DefaultText: InstanceTypes.Default, Validate: ValidateSageMakerInstanceType),
                 new(["-p", "--pem-file"], "FILE", "PemFile", "path to the pem file used for transferring files to the EC2 instance", Required: true),
                 new(["-u", "--ec2-username"], "NAME", "Ec2UserName", "user name of the EC2 instance", DefaultText: "ec2-user"),
                 new(["-r", "--repository-path"], "PATH", "RepositoryPath", "path to the data apps project repository", DefaultText: "current directory", Implied: "."),
@@ -363,9 +361,9 @@ public static partial class SeedCommandLine
     }
 
     private static string? ValidateInstanceType(string value) =>
-        PipelineConfigReader.IsValidInstanceType(value)
+        InstanceTypes.IsValid(value)
             ? null
-            : $"'{value}' is not an instance type: expected 'local' or a SageMaker instance type such as {DefaultInstanceType}.";
+            : $"'{value}' is not an instance type: expected 'local' or a SageMaker instance type such as {InstanceTypes.Default}.";
 
     // The schedule options are checked as New-RlabsPipelineSchedule checks them, so that a value the
     // cmdlet would refuse is a usage error here (exit code 2), with the cmdlet's own explanation.
@@ -380,15 +378,12 @@ public static partial class SeedCommandLine
         ProjectNaming.ValidateJobId(value) is { } problem ? $"'{value}' is not a valid job id. {problem}" : null;
 
     private static string? ValidateInstanceId(string value) =>
-        InstanceIdRegex().IsMatch(value)
+        InstanceIds.IsValid(value)
             ? null
             : $"'{value}' is not an EC2 instance id: expected 'i-' and 8 or 17 hexadecimal digits, e.g. i-07c3cedbe6988ed49.";
 
     private static string? ValidateScheduleExpression(string value) =>
         ScheduleExpression.TryParse(value, out _, out var error) ? null : error;
-
-    [GeneratedRegex(@"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$", RegexOptions.CultureInvariant)]
-    private static partial Regex InstanceIdRegex();
 
 
     /// <summary>One option: its names (short first), value name (null for a switch) and cmdlet parameter.</summary>

@@ -9,31 +9,6 @@ using Rlabs.Pipelines.Running;
 
 namespace Rlabs.Pipelines.Cloud;
 
-/// <summary>What a cloud run needs besides the local request: where to put things and who runs them.</summary>
-public sealed class CloudRunRequest
-{
-    /// <summary>The validated pipeline.</summary>
-    public required RlabsPipeline Pipeline { get; init; }
-
-    /// <summary>The run's job id.</summary>
-    public required string JobId { get; init; }
-
-    /// <summary>-InstanceType when given explicitly: applies to every step.</summary>
-    public string? InstanceType { get; init; }
-
-    /// <summary>The seed's credentials file, loaded.</summary>
-    public CredentialsFile? Credentials { get; init; }
-
-    /// <summary>-RoleArn, else the pipeline's role_arn.</summary>
-    public string? RoleArn { get; init; }
-
-    /// <summary>-Bucket, else the pipeline's bucket, else sagemaker-&lt;region&gt;-&lt;account&gt;.</summary>
-    public string? Bucket { get; init; }
-
-    /// <summary>Skip steps whose job already completed with the same inputs.</summary>
-    public bool Resume { get; init; }
-}
-
 /// <summary>A local file that a run needs in S3 under a content-addressed key.</summary>
 /// <param name="LocalPath">The file.</param>
 /// <param name="Key">Its key.</param>
@@ -43,21 +18,23 @@ public sealed record CloudArtifact(string LocalPath, string Key, string Sha256);
 /// <summary>One planned SageMaker Processing job.</summary>
 public sealed class CloudStepPlan
 {
-    internal CloudStepPlan(RlabsPipelineStep step, int index, CreateProcessingJobRequest request, string inputsHash, string? inputUri, string outputUri)
+    internal CloudStepPlan(StepPlan plan, CreateProcessingJobRequest request, string inputsHash, string? inputUri, string outputUri)
     {
-        Step = step;
-        Index = index;
+        Plan = plan;
         Request = request;
         InputsHash = inputsHash;
         InputUri = inputUri;
         OutputUri = outputUri;
     }
 
+    /// <summary>The runtime-neutral step.</summary>
+    public StepPlan Plan { get; }
+
     /// <summary>The step.</summary>
-    public RlabsPipelineStep Step { get; }
+    public RlabsPipelineStep Step => Plan.Step;
 
     /// <summary>Its position in the pipeline.</summary>
-    public int Index { get; }
+    public int Index => Plan.Index;
 
     /// <summary>The CreateProcessingJob request the step sends.</summary>
     public CreateProcessingJobRequest Request { get; }
@@ -78,9 +55,9 @@ public sealed class CloudStepPlan
 /// <summary>Everything a cloud run will do, computed without calling AWS (so -WhatIf can show it).</summary>
 public sealed class CloudRunPlan
 {
-    internal CloudRunPlan(CloudRunRequest request, string region, string bucket, bool bucketKnown, string prefix, SourcePackage source, IReadOnlyList<CloudArtifact> artifacts, IReadOnlyList<CloudStepPlan> steps, string? credentialsKey)
+    internal CloudRunPlan(RunPlan run, string region, string bucket, bool bucketKnown, string prefix, SourcePackage source, IReadOnlyList<CloudArtifact> artifacts, IReadOnlyList<CloudStepPlan> steps, string? credentialsKey)
     {
-        Request = request;
+        Run = run;
         Region = region;
         Bucket = bucket;
         BucketKnown = bucketKnown;
@@ -91,8 +68,11 @@ public sealed class CloudRunPlan
         CredentialsKey = credentialsKey;
     }
 
+    /// <summary>The runtime-neutral plan.</summary>
+    public RunPlan Run { get; }
+
     /// <summary>The request.</summary>
-    public CloudRunRequest Request { get; }
+    public RunRequest Request => Run.Request;
 
     /// <summary>The region.</summary>
     public string Region { get; }
@@ -166,30 +146,22 @@ public static class CloudNaming
     /// <summary>Key of a run's manifest.</summary>
     public static string ManifestKey(string prefix, string jobId) => $"{prefix}/runs/{jobId}/run.json";
 
-    /// <summary>Environment variable carrying the job id (also lets Get-RlabsPipelineRun find a run's jobs).</summary>
-    public const string JobIdVariable = "RLABS_JOB_ID";
-
-    /// <summary>Environment variable carrying the step name.</summary>
-    public const string StepVariable = "RLABS_STEP_NAME";
-
-    /// <summary>Environment variable carrying the pipeline name.</summary>
-    public const string PipelineVariable = "RLABS_PIPELINE";
-
     /// <summary>Environment variable carrying the inputs hash, compared by -Resume.</summary>
     public const string InputsHashVariable = "RLABS_INPUTS_HASH";
 }
 
-/// <summary>Plans cloud runs: packages the repository locally, hashes, and builds each CreateProcessingJob.</summary>
-public static class CloudRunPlanner
+/// <summary>Binds a run plan to SageMaker: packages the repository locally, hashes, and builds each step's CreateProcessingJob.</summary>
+public static class ProcessingJobBinder
 {
     private const int MaxEnvironmentValue = 256;
 
     /// <summary>Zips the repository into <paramref name="workDirectory"/> (deterministic, so its hash names it in S3).</summary>
-    public static SourcePackage Package(CloudRunRequest request, string workDirectory, CancellationToken cancellationToken)
+    public static SourcePackage Package(RunRequest request, string workDirectory, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(request);
         var pipeline = request.Pipeline;
         Directory.CreateDirectory(workDirectory);
-        var excluded = new List<string> { Path.Combine(pipeline.RepositoryPath, LocalRunPlanner.WorkFolder) };
+        var excluded = new List<string> { Path.Combine(pipeline.RepositoryPath, RunPlanner.WorkFolder) };
         if (request.Credentials is not null)
         {
             excluded.Add(request.Credentials.Path);
@@ -198,18 +170,39 @@ public static class CloudRunPlanner
     }
 
     /// <summary>Whether the bucket name needs the account id (no -Bucket and no 'bucket:').</summary>
-    public static bool NeedsAccount(CloudRunRequest request) => request.Bucket is null && request.Pipeline.Defaults.Bucket is null;
-
-    /// <summary>Plans the run. <paramref name="account"/> is null under -WhatIf (no call is made to learn it).</summary>
-    public static CloudRunPlan Plan(CloudRunRequest request, string region, string? account, SourcePackage source)
+    public static bool NeedsAccount(RunRequest request)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        return request.Cloud.Bucket is null && request.Pipeline.Defaults.Bucket is null;
+    }
+
+    /// <summary>The run's bucket: the request's, else the pipeline's, else SageMaker's default (a placeholder while <paramref name="account"/> is unknown).</summary>
+    public static string Bucket(RunRequest request, string region, string? account)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return request.Cloud.Bucket ?? request.Pipeline.Defaults.Bucket ?? (account is null ? $"sagemaker-{region}-<account id>" : CloudNaming.DefaultBucket(region, account));
+    }
+
+    /// <summary>The s3:// URI of a key under the project's data root.</summary>
+    public static string DataUri(RunRequest request, string bucket, string key)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return $"s3://{bucket}/{CloudNaming.ProjectPrefix(request.Pipeline.ProjectName)}/data/{key}";
+    }
+
+    /// <summary>Binds the plan. <paramref name="account"/> is null under -WhatIf (no call is made to learn it).</summary>
+    public static CloudRunPlan Bind(RunPlan run, string region, string? account, SourcePackage source)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(source);
+        var request = run.Request;
         var pipeline = request.Pipeline;
         var defaults = pipeline.Defaults;
         var workDirectory = Path.GetDirectoryName(source.ZipPath)!;
-        var bucket = request.Bucket ?? defaults.Bucket ?? (account is null ? $"sagemaker-{region}-<account id>" : CloudNaming.DefaultBucket(region, account));
-        var bucketKnown = request.Bucket is not null || defaults.Bucket is not null || account is not null;
-        var roleArn = request.RoleArn ?? defaults.RoleArn
-            ?? throw new RlabsConfigException($"SageMaker needs an execution role: pass -RoleArn or set 'role_arn:' in {pipeline.Path}.", pipeline.Path);
+        var bucket = Bucket(request, region, account);
+        var bucketKnown = !NeedsAccount(request) || account is not null;
+        var roleArn = request.Cloud.RoleArn ?? defaults.RoleArn
+            ?? throw new RlabsConfigException($"SageMaker needs an execution role: set 'role_arn:' in {pipeline.Path} (Invoke-RlabsPipeline also takes -RoleArn).", pipeline.Path);
         var prefix = CloudNaming.ProjectPrefix(pipeline.ProjectName);
         var kms = defaults.KmsKeyId;
 
@@ -230,23 +223,25 @@ public static class CloudRunPlanner
         string? credentialsKey = request.Credentials is null ? null : $"{prefix}/runs/{request.JobId}/credentials/{StepContract.CredentialsName}";
         var attempt = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
         var steps = new List<CloudStepPlan>();
-        for (var index = 0; index < pipeline.Steps.Count; index++)
+        foreach (var stepPlan in run.Steps)
         {
-            var step = pipeline.Steps[index];
+            var step = stepPlan.Step;
             var code = Add(Path.Combine(pipeline.RepositoryPath, step.Code), "code", StepContract.CodeFileName(step));
             var requirementsFile = Path.Combine(pipeline.RepositoryPath, step.Requirements ?? StepContract.RequirementsName);
             var requirements = Add(File.Exists(requirementsFile) ? requirementsFile : emptyRequirements, "requirements", StepContract.RequirementsName);
 
-            var inputKey = StepContract.InputKey(step, request.JobId);
-            var inputIsZip = inputKey is not null && inputKey.EndsWith(".zip", StringComparison.OrdinalIgnoreCase);
-            var inputUri = inputKey is null ? null : $"s3://{bucket}/{prefix}/data/{inputKey}{(inputIsZip ? string.Empty : "/")}";
-            var outputUri = $"s3://{bucket}/{prefix}/data/{StepContract.OutputKey(step, request.JobId)}/";
-            var image = DefaultImages.Resolve(pipeline, step, region);
-            var instanceType = request.InstanceType ?? step.InstanceType ?? defaults.InstanceType ?? "ml.t3.xlarge";
-            var count = step.InstanceCount ?? defaults.InstanceCount ?? 1;
-            var volume = step.VolumeSizeGb ?? defaults.VolumeSizeGb ?? 30;
-            var maxRuntime = (int)(step.MaxRuntime ?? defaults.MaxRuntime ?? TimeSpan.FromDays(1)).TotalSeconds;
-            var command = StepContract.ContainerCommand(step, request.JobId, inputIsZip ? Path.GetFileName(inputKey) : null, inputKey is not null);
+            // An input the engine found empty is no ProcessingInput (SageMaker fails a job on an empty prefix):
+            // the container command creates the empty folder instead.
+            var inputUri = stepPlan.InputKey is null || stepPlan.InputEmpty ? null : DataUri(request, bucket, stepPlan.InputKey) + (stepPlan.InputIsZip ? string.Empty : "/");
+            var outputUri = DataUri(request, bucket, stepPlan.OutputKey) + "/";
+            var image = stepPlan.Image ?? throw new RlabsConfigException(stepPlan.ImageProblem ?? $"Step '{step.Name}' has no image.", pipeline.Path);
+            var resources = stepPlan.Resources;
+            var instanceType = resources.InstanceType;
+            var count = resources.InstanceCount;
+            var volume = resources.VolumeSizeGb;
+            var maxRuntime = (int)resources.MaxRuntime.TotalSeconds;
+            var processing = stepPlan.InputEmpty ? StepContract.WithEmptyInputFolder(stepPlan.Command) : stepPlan.Command;
+            var command = processing.Entrypoint.Concat(processing.Arguments).ToList();
 
             var inputs = new List<ProcessingInput>
             {
@@ -263,29 +258,20 @@ public static class CloudRunPlanner
                 inputs.Add(Input("credentials", $"s3://{bucket}/{KeyFolder(credentialsKey)}", StepContract.CredentialsFolder));
             }
 
-            var userEnvironment = new SortedDictionary<string, string>(StringComparer.Ordinal);
-            foreach (var (name, value) in defaults.Environment.Concat(step.Environment))
-            {
-                userEnvironment[name] = StepContract.Substitute(value, request.JobId);
-            }
             var inputsHash = Hash(string.Join('\n', new[]
             {
                 code.Sha256, source.Sha256, requirements.Sha256, image, instanceType, count.ToString(CultureInfo.InvariantCulture),
                 volume.ToString(CultureInfo.InvariantCulture), maxRuntime.ToString(CultureInfo.InvariantCulture), inputUri ?? "-", outputUri,
                 step.InputDistribution ?? "-", string.Join('\u001f', command),
-                string.Join('\u001f', userEnvironment.Select(e => e.Key + "=" + e.Value)),
+                string.Join('\u001f', stepPlan.Environment.Select(e => e.Key + "=" + e.Value)),
             }));
-            var environment = new Dictionary<string, string>(userEnvironment, StringComparer.Ordinal)
+            var environment = new Dictionary<string, string>(stepPlan.Environment, StringComparer.Ordinal)
             {
-                ["PYTHONUNBUFFERED"] = "1",
-                [CloudNaming.JobIdVariable] = request.JobId,
-                [CloudNaming.StepVariable] = step.Name,
-                [CloudNaming.PipelineVariable] = pipeline.Name,
                 [CloudNaming.InputsHashVariable] = inputsHash,
             };
             if (credentialsKey is not null)
             {
-                environment[StepContract.CredentialsVariable] = $"{StepContract.ContainerRoot}/{StepContract.CredentialsFolder}/{StepContract.CredentialsName}";
+                environment[StepContract.CredentialsVariable] = StepContract.ContainerCredentialsPath;
             }
             foreach (var (name, value) in environment)
             {
@@ -325,17 +311,17 @@ public static class CloudRunPlanner
                 AppSpecification = new AppSpecification
                 {
                     ImageUri = image,
-                    ContainerEntrypoint = command.Take(2).ToList(),
-                    ContainerArguments = command.Skip(2).ToList(),
+                    ContainerEntrypoint = [.. processing.Entrypoint],
+                    ContainerArguments = [.. processing.Arguments],
                 },
                 Environment = environment,
                 RoleArn = roleArn,
                 Tags = tags,
                 NetworkConfig = NetworkFor(step, defaults),
             };
-            steps.Add(new CloudStepPlan(step, index, jobRequest, inputsHash, inputUri, outputUri));
+            steps.Add(new CloudStepPlan(stepPlan, jobRequest, inputsHash, inputUri, outputUri));
         }
-        return new CloudRunPlan(request, region, bucket, bucketKnown, prefix, source, artifacts.Values.ToList(), steps, credentialsKey);
+        return new CloudRunPlan(run, region, bucket, bucketKnown, prefix, source, artifacts.Values.ToList(), steps, credentialsKey);
     }
 
     private static NetworkConfig? NetworkFor(RlabsPipelineStep step, PipelineDefaults defaults)

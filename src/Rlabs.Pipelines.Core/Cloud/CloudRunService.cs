@@ -1,5 +1,6 @@
 using System.Globalization;
 using Rlabs.Pipelines.Aws;
+using Rlabs.Pipelines.Planning;
 using Rlabs.Pipelines.Running;
 
 namespace Rlabs.Pipelines.Cloud;
@@ -23,6 +24,12 @@ public sealed class CloudRunService : IDisposable
 
     internal CloudWatchLogsClient Logs { get; }
 
+    /// <summary>
+    /// How long a job may go unobserved (every Describe failing with throttling, 5xx or timeouts) before the run
+    /// gives up on watching it: the session's throttling budget, 15 minutes by default.
+    /// </summary>
+    internal TimeSpan ObservationBudget => _session.Options.ThrottlingBudget;
+
     /// <summary>Bytes of artifacts uploaded by this service so far (run files such as the manifest not counted).</summary>
     public long UploadedBytes { get; private set; }
 
@@ -32,6 +39,12 @@ public sealed class CloudRunService : IDisposable
     /// <summary>The caller's account (STS), needed for the default bucket name.</summary>
     public async Task<string> GetAccountAsync(CancellationToken cancellationToken) =>
         (await _session.GetCallerIdentityAsync(cancellationToken).ConfigureAwait(false)).Account;
+
+    /// <summary>Whether a step's input exists: the object itself for a zip, else anything under the folder.</summary>
+    public async Task<bool> DataExistsAsync(string bucket, string key, bool isFile, CancellationToken cancellationToken) =>
+        isFile
+            ? await _store.ObjectExistsAsync(bucket, key, cancellationToken).ConfigureAwait(false)
+            : await _store.AnyObjectAsync(bucket, key.TrimEnd('/') + "/", cancellationToken).ConfigureAwait(false);
 
     /// <summary>Bucket, artifacts (each uploaded once), credentials and manifest: everything before the first job.</summary>
     public async Task<CloudRunManifest> PrepareAsync(CloudRunPlan plan, IRunReporter reporter, CancellationToken cancellationToken)
@@ -76,31 +89,6 @@ public sealed class CloudRunService : IDisposable
         return manifest;
     }
 
-    /// <summary>
-    /// Uploads, then runs every step and waits (Ctrl-C stops the running job), or with
-    /// <paramref name="noWait"/> starts the next step and returns at once.
-    /// </summary>
-    public async Task<RlabsPipelineRun> RunAsync(CloudRunPlan plan, bool noWait, IRunReporter reporter, CancellationToken cancellationToken)
-    {
-        var manifest = await PrepareAsync(plan, reporter, cancellationToken).ConfigureAwait(false);
-        var run = NewRun(manifest, plan.Request.Pipeline);
-        if (plan.Request.Resume)
-        {
-            await ApplyResumeAsync(manifest, run, reporter, cancellationToken).ConfigureAwait(false);
-        }
-        if (noWait)
-        {
-            await StartNextAsync(manifest, run, reporter, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            await PipelineExecutor.RunAsync(run, StepRunner(manifest, stopOnCancel: true), reporter, cancellationToken).ConfigureAwait(false);
-            await CleanupAsync(manifest, CancellationToken.None).ConfigureAwait(false);
-        }
-        run.UploadedBytes = UploadedBytes;
-        return run;
-    }
-
     /// <summary>Drives a started run (e.g. after -NoWait) to its end: waits for running jobs, starts the rest.</summary>
     public async Task<RlabsPipelineRun> WaitAsync(CloudRunManifest manifest, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
     {
@@ -127,8 +115,8 @@ public sealed class CloudRunService : IDisposable
         await foreach (var summary in SageMaker.ListAllProcessingJobsAsync(new ListProcessingJobsRequest { NameContains = manifest.JobId, StatusEquals = "Completed", SortBy = "CreationTime", SortOrder = "Descending" }, cancellationToken).ConfigureAwait(false))
         {
             var job = await SageMaker.DescribeProcessingJobAsync(summary.ProcessingJobName, cancellationToken).ConfigureAwait(false);
-            if (job.Environment is { } env && env.GetValueOrDefault(CloudNaming.JobIdVariable) == manifest.JobId
-                && env.GetValueOrDefault(CloudNaming.PipelineVariable) == manifest.PipelineName
+            if (job.Environment is { } env && env.GetValueOrDefault(StepContract.JobIdVariable) == manifest.JobId
+                && env.GetValueOrDefault(StepContract.PipelineVariable) == manifest.PipelineName
                 && env.TryGetValue(CloudNaming.InputsHashVariable, out var hash))
             {
                 completed.TryAdd(hash, job);

@@ -40,18 +40,27 @@ internal sealed class SageMakerStepRunner : IStepRunner
                 // Inside the try: a Ctrl-C while CreateProcessingJob is in flight may still have created the job.
                 await _service.StartStepAsync(_manifest, index, reporter, cancellationToken).ConfigureAwait(false);
             }
+            var lastObserved = TimeProvider.System.GetTimestamp();
             while (true)
             {
                 DescribeProcessingJobResponse job;
                 try
                 {
                     job = await _service.SageMaker.DescribeProcessingJobAsync(jobName, cancellationToken).ConfigureAwait(false);
+                    lastObserved = TimeProvider.System.GetTimestamp();
                 }
-                catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.Throttling)
+                catch (AwsServiceException ex) when (ex.IsRetryable)
                 {
-                    // The client's own retries are spent: waiting is all a poll needs, so back off harder and go on.
+                    // Only the job's own status decides the step: a throttled or failing Describe says nothing about
+                    // the job, so keep watching (backing off harder) until the observation budget is spent.
+                    var unobserved = TimeProvider.System.GetElapsedTime(lastObserved);
+                    if (unobserved >= _service.ObservationBudget)
+                    {
+                        return new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture,
+                            $"The processing job {jobName} could not be observed for {unobserved.TotalMinutes:0.#} min (last error: {ex.ErrorCode}, {ex.StatusCodeText}); the job may still be running. Follow it with: Wait-RlabsPipelineRun -JobId {_manifest.JobId} -ProjectName {_manifest.ProjectName}"), log.Tail);
+                    }
                     delay = TimeSpan.FromSeconds(Math.Min(60, delay.TotalSeconds * 2));
-                    reporter.Verbose($"[{step.Name}] DescribeProcessingJob is throttled; polling again in {delay.TotalSeconds:0} s.");
+                    reporter.Verbose(string.Create(CultureInfo.InvariantCulture, $"[{step.Name}] DescribeProcessingJob failed ({ex.ErrorCode}, {ex.StatusCodeText}); the job is still watched, polling again in {delay.TotalSeconds:0} s."));
                     await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
@@ -91,6 +100,7 @@ internal sealed class JobLogStream
     private readonly StepLog _log;
     private readonly Dictionary<string, string?> _tokens = new(StringComparer.Ordinal);
     private DateTime _lastCall = DateTime.MinValue;
+    private bool _warned;
 
     public JobLogStream(CloudWatchLogsClient logs, string jobName, StepLog log)
     {
@@ -128,9 +138,20 @@ internal sealed class JobLogStream
                 }
             }
         }
-        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound)
+        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound || ex.IsRetryable)
         {
-            // The log group or stream appears only once the job's container has started.
+            // The log group or stream appears only once the job's container has started; a throttled or failing
+            // logs call is tried again at the next poll. Neither says anything about the job.
+        }
+        catch (AwsServiceException ex) when (!_warned)
+        {
+            // Logs are a view of the job, never its outcome (e.g. no logs:GetLogEvents permission): say it once.
+            _warned = true;
+            _log.Warning($"The job's CloudWatch logs cannot be read ({ex.ErrorCode}); the step goes on without them.");
+        }
+        catch (AwsServiceException)
+        {
+            // Already said once.
         }
     }
 

@@ -536,7 +536,7 @@ public static partial class PipelineConfigReader
         private string? InstanceType(Dictionary<string, (YamlScalarNode Key, YamlNodeBase Value)> entries)
         {
             var node = OptionalString(entries, "instance_type");
-            if (node is not null && !InstanceTypeRegex().IsMatch(node.Value))
+            if (node is not null && !InstanceTypes.IsValid(node.Value))
             {
                 Error("InvalidValue", node.Line, node.Column, $"'instance_type' is '{node.Value}'.", "Use 'local' or a SageMaker instance type such as ml.t3.xlarge or ml.m5.large.");
                 return null;

@@ -190,12 +190,6 @@ public static partial class PipelineConfigReader
     [GeneratedRegex(@"<[^<>]*>", RegexOptions.CultureInvariant)]
     internal static partial Regex PlaceholderRegex();
 
-    [GeneratedRegex(@"^(local|ml\.[a-z0-9]+\.[a-z0-9]+)$", RegexOptions.CultureInvariant)]
-    internal static partial Regex InstanceTypeRegex();
-
-    /// <summary>Whether an instance type is 'local' or looks like a SageMaker one (ml.family.size).</summary>
-    public static bool IsValidInstanceType(string instanceType) => InstanceTypeRegex().IsMatch(instanceType);
-
     /// <summary>Closest known word within a small edit distance, for "did you mean".</summary>
     internal static string? Suggest(string word, IEnumerable<string> known)
     {

@@ -98,50 +98,59 @@ public static class StepContract
         $"{ContainerRoot}/{RequirementsFolder}/{RequirementsName}");
 
     /// <summary>
-    /// The container command a step runs, identical for SageMaker (ContainerEntrypoint = the first two,
-    /// ContainerArguments = the rest) and local containers: python3, the script, then the arguments.
+    /// The container command a step runs, identical for SageMaker (ContainerEntrypoint = python3 and the
+    /// script, ContainerArguments = the rest) and local containers, so a step sees no difference.
     /// </summary>
-    public static IReadOnlyList<string> ContainerCommand(RlabsPipelineStep step, string jobId, string? inputZipName, bool hasInput)
+    public static ProcessingCommand ContainerCommand(RlabsPipelineStep step, string jobId, string? inputZipName, bool hasInput)
     {
+        ArgumentNullException.ThrowIfNull(step);
         var paths = ContainerPaths(step, inputZipName, hasInput);
-        var command = new List<string> { ContainerInterpreter, paths.CodeFile };
-        command.AddRange(Arguments(jobId, paths, step.Params));
-        return command;
+        return new ProcessingCommand([ContainerInterpreter, paths.CodeFile], Arguments(jobId, paths, step.Params), paths);
     }
-
 
     /// <summary>The interpreter SageMaker's prebuilt images run code scripts with.</summary>
     public const string ContainerInterpreter = "python3";
 
     /// <summary>
-    /// What CreateProcessingJob's AppSpecification carries for a step (ContainerEntrypoint = python3 and the
-    /// script, ContainerArguments = the contract's arguments at container paths); the local container
-    /// runtime sends exactly the same, so a step sees no difference.
+    /// The command of a step that runs with an empty input folder on SageMaker: the data folder is created
+    /// in the container (an empty S3 prefix cannot be a ProcessingInput), then python3 runs as usual with
+    /// the same argv.
     /// </summary>
-    public static ProcessingCommand ContainerCommand(RlabsPipelineStep step, string jobId)
+    public static ProcessingCommand WithEmptyInputFolder(ProcessingCommand command)
     {
-        ArgumentNullException.ThrowIfNull(step);
-        var inputKey = InputKey(step, jobId);
-        var zipName = InputZipName(inputKey);
-        // Split from the list the cloud runner sends, so the two cannot drift apart.
-        var command = ContainerCommand(step, jobId, zipName, inputKey is not null);
-        return new ProcessingCommand([.. command.Take(2)], [.. command.Skip(2)], ContainerPaths(step, zipName, inputKey is not null));
+        ArgumentNullException.ThrowIfNull(command);
+        return command with
+        {
+            Entrypoint = ["/bin/sh", "-c", $"mkdir -p {ContainerRoot}/{DataFolder} && exec \"$@\"", "sh", .. command.Entrypoint],
+        };
     }
 
+    /// <summary>Whether an input key names one zip file (handed as --input-data-zip) rather than a folder.</summary>
+    public static bool IsZipInput(string? inputKey) =>
+        inputKey is not null && inputKey.EndsWith(".zip", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>The input's file name when it is a zip (passed as --input-data-zip), else null.</summary>
-    public static string? InputZipName(string? inputKey) =>
-        inputKey is not null && inputKey.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) ? Path.GetFileName(inputKey) : null;
+    public static string? InputZipName(string? inputKey) => IsZipInput(inputKey) ? Path.GetFileName(inputKey) : null;
+
+    /// <summary>Variable carrying the job id (also lets Get-RlabsPipelineRun find a run's jobs).</summary>
+    public const string JobIdVariable = "RLABS_JOB_ID";
+
+    /// <summary>Variable carrying the step name.</summary>
+    public const string StepVariable = "RLABS_STEP_NAME";
+
+    /// <summary>Variable carrying the pipeline name.</summary>
+    public const string PipelineVariable = "RLABS_PIPELINE";
 
     /// <summary>
     /// The variables a step's code script gets, whatever runs it: the pipeline's and the step's
-    /// <c>environment</c> (&lt;job_id&gt; replaced), Python's unbuffered UTF-8 output, the job id and step
-    /// name, and the credentials file path when there is one.
+    /// <c>environment</c> (&lt;job_id&gt; replaced), Python's unbuffered UTF-8 output, the job id, step and
+    /// pipeline names. Each runtime adds <see cref="CredentialsVariable"/> at its own root.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> Environment(RlabsPipeline pipeline, RlabsPipelineStep step, string jobId, string? credentialsPath)
+    public static IReadOnlyDictionary<string, string> Environment(RlabsPipeline pipeline, RlabsPipelineStep step, string jobId)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(step);
-        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        var environment = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var (name, value) in pipeline.Defaults.Environment.Concat(step.Environment))
         {
             environment[name] = Substitute(value, jobId);
@@ -149,12 +158,9 @@ public static class StepContract
         environment["PYTHONUNBUFFERED"] = "1";
         environment["PYTHONIOENCODING"] = "utf-8";
         environment["PYTHONUTF8"] = "1";
-        environment["RLABS_JOB_ID"] = jobId;
-        environment["RLABS_STEP_NAME"] = step.Name;
-        if (credentialsPath is not null)
-        {
-            environment[CredentialsVariable] = credentialsPath;
-        }
+        environment[JobIdVariable] = jobId;
+        environment[StepVariable] = step.Name;
+        environment[PipelineVariable] = pipeline.Name;
         return environment;
     }
 

@@ -58,5 +58,12 @@ internal sealed class StepLog : IDisposable
         }
     }
 
+    /// <summary>A warning of the runner's own about this step, for the user and the log file.</summary>
+    public void Warning(string message)
+    {
+        Note("# " + message);
+        _reporter.Warning($"[{_stepName}] {message}");
+    }
+
     public void Dispose() => _file?.Dispose();
 }

@@ -102,7 +102,7 @@ public static partial class InstanceScripts
 
     /// <summary>Checks the SageMaker instance type the instance will run the pipeline with; null when valid.</summary>
     public static string? ValidateInstanceType(string instanceType) =>
-        instanceType == "local" || InstanceTypeRegex().IsMatch(instanceType)
+        InstanceTypes.IsValid(instanceType)
             ? null
             : $"The SageMaker instance type '{instanceType}' is not valid: use an 'ml.' type such as 'ml.t3.xlarge', or 'local' to run the steps on the instance itself.";
 
@@ -184,7 +184,4 @@ public static partial class InstanceScripts
 
     [GeneratedRegex("@@([A-Z_]+)@@", RegexOptions.CultureInvariant)]
     private static partial Regex Placeholder();
-
-    [GeneratedRegex(@"^ml\.[a-z0-9]+\.[a-z0-9]+$", RegexOptions.CultureInvariant)]
-    private static partial Regex InstanceTypeRegex();
 }

@@ -63,7 +63,7 @@ public sealed class ScheduleRequest
     public required string RoleName { get; init; }
 
     /// <summary>What the instance runs the pipeline with: an ml.* type, or 'local'.</summary>
-    public string SageMakerInstanceType { get; init; } = "ml.t3.xlarge";
+    public string SageMakerInstanceType { get; init; } = InstanceTypes.Default;
 
     /// <summary>The built module folder (out/Rlabs.Pipelines) copied to the instance.</summary>
     public required string ModuleDirectory { get; init; }

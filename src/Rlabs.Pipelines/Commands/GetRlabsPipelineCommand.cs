@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using Rlabs.Pipelines.Config;
 
 namespace Rlabs.Pipelines.Commands;
 
@@ -21,16 +20,6 @@ public sealed class GetRlabsPipelineCommand : RlabsCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        var path = ResolvePath(Path);
-        var result = PipelineConfigReader.Read(path, ResolveRepository(RepositoryPath));
-        foreach (var warning in result.Diagnostics.Where(d => d.Severity == RlabsDiagnosticSeverity.Warning))
-        {
-            WriteWarning(warning.ToString());
-        }
-        if (result.Pipeline is null)
-        {
-            ThrowTerminatingError(ErrorMapping.Record(new RlabsConfigException(result.ErrorSummary(), path), "PipelineConfigInvalid", ErrorCategory.InvalidData, path));
-        }
-        WriteObject(result.Pipeline);
+        WriteObject(ReadPipeline(ResolvePath(Path), ResolveRepository(RepositoryPath)));
     }
 }

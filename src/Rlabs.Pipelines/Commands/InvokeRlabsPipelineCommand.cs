@@ -1,10 +1,10 @@
 using System.Management.Automation;
 using System.Text;
 using Rlabs.Pipelines.Aws;
-using Rlabs.Pipelines.Cloud;
-using Rlabs.Pipelines.Config;
+using Rlabs.Pipelines.Containers;
+using Rlabs.Pipelines.Planning;
 using Rlabs.Pipelines.Running;
-using Rlabs.Pipelines.Running.Containers;
+using Rlabs.Pipelines.Runtimes;
 
 namespace Rlabs.Pipelines.Commands;
 
@@ -14,8 +14,6 @@ namespace Rlabs.Pipelines.Commands;
 public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
 {
     internal const int ProgressActivityId = 0x524C; // fixed per run so every step updates the same bar
-
-    internal const string DefaultInstanceType = "ml.t3.xlarge";
 
     /// <summary>The pipeline YAML file.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -31,17 +29,12 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
     [Parameter]
     [ArgumentCompleter(typeof(InstanceTypeCompleter))]
     [ValidateNotNullOrEmpty]
-    public string InstanceType { get; set; } = DefaultInstanceType;
+    public string InstanceType { get; set; } = InstanceTypes.Default;
 
     /// <summary>The run's job id; generated when omitted.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string? JobId { get; set; }
-
-    /// <summary>The credentials YAML (AWS keys and data-warehouse secrets).</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? CredentialsFile { get; set; }
 
     /// <summary>Local data root; default &lt;repository&gt;/.rlabs/data.</summary>
     [Parameter]
@@ -84,18 +77,7 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
     protected override void ProcessRecord()
     {
         var path = ResolvePath(Path);
-        var repository = ResolveRepository(RepositoryPath);
-        var config = PipelineConfigReader.Read(path, repository);
-        foreach (var warning in config.Diagnostics.Where(d => d.Severity == RlabsDiagnosticSeverity.Warning))
-        {
-            WriteWarning(warning.ToString());
-        }
-        if (config.Pipeline is not { } pipeline)
-        {
-            ThrowTerminatingError(ErrorMapping.Record(new RlabsConfigException(config.ErrorSummary(), path), "PipelineConfigInvalid", ErrorCategory.InvalidData, path));
-            return;
-        }
-
+        var pipeline = ReadPipeline(path, ResolveRepository(RepositoryPath));
         if (Resume && JobId is null)
         {
             ThrowTerminatingError(ErrorMapping.Record(new ArgumentException("-Resume continues an earlier run: pass its -JobId."), "ResumeNeedsJobId", ErrorCategory.InvalidArgument, null));
@@ -105,209 +87,101 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
         {
             ThrowTerminatingError(ErrorMapping.Record(new ArgumentException(jobIdProblem + " Example: -JobId 20261125-run1."), "InvalidJobId", ErrorCategory.InvalidArgument, jobId));
         }
-
-        var explicitType = MyInvocation.BoundParameters.ContainsKey(nameof(InstanceType)) ? InstanceType : null;
-        if (explicitType is not null && !PipelineConfigReader.IsValidInstanceType(explicitType))
+        var credentials = LoadCredentials();
+        var request = new RunRequest
         {
-            ThrowTerminatingError(ErrorMapping.Record(new ArgumentException($"-InstanceType '{explicitType}' is not valid. Use 'local' or a SageMaker instance type such as ml.t3.xlarge."), "InvalidInstanceType", ErrorCategory.InvalidArgument, explicitType));
-        }
-        var effective = pipeline.Steps
-            .Select(s => explicitType ?? s.InstanceType ?? pipeline.Defaults.InstanceType ?? DefaultInstanceType)
-            .ToList();
-        var local = effective.Count(t => t.Equals("local", StringComparison.OrdinalIgnoreCase));
-        if (local > 0 && local < effective.Count)
-        {
-            ThrowTerminatingError(ErrorMapping.Record(
-                new ArgumentException($"Some steps of {path} run locally and some on SageMaker ({string.Join(", ", effective.Distinct(StringComparer.OrdinalIgnoreCase))}); one run is either. Pass -InstanceType local, or an ml.* type, for the whole run."),
-                "MixedInstanceTypes", ErrorCategory.InvalidArgument, path));
-        }
-
-        CredentialsFile? credentials = null;
-        if (CredentialsFile is not null)
-        {
-            var credentialsPath = ResolvePath(CredentialsFile);
-            try
+            Pipeline = pipeline,
+            JobId = jobId,
+            // Only an explicit -InstanceType beats the file's instance_type.
+            InstanceType = MyInvocation.BoundParameters.ContainsKey(nameof(InstanceType)) ? InstanceType : null,
+            Credentials = credentials,
+            Local = new LocalRunOptions
             {
-                credentials = Config.CredentialsFile.Load(credentialsPath);
-            }
-            catch (RlabsConfigException ex)
-            {
-                ThrowTerminatingError(ErrorMapping.Record(ex, "CredentialsFileInvalid", ErrorCategory.InvalidData, credentialsPath));
-            }
-        }
-
-        RlabsPipelineRun? run = local > 0 ? RunLocal(pipeline, jobId, explicitType, credentials) : RunCloud(pipeline, jobId, explicitType, credentials);
-        if (run is null)
-        {
-            return;
-        }
-        // The run goes out first, so a caller with -ErrorAction Stop still gets it before the error terminates.
-        WriteObject(run);
-        RunErrors.WriteStepErrors(this, run);
-    }
-
-    private RlabsPipelineRun? RunLocal(RlabsPipeline pipeline, string jobId, string? explicitType, CredentialsFile? credentials)
-    {
-        if (NoWait || Resume)
-        {
-            WriteWarning("-NoWait and -Resume apply to cloud runs; a local run always runs every step and waits.");
-        }
-        var runtime = Enum.Parse<RlabsLocalRuntime>(LocalRuntime, ignoreCase: true);
-        LocalRunPlan plan;
-        try
-        {
-            plan = LocalRunPlanner.Plan(new RunRequest
-            {
-                Pipeline = pipeline,
-                JobId = jobId,
-                InstanceType = explicitType,
                 DataRoot = DataRoot is null ? null : ResolvePath(DataRoot),
-                Credentials = credentials,
                 PythonPath = PythonPath,
-                LocalRuntime = runtime,
+                Runtime = Enum.Parse<RlabsLocalRuntime>(LocalRuntime, ignoreCase: true),
                 Region = LocalRegion(credentials),
-            });
-        }
-        catch (RlabsConfigException ex) when (runtime == RlabsLocalRuntime.Container)
-        {
-            ThrowTerminatingError(ErrorMapping.Record(ex, "ContainerImageUnknown", ErrorCategory.InvalidArgument, pipeline.Path));
-            return null;
-        }
-        catch (RlabsConfigException ex)
-        {
-            ThrowTerminatingError(ErrorMapping.Record(ex, "PythonNotFound", ErrorCategory.ObjectNotFound, PythonPath));
-            return null;
-        }
+            },
+            Cloud = new CloudRunOptions { RoleArn = RoleArn, Bucket = Bucket, Resume = Resume, NoWait = NoWait },
+        };
 
-        if (!ShouldProcess(Describe("Run pipeline locally:", plan.Describe()), $"Run {plan.Steps.Count} step(s) of {pipeline.Name} locally with job id {jobId}?", "Invoke-RlabsPipeline"))
-        {
-            return null;
-        }
-
-        // ECR images (the SageMaker defaults) are pulled with a login from the user's AWS session, made only when
-        // an image is missing: a run whose images are present needs no AWS credentials at all.
-        var login = EcrRegistryLogin.FromOptions(new AwsSessionOptions
-        {
-            ProfileName = ProfileName,
-            Region = Region,
-            AccessKey = AccessKey,
-            SecretKey = SecretKey,
-            SessionToken = SessionToken,
-            EndpointUrl = EndpointUrl,
-            CredentialsFile = CredentialsFile is null ? null : ResolvePath(CredentialsFile),
-        });
-        using var reporter = new QueueReporter(ProgressActivityId);
-        var run = plan.NewRun();
         try
         {
-            reporter.Drain(this, async () =>
+            using var runtime = PipelineRuntimes.Create(request, new RuntimeServices { Session = SessionOptions(CredentialsFile), CreateSession = () => CreateSession(CredentialsFile) });
+            var plan = RunEngine.Plan(request, runtime);
+            WarnAboutOtherTargetsParameters(plan.Target);
+            var where = plan.Target == RunTarget.Local ? "locally" : "on SageMaker";
+            var description = RunEngine.DescribeAsync(plan, runtime, CancellationToken).GetAwaiter().GetResult();
+            if (!ShouldProcess(Describe($"Run pipeline {where} ({runtime.Name}):", description), $"Run {plan.Steps.Count} step(s) of {pipeline.Name} {where} with job id {jobId}?", "Invoke-RlabsPipeline"))
+            {
+                return;
+            }
+            using var reporter = new QueueReporter(ProgressActivityId);
+            var run = reporter.Drain(this, async () =>
             {
                 await Task.Yield();
-                // The engine is asked first, so a missing engine stops the run before anything is written.
-                using var runner = await LocalStepRunner.CreateAsync(plan, login, reporter, CancellationToken).ConfigureAwait(false);
-                try
-                {
-                    LocalRunPlanner.Prepare(plan, reporter, CancellationToken);
-                    return await PipelineExecutor.RunAsync(run, runner, reporter, CancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    LocalRunPlanner.Cleanup(plan);
-                }
+                return await RunEngine.RunAsync(plan, runtime, reporter, CancellationToken).ConfigureAwait(false);
             });
+            // The run goes out first, so a caller with -ErrorAction Stop still gets it before the error terminates.
+            WriteObject(run);
+            RunErrors.WriteStepErrors(this, run);
         }
         catch (OperationCanceledException)
         {
-            return null; // Ctrl-C while packaging: nothing ran yet.
+            // Ctrl-C before a step started: nothing ran yet.
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (RlabsRunException ex)
         {
-            ThrowTerminatingError(ErrorMapping.Record(ex, "RunPreparationFailed", plan.RunDirectory));
+            ThrowTerminatingError(ErrorMapping.Record(ex, ex.ErrorId, ex.Target));
         }
         catch (ContainerEngineException ex)
         {
             ThrowTerminatingError(ErrorMapping.Record(ex, ex.ErrorId, ErrorCategory.ResourceUnavailable, Environment.GetEnvironmentVariable("DOCKER_HOST")));
         }
-        return run;
+        catch (AwsServiceException ex)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(ex, "AwsCallFailed", pipeline.Path));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(ex, "RunPreparationFailed", pipeline.RepositoryPath));
+        }
     }
 
-    /// <summary>The region of a local run (it only picks the default image): -Region, else the credentials file's, else AWS_REGION / AWS_DEFAULT_REGION.</summary>
-    private string? LocalRegion(CredentialsFile? credentials) =>
-        new[] { Region, credentials?.Region, Environment.GetEnvironmentVariable("AWS_REGION"), Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") }
-            .FirstOrDefault(r => !string.IsNullOrWhiteSpace(r));
-
-    private RlabsPipelineRun? RunCloud(RlabsPipeline pipeline, string jobId, string? explicitType, CredentialsFile? credentials)
+    private Config.CredentialsFile? LoadCredentials()
     {
-        if (DataRoot is not null || PythonPath is not null)
+        if (CredentialsFile is null)
+        {
+            return null;
+        }
+        var credentialsPath = ResolvePath(CredentialsFile);
+        try
+        {
+            return Config.CredentialsFile.Load(credentialsPath);
+        }
+        catch (RlabsConfigException ex)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(ex, "CredentialsFileInvalid", ErrorCategory.InvalidData, credentialsPath));
+            return null;
+        }
+    }
+
+    private void WarnAboutOtherTargetsParameters(RunTarget target)
+    {
+        if (target == RunTarget.Local && (NoWait || Resume))
+        {
+            WriteWarning("-NoWait and -Resume apply to cloud runs; a local run always runs every step and waits.");
+        }
+        if (target == RunTarget.Cloud && (DataRoot is not null || PythonPath is not null))
         {
             WriteWarning("-DataRoot and -PythonPath apply to local runs; a cloud run keeps its data under the bucket's rlabs/<project>/data/ prefix.");
         }
-        using var session = CreateSession(CredentialsFile);
-        var request = new CloudRunRequest
-        {
-            Pipeline = pipeline,
-            JobId = jobId,
-            InstanceType = explicitType,
-            Credentials = credentials,
-            RoleArn = RoleArn,
-            Bucket = Bucket,
-            Resume = Resume,
-        };
-        var work = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "rlabs-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            CloudRunPlan plan;
-            Packaging.SourcePackage source;
-            try
-            {
-                source = CloudRunPlanner.Package(request, work, CancellationToken);
-                plan = CloudRunPlanner.Plan(request, session.Region, null, source);
-            }
-            catch (RlabsConfigException ex)
-            {
-                ThrowTerminatingError(ErrorMapping.Record(ex, "CloudRunInvalid", ErrorCategory.InvalidArgument, pipeline.Path));
-                return null;
-            }
-            if (!ShouldProcess(Describe($"Run pipeline on SageMaker ({session.CredentialSource}):", plan.Describe()), $"Start {plan.Steps.Count} SageMaker Processing job(s) for {pipeline.Name} with job id {jobId}?", "Invoke-RlabsPipeline"))
-            {
-                return null;
-            }
-
-            using var service = new CloudRunService(session);
-            using var reporter = new QueueReporter(ProgressActivityId);
-            try
-            {
-                return reporter.Drain(this, async () =>
-                {
-                    await Task.Yield();
-                    if (CloudRunPlanner.NeedsAccount(request))
-                    {
-                        plan = CloudRunPlanner.Plan(request, session.Region, await service.GetAccountAsync(CancellationToken).ConfigureAwait(false), source);
-                    }
-                    return await service.RunAsync(plan, NoWait, reporter, CancellationToken).ConfigureAwait(false);
-                });
-            }
-            catch (OperationCanceledException)
-            {
-                return null;
-            }
-            catch (AwsServiceException ex)
-            {
-                ThrowTerminatingError(ErrorMapping.Record(ex, "AwsCallFailed", pipeline.Path));
-                return null;
-            }
-        }
-        finally
-        {
-            try
-            {
-                Directory.Delete(work, recursive: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-            }
-        }
     }
+
+    /// <summary>The region of a local run (it only picks the default image): -Region, else the credentials file's, else AWS_REGION / AWS_DEFAULT_REGION.</summary>
+    private string? LocalRegion(Config.CredentialsFile? credentials) =>
+        new[] { Region, credentials?.Region, Environment.GetEnvironmentVariable("AWS_REGION"), Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") }
+            .FirstOrDefault(r => !string.IsNullOrWhiteSpace(r));
 
     private static string Describe(string title, IEnumerable<string> lines)
     {

@@ -1,6 +1,4 @@
 using System.Management.Automation;
-using System.Text.RegularExpressions;
-using Rlabs.Pipelines.Config;
 using Rlabs.Pipelines.Scheduling;
 
 namespace Rlabs.Pipelines.Commands;
@@ -8,7 +6,7 @@ namespace Rlabs.Pipelines.Commands;
 /// <summary>New-RlabsPipelineSchedule: the seed's 'rlabs aws pipeline schedule', idempotent and least-privilege.</summary>
 [Cmdlet(VerbsCommon.New, "RlabsPipelineSchedule", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(RlabsPipelineSchedule))]
-public sealed partial class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
+public sealed class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
 {
     /// <summary>The EC2 instance that runs the pipeline (i-…).</summary>
     [Parameter(Mandatory = true)]
@@ -59,7 +57,7 @@ public sealed partial class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdle
     /// <summary>What the instance runs the steps on: an ml.* type, or local.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
-    public string SageMakerInstanceType { get; set; } = "ml.t3.xlarge";
+    public string SageMakerInstanceType { get; set; } = InstanceTypes.Default;
 
     /// <summary>Accept a changed host key.</summary>
     [Parameter]
@@ -74,7 +72,7 @@ public sealed partial class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdle
             ThrowTerminatingError(ErrorMapping.Record(new ArgumentException(scheduleError), "ScheduleExpressionInvalid", ErrorCategory.InvalidArgument, ScheduleExpression));
             return;
         }
-        if (!InstanceIdRegex().IsMatch(InstanceId))
+        if (!InstanceIds.IsValid(InstanceId))
         {
             ThrowTerminatingError(ErrorMapping.Record(new ArgumentException($"'{InstanceId}' is not an EC2 instance id: they look like i-0123456789abcdef0."), "InstanceIdInvalid", ErrorCategory.InvalidArgument, InstanceId));
         }
@@ -90,11 +88,7 @@ public sealed partial class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdle
         {
             ThrowTerminatingError(ErrorMapping.Record(new FileNotFoundException($"The pipeline file '{pipelinePath}' must exist inside the repository '{repository}': the instance runs it from its copy of the repository.", pipelinePath), "PipelineNotFound", ErrorCategory.ObjectNotFound, pipelinePath));
         }
-        var pipelineCheck = PipelineConfigReader.Read(pipelinePath, repository);
-        if (pipelineCheck.Pipeline is null)
-        {
-            ThrowTerminatingError(ErrorMapping.Record(new RlabsConfigException(pipelineCheck.ErrorSummary(), pipelinePath), "PipelineConfigInvalid", ErrorCategory.InvalidData, pipelinePath));
-        }
+        _ = ReadPipeline(pipelinePath, repository);
         var pipelineName = PipelineNameOf(relative);
         var roleName = RoleName ?? ScheduleNaming.DefaultRoleName(project);
         if (ScheduleNaming.ValidateRoleName(roleName) is { } roleError)
@@ -192,7 +186,4 @@ public sealed partial class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdle
         WriteWarning("No credentials.yaml in the current location or the repository: none is copied, so the pipeline on the instance uses the instance's own AWS credentials (its instance profile).");
         return null;
     }
-
-    [GeneratedRegex("^i-([0-9a-f]{8}|[0-9a-f]{17})$", RegexOptions.CultureInvariant)]
-    private static partial Regex InstanceIdRegex();
 }

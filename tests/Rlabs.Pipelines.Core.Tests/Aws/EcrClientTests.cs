@@ -1,4 +1,5 @@
 using Rlabs.Pipelines.Aws;
+using Rlabs.Pipelines.Containers;
 
 namespace Rlabs.Pipelines.Core.Tests.Aws;
 

@@ -3,7 +3,9 @@ using Rlabs.Pipelines.AwsEmulator.Services;
 using Rlabs.Pipelines.Cloud;
 using Rlabs.Pipelines.Config;
 using Rlabs.Pipelines.Core.Tests.Aws;
+using Rlabs.Pipelines.Planning;
 using Rlabs.Pipelines.Running;
+using Rlabs.Pipelines.Tests.Running;
 
 namespace Rlabs.Pipelines.Tests.Cloud;
 
@@ -78,18 +80,23 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
           - { name: score, job_suffix: S, code: step.py, input_data: "data/<job_id>", output_path: data }
         """;
 
-    private static CloudRunPlan Plan(RlabsPipeline pipeline, string jobId, bool resume = false, CredentialsFile? credentials = null)
-    {
-        var request = new CloudRunRequest { Pipeline = pipeline, JobId = jobId, Resume = resume, Credentials = credentials };
-        var source = CloudRunPlanner.Package(request, Path.Combine(Path.GetTempPath(), "rlabs-work-" + Guid.NewGuid().ToString("N")), CancellationToken.None);
-        return CloudRunPlanner.Plan(request, "eu-west-1", "123456789012", source);
-    }
+    /// <summary>The default bucket of the emulator's account in eu-west-1.</summary>
+    private const string Bucket = "sagemaker-eu-west-1-123456789012";
 
-    private async Task<RlabsPipelineRun> RunAsync(CloudRunPlan plan, bool noWait = false, CancellationToken cancellationToken = default)
+    private static RunRequest Plan(RlabsPipeline pipeline, string jobId, bool resume = false, CredentialsFile? credentials = null, bool noWait = false) => new()
     {
-        using var session = _fixture.Session();
-        using var service = new CloudRunService(session);
-        return await service.RunAsync(plan, noWait, NullRunReporter.Instance, cancellationToken);
+        Pipeline = pipeline,
+        JobId = jobId,
+        Credentials = credentials,
+        Cloud = new CloudRunOptions { Resume = resume, NoWait = noWait },
+    };
+
+    /// <summary>Plans and runs the request through the one engine with the SageMaker runtime, as Invoke-RlabsPipeline does.</summary>
+    private async Task<RlabsPipelineRun> RunAsync(RunRequest request, bool noWait = false, IRunReporter? reporter = null, TimeSpan? throttlingBudget = null, CancellationToken cancellationToken = default)
+    {
+        using var runtime = new SageMakerRuntime(_fixture.Session(throttlingBudget: throttlingBudget));
+        var plan = RunEngine.Plan(noWait ? Plan(request.Pipeline, request.JobId, request.Cloud.Resume, request.Credentials, noWait: true) : request, runtime);
+        return await RunEngine.RunAsync(plan, runtime, reporter ?? NullRunReporter.Instance, cancellationToken);
     }
 
     private JsonNode? Created(string stepName) => _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob")
@@ -149,6 +156,66 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
         Assert.Equal("train", tags["rlabs:step"]);
         Assert.Equal("churn", tags["rlabs:project"]);
         Assert.Matches("^churn-c2-T-[0-9a-f]{4}$", train["ProcessingJobName"]!.GetValue<string>());
+        // The same variables as a local step (issue 11's second drift): the UTF-8 ones and the pipeline's name too.
+        var environment = train["Environment"]!.AsObject().ToDictionary(e => e.Key, e => e.Value!.GetValue<string>());
+        Assert.Equal("utf-8", environment["PYTHONIOENCODING"]);
+        Assert.Equal("1", environment["PYTHONUTF8"]);
+        Assert.Equal("1", environment["PYTHONUNBUFFERED"]);
+        Assert.Equal("pipeline", environment["RLABS_PIPELINE"]);
+        Assert.Equal("c2", environment["RLABS_JOB_ID"]);
+        Assert.Equal("train", environment["RLABS_STEP_NAME"]);
+    }
+
+    [Fact]
+    public async Task Should_run_a_first_step_whose_input_prefix_is_empty_without_a_data_input_and_warn_once()
+    {
+        var lines = new LineReporter();
+        var run = await RunAsync(Plan(Pipeline("""
+              - { name: load, job_suffix: L, code: step.py, input_data: "data/<job_id>", output_path: data }
+              - { name: next, job_suffix: N, code: step.py, input_data: "data/<job_id>", output_path: data }
+            """), "e1"), reporter: lines);
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var load = Created("load")!;
+        Assert.DoesNotContain(load["ProcessingInputs"]!.AsArray(), i => i!["InputName"]!.GetValue<string>() == "data");
+        var entrypoint = load["AppSpecification"]!["ContainerEntrypoint"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+        Assert.Equal(["/bin/sh", "-c"], entrypoint.Take(2));
+        Assert.Contains("mkdir -p /opt/ml/processing/input/data", entrypoint[2], StringComparison.Ordinal);
+        Assert.Contains("--input-data-path", load["AppSpecification"]!["ContainerArguments"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Empty(Output("e1", "load")!["seen"]!.AsArray());
+        Assert.Equal(["load.json"], Output("e1", "next")!["seen"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Contains(Created("next")!["ProcessingInputs"]!.AsArray(), i => i!["InputName"]!.GetValue<string>() == "data");
+        var warning = Assert.Single(lines.Lines, l => l.Contains("empty input folder", StringComparison.Ordinal));
+        Assert.Contains("'load'", warning, StringComparison.Ordinal);
+        Assert.Contains("s3://sagemaker-eu-west-1-123456789012/rlabs/churn/data/data/e1", warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_keep_the_data_input_of_a_first_step_whose_input_exists()
+    {
+        _fixture.Emulator.S3.PutObjectBytes(Bucket, "rlabs/churn/data/raw/e2/rows.csv", "a,b\n"u8.ToArray());
+
+        var run = await RunAsync(Plan(Pipeline("""
+              - { name: load, job_suffix: L, code: step.py, input_data: "raw/<job_id>", output_path: data }
+            """), "e2"));
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Contains(Created("load")!["ProcessingInputs"]!.AsArray(), i => i!["InputName"]!.GetValue<string>() == "data");
+        Assert.Equal(["rows.csv"], Output("e2", "load")!["seen"]!.AsArray().Select(n => n!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Should_fail_a_step_whose_input_an_earlier_step_did_not_write_before_creating_its_job()
+    {
+        var run = await RunAsync(Plan(Pipeline("""
+              - { name: first, job_suffix: F, code: step.py, output_path: data }
+              - { name: second, job_suffix: S, code: step.py, input_data: "data/<job_id>/batch.zip", output_path: data }
+            """), "e3"));
+
+        Assert.Equal(RlabsRunStatus.Failed, run.Status);
+        Assert.Contains("s3://sagemaker-eu-west-1-123456789012/rlabs/churn/data/data/e3/batch.zip", run.Steps[1].FailureReason, StringComparison.Ordinal);
+        Assert.Contains("Step 'first' writes its output there", run.Steps[1].FailureReason, StringComparison.Ordinal);
+        Assert.Null(Created("second"));
     }
 
     [Fact]
@@ -208,6 +275,41 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     }
 
     [Fact]
+    public async Task Should_outlast_throttled_creates_and_describes_and_failing_describes()
+    {
+        // The fault test's exact mix: 5 throttled CreateProcessingJob, 20 throttled and 5 failed (5xx) Describe
+        // answers. The session allows 3 attempts per call: only throttling budgets and observation keep it alive.
+        _fixture.Emulator.Faults.Add(new AwsEmulator.FaultRule { Service = "sagemaker", Operation = "CreateProcessingJob", Kind = "Throttling", Count = 5 });
+        _fixture.Emulator.Faults.Add(new AwsEmulator.FaultRule { Service = "sagemaker", Operation = "DescribeProcessingJob", Kind = "Throttling", Count = 20 });
+        _fixture.Emulator.Faults.Add(new AwsEmulator.FaultRule { Service = "sagemaker", Operation = "DescribeProcessingJob", Kind = "ServerError", Count = 5 });
+        var reporter = new RecordingReporter();
+
+        var run = await RunAsync(Plan(Pipeline(ThreeSteps), "c15"), reporter: reporter);
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Equal(3, _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count(r => r.StatusCode == 200));
+        Assert.Equal(5, _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count(r => r.ErrorCode == "ThrottlingException"));
+        Assert.Equal(5, _fixture.Emulator.Requests.For("sagemaker", "DescribeProcessingJob").Count(r => r.StatusCode >= 500));
+        Assert.Contains(reporter.Lines, l => l.Contains("CreateProcessingJob: ThrottlingException", StringComparison.Ordinal) && l.Contains("retrying in", StringComparison.Ordinal));
+        Assert.Contains(reporter.Lines, l => l.Contains("DescribeProcessingJob failed", StringComparison.Ordinal) && l.Contains("the job is still watched", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_say_the_job_may_still_run_when_it_cannot_be_observed_within_the_budget()
+    {
+        _fixture.Emulator.Faults.Add(new AwsEmulator.FaultRule { Service = "sagemaker", Operation = "DescribeProcessingJob", Kind = "ServerError", Count = 100_000 });
+
+        var run = await RunAsync(Plan(Pipeline(ThreeSteps), "c16"), throttlingBudget: TimeSpan.FromSeconds(2));
+
+        Assert.Equal(RlabsRunStatus.Failed, run.Status);
+        var message = run.Steps[0].FailureReason ?? string.Empty;
+        Assert.Contains("could not be observed", message, StringComparison.Ordinal);
+        Assert.Contains("the job may still be running", message, StringComparison.Ordinal);
+        Assert.Contains("Wait-RlabsPipelineRun -JobId c16 -ProjectName churn", message, StringComparison.Ordinal);
+        Assert.Equal(RlabsRunStatus.Skipped, run.Steps[1].Status);
+    }
+
+    [Fact]
     public async Task Should_stop_the_running_job_when_cancelled()
     {
         using var cancellation = new CancellationTokenSource();
@@ -248,9 +350,7 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
         var before = _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count;
 
         var lines = new LineReporter();
-        using var session = _fixture.Session();
-        using var service = new CloudRunService(session);
-        var resumed = await service.RunAsync(Plan(fixedPipeline, "c9", resume: true), false, lines, CancellationToken.None);
+        var resumed = await RunAsync(Plan(fixedPipeline, "c9", resume: true), reporter: lines);
 
         Assert.Equal(RlabsRunStatus.Completed, resumed.Status);
         Assert.True(first.Steps[0].JobName == resumed.Steps[0].JobName, string.Join(Environment.NewLine, lines.Lines));
@@ -270,15 +370,15 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
 
         using var session = _fixture.Session();
         using var service = new CloudRunService(session);
-        var found = await service.GetAsync(plan.Bucket, "churn", "c10", CancellationToken.None);
+        var found = await service.GetAsync(Bucket, "churn", "c10", CancellationToken.None);
         Assert.NotNull(found);
         var waited = await service.WaitAsync(found.Value.Manifest, found.Value.Run, NullRunReporter.Instance, CancellationToken.None);
 
         Assert.Equal(RlabsRunStatus.Completed, waited.Status);
         Assert.Equal(3, _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count);
-        var again = await service.GetAsync(plan.Bucket, "churn", "c10", CancellationToken.None);
+        var again = await service.GetAsync(Bucket, "churn", "c10", CancellationToken.None);
         Assert.Equal(RlabsRunStatus.Completed, again!.Value.Run.Status);
-        Assert.Null(await service.GetAsync(plan.Bucket, "churn", "nope", CancellationToken.None));
+        Assert.Null(await service.GetAsync(Bucket, "churn", "nope", CancellationToken.None));
     }
 
     [Fact]
@@ -291,7 +391,7 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
         await RunAsync(plan, noWait: true);
         using var session = _fixture.Session();
         using var service = new CloudRunService(session);
-        var found = (await service.GetAsync(plan.Bucket, "churn", "c11", CancellationToken.None))!.Value;
+        var found = (await service.GetAsync(Bucket, "churn", "c11", CancellationToken.None))!.Value;
 
         await service.StopAsync(found.Manifest, found.Run, NullRunReporter.Instance, CancellationToken.None);
         var waited = await service.WaitAsync(found.Manifest, found.Run, NullRunReporter.Instance, CancellationToken.None);
@@ -377,10 +477,12 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     [Fact]
     public void Should_keep_job_names_valid_and_distinct_for_long_projects_and_job_ids()
     {
-        var plan = Plan(Pipeline("""
+        using var runtime = new SageMakerRuntime(_fixture.Session());
+        RunEngine.Plan(Plan(Pipeline("""
               - { name: a, job_suffix: suffix-number-1, code: step.py, output_path: data }
               - { name: b, job_suffix: suffix-number-2, code: step.py, output_path: data }
-            """, project: new string('p', 32)), new string('j', 40));
+            """, project: new string('p', 32)), new string('j', 40)), runtime);
+        var plan = runtime.Bound;
 
         Assert.All(plan.Steps, s => Assert.Matches("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", s.JobName));
         Assert.NotEqual(plan.Steps[0].JobName, plan.Steps[1].JobName);
@@ -389,12 +491,11 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     [Fact]
     public void Should_describe_every_call_without_knowing_the_account()
     {
-        var request = new CloudRunRequest { Pipeline = Pipeline(ThreeSteps), JobId = "w1" };
-        var source = CloudRunPlanner.Package(request, Path.Combine(Path.GetTempPath(), "rlabs-work-" + Guid.NewGuid().ToString("N")), CancellationToken.None);
+        using var runtime = new SageMakerRuntime(_fixture.Session());
         var before = _fixture.Emulator.Requests.All.Count;
 
-        var plan = CloudRunPlanner.Plan(request, "eu-west-1", null, source);
-        var lines = plan.Describe().ToList();
+        var plan = RunEngine.Plan(Plan(Pipeline(ThreeSteps), "w1"), runtime);
+        var lines = runtime.Describe(plan).ToList();
 
         Assert.Equal(before, _fixture.Emulator.Requests.All.Count);
         Assert.Contains(lines, l => l.StartsWith("sts:GetCallerIdentity", StringComparison.Ordinal));
@@ -406,11 +507,11 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     public void Should_refuse_a_run_without_an_execution_role()
     {
         var result = PipelineConfigReader.Read(_repo.Write("norole.yaml", "pipeline:\n  - { name: a, job_suffix: A, code: step.py, output_path: data }\n"), _repo.Root);
-        var request = new CloudRunRequest { Pipeline = result.Pipeline!, JobId = "r1" };
-        var source = CloudRunPlanner.Package(request, Path.Combine(Path.GetTempPath(), "rlabs-work-" + Guid.NewGuid().ToString("N")), CancellationToken.None);
+        using var runtime = new SageMakerRuntime(_fixture.Session());
 
-        var error = Assert.Throws<RlabsConfigException>(() => CloudRunPlanner.Plan(request, "eu-west-1", "123456789012", source));
+        var error = Assert.Throws<RlabsRunException>(() => RunEngine.Plan(Plan(result.Pipeline!, "r1"), runtime));
 
+        Assert.Equal("CloudRunInvalid", error.ErrorId);
         Assert.Contains("-RoleArn", error.Message, StringComparison.Ordinal);
     }
 

@@ -1,9 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
 using Rlabs.Pipelines.Config;
+using Rlabs.Pipelines.Containers;
+using Rlabs.Pipelines.Local;
 using Rlabs.Pipelines.Planning;
 using Rlabs.Pipelines.Running;
-using Rlabs.Pipelines.Running.Containers;
 
 namespace Rlabs.Pipelines.Tests.Running;
 
@@ -81,9 +82,10 @@ public sealed class ContainerPlanningTests : IDisposable
               - { name: c, job_suffix: C, code: step.py, output_path: data }
             """.Replace("scripts/step.py", "step.py", StringComparison.Ordinal));
 
-        var zip = StepContract.ContainerCommand(pipeline.Steps[0], "j1");
-        var folder = StepContract.ContainerCommand(pipeline.Steps[1], "j1");
-        var none = StepContract.ContainerCommand(pipeline.Steps[2], "j1");
+        var steps = RunPlanner.Plan(LocalRuns.Request(pipeline, "j1"), region: null).Steps;
+        var zip = steps[0].Command;
+        var folder = steps[1].Command;
+        var none = steps[2].Command;
 
         Assert.Equal(["python3", "/opt/ml/processing/input/code/step.py"], zip.Entrypoint);
         Assert.Equal(
@@ -105,7 +107,9 @@ public sealed class ContainerPlanningTests : IDisposable
               - { name: a, job_suffix: A, code: step.py, input_data: "data/<job_id>", output_path: data }
               - { name: b, job_suffix: B, code: step.py, output_path: data, network: true }
             """);
-        var plan = LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = "m1", Credentials = credentials, LocalRuntime = RlabsLocalRuntime.Container, Region = "eu-west-1" });
+        var (runtime, _) = LocalRuns.Plan(LocalRuns.Request(pipeline, "m1", RlabsLocalRuntime.Container, credentials, region: "eu-west-1"));
+        using var _runtime = runtime;
+        var plan = runtime.Layout;
         using var engine = ContainerEngine.Connect(new ContainerEngineEndpoint(new Uri("unix:///nonexistent.sock"), "test"));
         var runner = new ContainerStepRunner(plan, engine, new ContainerEngineInfo("Docker Engine", "1", Rootless: false), login: null);
         var rootless = new ContainerStepRunner(plan, engine, new ContainerEngineInfo("Docker Engine", "1", Rootless: true), login: null);
@@ -148,14 +152,13 @@ public sealed class ContainerPlanningTests : IDisposable
               - { name: a, job_suffix: A, code: step.py, output_path: data }
             """);
         var missing = new ContainerEngineEndpoint(new Uri("unix://" + Path.Combine(_repo.Root, "no-engine.sock")), "test");
-        var auto = LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = "f1", LocalRuntime = RlabsLocalRuntime.Auto });
-        var container = LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = "f2", LocalRuntime = RlabsLocalRuntime.Container });
         var reporter = new RecordingReporter();
+        var containerRequest = LocalRuns.Request(pipeline, "f2", RlabsLocalRuntime.Container);
+        var (container, containerPlan) = LocalRuns.Plan(containerRequest, locate: () => missing);
+        using var _container = container;
 
-        using var autoRunner = await LocalStepRunner.CreateAsync(auto, null, reporter, () => missing, CancellationToken.None);
-        LocalRunPlanner.Prepare(auto, reporter, CancellationToken.None);
-        var run = await PipelineExecutor.RunAsync(auto.NewRun(), autoRunner, reporter, CancellationToken.None);
-        var error = await Assert.ThrowsAsync<ContainerEngineException>(() => LocalStepRunner.CreateAsync(container, null, reporter, () => missing, CancellationToken.None));
+        var (run, _) = await LocalRuns.RunAsync(LocalRuns.Request(pipeline, "f1", RlabsLocalRuntime.Auto), reporter, locate: () => missing);
+        var error = await Assert.ThrowsAsync<ContainerEngineException>(() => RunEngine.RunAsync(containerPlan, container, reporter, CancellationToken.None));
 
         Assert.Equal(RlabsRunStatus.Completed, run.Status);
         Assert.Equal("Process", run.Steps[0].Runtime);
@@ -163,9 +166,10 @@ public sealed class ContainerPlanningTests : IDisposable
         Assert.Equal("ContainerEngineUnavailable", error.ErrorId);
         Assert.Contains("no-engine.sock (test)", error.Message, StringComparison.Ordinal);
         Assert.Contains("-LocalRuntime Process", error.Message, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(container.RunDirectory), "nothing is prepared for a container run without an engine");
-        var badHost = await Assert.ThrowsAsync<ContainerEngineException>(() => LocalStepRunner.CreateAsync(
-            container, null, reporter, () => ContainerEngineLocator.Resolve(k => k == "DOCKER_HOST" ? "ssh://me@host" : null, _ => false, isWindows: false), CancellationToken.None));
+        Assert.False(Directory.Exists(container.Layout.RunDirectory), "nothing is prepared for a container run without an engine");
+        var (sshHost, sshPlan) = LocalRuns.Plan(containerRequest, locate: () => ContainerEngineLocator.Resolve(k => k == "DOCKER_HOST" ? "ssh://me@host" : null, _ => false, isWindows: false));
+        using var _sshHost = sshHost;
+        var badHost = await Assert.ThrowsAsync<ContainerEngineException>(() => RunEngine.RunAsync(sshPlan, sshHost, reporter, CancellationToken.None));
         Assert.Equal("ContainerEngineUnavailable", badHost.ErrorId);
         Assert.Contains("ssh:// is not supported", badHost.Message, StringComparison.Ordinal);
     }
@@ -180,13 +184,16 @@ public sealed class ContainerPlanningTests : IDisposable
             """);
         var noPython = Path.Combine(_repo.Root, "no", "python3");
 
-        var container = LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = "p1", PythonPath = noPython, LocalRuntime = RlabsLocalRuntime.Container });
+        var (runtime, plan) = LocalRuns.Plan(LocalRuns.Request(pipeline, "p1", RlabsLocalRuntime.Container, pythonPath: noPython));
+        using var _ = runtime;
+        var container = runtime.Layout;
 
         Assert.Null(container.Python);
         Assert.Contains("-PythonPath", container.PythonProblem, StringComparison.Ordinal);
         Assert.Equal(["python3", "/opt/ml/processing/input/code/step.py"], container.NewRun().Steps[0].Command.Take(2));
-        Assert.Throws<RlabsConfigException>(() => LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = "p1", PythonPath = noPython }));
-        Assert.Contains(container.Describe(), l => l.Contains("image img:1 (network none)", StringComparison.Ordinal));
+        var noInterpreter = Assert.Throws<RlabsRunException>(() => LocalRuns.Plan(LocalRuns.Request(pipeline, "p1", pythonPath: noPython)));
+        Assert.Equal("PythonNotFound", noInterpreter.ErrorId);
+        Assert.Contains(runtime.Describe(plan), l => l.Contains("image img:1 (network none)", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -4,9 +4,10 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Docker.DotNet.Models;
 using Rlabs.Pipelines.Config;
+using Rlabs.Pipelines.Containers;
+using Rlabs.Pipelines.Local;
 using Rlabs.Pipelines.Planning;
 using Rlabs.Pipelines.Running;
-using Rlabs.Pipelines.Running.Containers;
 
 namespace Rlabs.Pipelines.Tests.Running;
 
@@ -103,25 +104,15 @@ public sealed class ContainerRunTests : IDisposable
         return result.Pipeline!;
     }
 
-    private static async Task<(RlabsPipelineRun Run, LocalRunPlan Plan, RecordingReporter Reporter)> RunAsync(
+    private static async Task<(RlabsPipelineRun Run, LocalRunLayout Plan, RecordingReporter Reporter)> RunAsync(
         RlabsPipeline pipeline, string jobId, RlabsLocalRuntime runtime = RlabsLocalRuntime.Container, CredentialsFile? credentials = null, IRegistryLogin? login = null, CancellationToken cancellationToken = default)
     {
-        var plan = LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = jobId, Credentials = credentials, LocalRuntime = runtime, Region = "eu-west-1" });
         var reporter = new RecordingReporter();
-        using var runner = await LocalStepRunner.CreateAsync(plan, login, reporter, cancellationToken);
-        LocalRunPlanner.Prepare(plan, reporter, cancellationToken);
-        try
-        {
-            var run = await PipelineExecutor.RunAsync(plan.NewRun(), runner, reporter, cancellationToken);
-            return (run, plan, reporter);
-        }
-        finally
-        {
-            LocalRunPlanner.Cleanup(plan);
-        }
+        var (run, plan) = await LocalRuns.RunAsync(LocalRuns.Request(pipeline, jobId, runtime, credentials, region: "eu-west-1"), reporter, login, cancellationToken: cancellationToken);
+        return (run, plan, reporter);
     }
 
-    private static JsonElement Record(LocalRunPlan plan, string step, string output = "data") =>
+    private static JsonElement Record(LocalRunLayout plan, string step, string output = "data") =>
         JsonDocument.Parse(File.ReadAllText(Path.Combine(plan.DataRoot, output, plan.Request.JobId, step + ".json"))).RootElement;
 
     private static async Task<IList<ContainerListResponse>> ContainersOfAsync(string jobId)
@@ -185,7 +176,7 @@ public sealed class ContainerRunTests : IDisposable
         var (run, plan, reporter) = await RunAsync(pipeline, "c-args", credentials: CredentialsFile.Load(credentialsPath));
 
         Assert.Equal(RlabsRunStatus.Completed, run.Status);
-        var expected = StepContract.ContainerCommand(pipeline.Steps[1], "c-args");
+        var expected = RunPlanner.Plan(LocalRuns.Request(pipeline, "c-args"), region: null).Steps[1].Command;
         var argv = Record(plan, "second").GetProperty("argv").EnumerateArray().Select(e => e.GetString()).ToList();
         Assert.Equal([expected.Entrypoint[1], .. expected.Arguments], argv);
         Assert.Equal(

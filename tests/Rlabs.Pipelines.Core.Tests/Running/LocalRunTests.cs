@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Rlabs.Pipelines.Config;
+using Rlabs.Pipelines.Local;
 using Rlabs.Pipelines.Running;
 
 namespace Rlabs.Pipelines.Tests.Running;
@@ -67,23 +68,14 @@ public sealed class LocalRunTests : IDisposable
         return result.Pipeline!;
     }
 
-    private static async Task<(RlabsPipelineRun Run, LocalRunPlan Plan, RecordingReporter Reporter)> RunAsync(RlabsPipeline pipeline, string jobId, CredentialsFile? credentials = null, CancellationToken cancellationToken = default)
+    private static async Task<(RlabsPipelineRun Run, LocalRunLayout Plan, RecordingReporter Reporter)> RunAsync(RlabsPipeline pipeline, string jobId, CredentialsFile? credentials = null, CancellationToken cancellationToken = default)
     {
-        var plan = LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = jobId, Credentials = credentials });
         var reporter = new RecordingReporter();
-        LocalRunPlanner.Prepare(plan, reporter, cancellationToken);
-        try
-        {
-            var run = await PipelineExecutor.RunAsync(plan.NewRun(), new LocalProcessRunner(plan), reporter, cancellationToken);
-            return (run, plan, reporter);
-        }
-        finally
-        {
-            LocalRunPlanner.Cleanup(plan);
-        }
+        var (run, plan) = await LocalRuns.RunAsync(LocalRuns.Request(pipeline, jobId, credentials: credentials), reporter, cancellationToken: cancellationToken);
+        return (run, plan, reporter);
     }
 
-    private static JsonElement Record(LocalRunPlan plan, string step) =>
+    private static JsonElement Record(LocalRunLayout plan, string step) =>
         JsonDocument.Parse(File.ReadAllText(Path.Combine(plan.DataRoot, "data", plan.Request.JobId, step + ".json"))).RootElement;
 
     [Fact]
@@ -132,7 +124,7 @@ public sealed class LocalRunTests : IDisposable
         var argv = JsonDocument.Parse(json).RootElement.GetProperty("argv").EnumerateArray().Select(e => e.GetString()).ToList();
         var step = Path.Combine(plan.RunDirectory, "only");
         Assert.Equal(
-            ["--job-id", "j2", "--output-data-path", Path.Combine(step, "output"), "--source-code-zip", plan.SourceZip,
+            ["--job-id", "j2", "--output-data-path", Path.Combine(step, "output"), "--source-code-zip", Path.Combine(step, "input", "source", "source.zip"),
              "--requirements-path", Path.Combine(step, "input", "requirements", "requirements.txt"),
              "--notebook_path", "lib/helpers.py", "--train_id", "1", "--run", "j2-x"],
             argv);
@@ -186,18 +178,39 @@ public sealed class LocalRunTests : IDisposable
     }
 
     [Fact]
-    public async Task Should_fail_a_step_whose_input_is_missing_with_the_resolved_path()
+    public async Task Should_run_a_first_step_whose_input_does_not_exist_with_an_empty_input_folder_and_one_warning()
     {
         var pipeline = Pipeline("""
             pipeline:
               - { name: a, job_suffix: A, code: step.py, input_data: "raw/<job_id>", output_path: data }
             """);
 
-        var (run, plan, _) = await RunAsync(pipeline, "j5");
+        var (run, plan, reporter) = await RunAsync(pipeline, "j5");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Empty(Record(plan, "a").GetProperty("inputs").EnumerateArray());
+        var warning = Assert.Single(reporter.Warnings);
+        Assert.Contains("'a'", warning, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(plan.DataRoot, "raw", "j5"), warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_fail_a_step_whose_input_an_earlier_step_was_to_write_but_did_not()
+    {
+        var pipeline = Pipeline("""
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, output_path: data }
+              - { name: b, job_suffix: B, code: step.py, input_data: "data/<job_id>/batch.zip", output_path: data }
+            """);
+
+        var (run, plan, reporter) = await RunAsync(pipeline, "j5b");
 
         Assert.Equal(RlabsRunStatus.Failed, run.Status);
-        Assert.Contains(Path.Combine(plan.DataRoot, "raw", "j5"), run.Steps[0].FailureReason, StringComparison.Ordinal);
-        Assert.Null(run.Steps[0].ExitCode);
+        Assert.Equal(RlabsRunStatus.Completed, run.Steps[0].Status);
+        Assert.Contains(Path.Combine(plan.DataRoot, "data", "j5b", "batch.zip"), run.Steps[1].FailureReason, StringComparison.Ordinal);
+        Assert.Contains("Step 'a' writes its output there", run.Steps[1].FailureReason, StringComparison.Ordinal);
+        Assert.Null(run.Steps[1].ExitCode);
+        Assert.Empty(reporter.Warnings);
     }
 
     [Fact]
@@ -260,6 +273,7 @@ public sealed class LocalRunTests : IDisposable
         Assert.Equal("dev-j9", record.GetProperty("env").GetString());
         Assert.DoesNotContain("credentials.yaml", record.GetProperty("source").EnumerateArray().Select(e => e.GetString()));
         Assert.False(File.Exists(plan.CredentialsCopy));
+        Assert.All(plan.Steps, s => Assert.False(File.Exists(s.CredentialsPath), s.CredentialsPath));
         Assert.DoesNotContain(reporter.Lines.Concat(reporter.Warnings), l => l.Contains("SECRETXXX", StringComparison.Ordinal) || l.Contains("pw123", StringComparison.Ordinal));
     }
 
@@ -315,6 +329,29 @@ public sealed class LocalRunTests : IDisposable
     }
 
     [Fact]
+    public async Task Should_stop_a_local_step_at_the_pipelines_top_level_max_runtime()
+    {
+        // The defaults block's max_runtime applies to every runtime, not only to SageMaker (issue 11's first drift).
+        var pidFile = Path.Combine(_repo.Root, "pids3.txt");
+        var pipeline = Pipeline($$"""
+            max_runtime: 5
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, output_path: data, params: { mode: hang, pidfile: "{{pidFile.Replace("\\", "/", StringComparison.Ordinal)}}" } }
+            """);
+
+        var watch = Stopwatch.StartNew();
+        var (run, _, _) = await RunAsync(pipeline, "j11b");
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"took {watch.Elapsed}");
+        Assert.Equal(RlabsRunStatus.Failed, run.Status);
+        Assert.Contains("max_runtime (00:00:05)", run.Steps[0].FailureReason, StringComparison.Ordinal);
+        foreach (var pid in File.ReadAllText(pidFile).Split(' ').Select(int.Parse))
+        {
+            Assert.True(await ExitedAsync(pid), $"process {pid} is still running");
+        }
+    }
+
+    [Fact]
     public void Should_describe_the_plan_without_touching_disk()
     {
         var pipeline = Pipeline("""
@@ -322,8 +359,9 @@ public sealed class LocalRunTests : IDisposable
               - { name: a, job_suffix: A, code: step.py, output_path: data, params: { title: "a b" } }
             """);
 
-        var plan = LocalRunPlanner.Plan(new RunRequest { Pipeline = pipeline, JobId = "j12" });
-        var lines = plan.Describe().ToList();
+        var (runtime, plan) = LocalRuns.Plan(LocalRuns.Request(pipeline, "j12"));
+        using var _ = runtime;
+        var lines = runtime.Describe(plan).ToList();
 
         Assert.Contains(lines, l => l.Contains("job id j12", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("--title 'a b'", StringComparison.Ordinal));

@@ -1,4 +1,5 @@
-using Rlabs.Pipelines.Running.Containers;
+using Rlabs.Pipelines.Containers;
+using Rlabs.Pipelines.Local;
 
 namespace Rlabs.Pipelines.Tests.Running;
 

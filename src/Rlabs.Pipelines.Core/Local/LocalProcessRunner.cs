@@ -2,16 +2,17 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Rlabs.Pipelines.Planning;
+using Rlabs.Pipelines.Running;
 
-namespace Rlabs.Pipelines.Running;
+namespace Rlabs.Pipelines.Local;
 
 /// <summary>Runs each step's code script as a local Python process in a workspace laid out like the SageMaker container.</summary>
-public sealed class LocalProcessRunner : IStepRunner
+internal sealed class LocalProcessRunner : IStepRunner
 {
-    private readonly LocalRunPlan _plan;
+    private readonly LocalRunLayout _plan;
 
-    /// <summary>Creates a runner for a prepared plan (see <see cref="LocalRunPlanner.Prepare"/>).</summary>
-    public LocalProcessRunner(LocalRunPlan plan)
+    /// <summary>Creates a runner for a prepared run (see <see cref="LocalRunLayout.Prepare"/>).</summary>
+    public LocalProcessRunner(LocalRunLayout plan)
     {
         _plan = plan;
     }
@@ -43,7 +44,7 @@ public sealed class LocalProcessRunner : IStepRunner
         return outcome;
     }
 
-    private static async Task<StepOutcome> RunProcessAsync(LocalStepPlan step, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
+    private static async Task<StepOutcome> RunProcessAsync(LocalStepLayout step, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(step.Command[0])
         {
@@ -67,7 +68,7 @@ public sealed class LocalProcessRunner : IStepRunner
 
         using var log = new StepLog(step.LogPath, step.Step.Name, reporter);
         log.Note($"# {DateTimeOffset.Now:O} {CommandLine.Format(step.Command)}");
-        using var timeout = step.Step.MaxRuntime is { } limit ? new CancellationTokenSource(limit) : new CancellationTokenSource();
+        using var timeout = new CancellationTokenSource(step.MaxRuntime);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         using var process = new Process { StartInfo = info };
         try
@@ -98,7 +99,7 @@ public sealed class LocalProcessRunner : IStepRunner
             {
                 return new StepOutcome(RlabsRunStatus.Stopped, "Stopped by the user; the step's processes were killed.", lines);
             }
-            return new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.Step.MaxRuntime}) and was killed."), lines);
+            return new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.MaxRuntime}) and was killed."), lines);
         }
         stepRun.ExitCode = process.ExitCode;
         log.Note($"# exit code {process.ExitCode}");

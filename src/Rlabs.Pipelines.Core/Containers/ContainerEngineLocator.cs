@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
-namespace Rlabs.Pipelines.Running.Containers;
+namespace Rlabs.Pipelines.Containers;
 
 /// <summary>Where a container engine's API listens, and how that was decided (for messages).</summary>
 /// <param name="Uri">unix://, npipe://, tcp:// or http:// address of the engine's HTTP API.</param>

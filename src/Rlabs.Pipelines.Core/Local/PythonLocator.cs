@@ -1,4 +1,4 @@
-namespace Rlabs.Pipelines.Running;
+namespace Rlabs.Pipelines.Local;
 
 /// <summary>Finds the Python interpreter for local steps, the same way on Linux, macOS and Windows.</summary>
 public static class PythonLocator

@@ -1,6 +1,6 @@
 using Rlabs.Pipelines.Planning;
 
-namespace Rlabs.Pipelines.Running;
+namespace Rlabs.Pipelines.Local;
 
 /// <summary>
 /// A local step's workspace, laid out like /opt/ml/processing: staged before the step (code, requirements,
@@ -11,7 +11,7 @@ namespace Rlabs.Pipelines.Running;
 internal static class LocalWorkspace
 {
     /// <summary>Lays out input/code, input/requirements, input/data and output; null when ready, else why not.</summary>
-    public static string? Stage(LocalRunPlan plan, LocalStepPlan step)
+    public static string? Stage(LocalRunLayout plan, LocalStepLayout step)
     {
         var repository = plan.Request.Pipeline.RepositoryPath;
         if (Directory.Exists(step.StepDirectory))
@@ -25,6 +25,16 @@ internal static class LocalWorkspace
         }
         Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.CodeFile)!);
         File.Copy(code, step.Paths.CodeFile);
+
+        // Each step gets its own copy of the run's source zip, so every path it is handed lies in its workspace, as in a container.
+        Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.SourceCodeZip)!);
+        File.Copy(plan.SourceZip, step.Paths.SourceCodeZip);
+
+        if (step.CredentialsPath is { } credentials)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(credentials)!);
+            File.Copy(plan.CredentialsCopy!, credentials);
+        }
 
         Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.RequirementsPath)!);
         var requirements = Path.Combine(repository, step.Step.Requirements ?? StepContract.RequirementsName);
@@ -53,7 +63,7 @@ internal static class LocalWorkspace
             {
                 File.Copy(input, Path.Combine(dataFolder, Path.GetFileName(input)));
             }
-            else
+            else if (!step.Plan.InputEmpty)
             {
                 return $"The input data '{step.Step.InputData}' was not found at {input}. It is resolved against the data root ({plan.DataRoot}): an earlier step must write it (output lands in <output_path>/<job_id>/), or place it there before the run.";
             }

@@ -1,12 +1,13 @@
-using Rlabs.Pipelines.Running.Containers;
+using Rlabs.Pipelines.Containers;
+using Rlabs.Pipelines.Running;
 
-namespace Rlabs.Pipelines.Running;
+namespace Rlabs.Pipelines.Local;
 
 /// <summary>
-/// The runner of a local run: runs each step with the runtime of <see cref="RunRequest.LocalRuntime"/>, and
+/// The runner of a local run: runs each step with the runtime of <see cref="LocalRunLayout.Runtime"/>, and
 /// for Auto picks per step: Container when the engine answered and already has the step's image, else Process.
 /// </summary>
-public sealed class LocalStepRunner : IStepRunner, IDisposable
+internal sealed class LocalStepRunner : IStepRunner, IDisposable
 {
     /// <summary>How long Auto waits for an engine before it settles for processes.</summary>
     public static readonly TimeSpan AutoProbeTimeout = TimeSpan.FromSeconds(3);
@@ -14,13 +15,13 @@ public sealed class LocalStepRunner : IStepRunner, IDisposable
     /// <summary>How long Container waits for the engine before it gives up.</summary>
     public static readonly TimeSpan ContainerProbeTimeout = TimeSpan.FromSeconds(20);
 
-    private readonly LocalRunPlan _plan;
+    private readonly LocalRunLayout _plan;
     private readonly LocalProcessRunner _process;
     private readonly ContainerEngine? _engine;
     private readonly ContainerStepRunner? _container;
     private readonly string? _noContainerReason;
 
-    private LocalStepRunner(LocalRunPlan plan, ContainerEngine? engine, ContainerStepRunner? container, string? noContainerReason)
+    private LocalStepRunner(LocalRunLayout plan, ContainerEngine? engine, ContainerStepRunner? container, string? noContainerReason)
     {
         _plan = plan;
         _process = new LocalProcessRunner(plan);
@@ -30,7 +31,7 @@ public sealed class LocalStepRunner : IStepRunner, IDisposable
     }
 
     /// <inheritdoc/>
-    public string RuntimeName => _plan.Request.LocalRuntime.ToString();
+    public string RuntimeName => _plan.Runtime.ToString();
 
     /// <summary>The engine in use, when containers run.</summary>
     public ContainerEngineInfo? Engine { get; private set; }
@@ -39,14 +40,11 @@ public sealed class LocalStepRunner : IStepRunner, IDisposable
     /// Connects to the engine when the runtime needs one. With Container, an engine that does not answer is a
     /// <see cref="ContainerEngineException"/> (nothing has run yet); with Auto it only means processes.
     /// </summary>
-    public static async Task<LocalStepRunner> CreateAsync(LocalRunPlan plan, IRegistryLogin? login, IRunReporter reporter, CancellationToken cancellationToken) =>
-        await CreateAsync(plan, login, reporter, ContainerEngineLocator.Resolve, cancellationToken).ConfigureAwait(false);
-
-    internal static async Task<LocalStepRunner> CreateAsync(LocalRunPlan plan, IRegistryLogin? login, IRunReporter reporter, Func<ContainerEngineEndpoint> locate, CancellationToken cancellationToken)
+    public static async Task<LocalStepRunner> CreateAsync(LocalRunLayout plan, IRegistryLogin? login, IRunReporter reporter, Func<ContainerEngineEndpoint> locate, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(reporter);
-        var runtime = plan.Request.LocalRuntime;
+        var runtime = plan.Runtime;
         if (runtime == RlabsLocalRuntime.Process)
         {
             return new LocalStepRunner(plan, null, null, null);
@@ -92,7 +90,7 @@ public sealed class LocalStepRunner : IStepRunner, IDisposable
 
     private async Task<IStepRunner> ChooseAsync(int index, IRunReporter reporter, CancellationToken cancellationToken)
     {
-        switch (_plan.Request.LocalRuntime)
+        switch (_plan.Runtime)
         {
             case RlabsLocalRuntime.Process:
                 return _process;

@@ -3,8 +3,9 @@ using System.Net.Http;
 using System.Net.Sockets;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using Rlabs.Pipelines.Running;
 
-namespace Rlabs.Pipelines.Running.Containers;
+namespace Rlabs.Pipelines.Containers;
 
 /// <summary>The container engine cannot be reached, or cannot do what a step needs (image, container).</summary>
 public sealed class ContainerEngineException : Exception

@@ -2,16 +2,18 @@ using System.Globalization;
 using System.Text;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using Rlabs.Pipelines.Containers;
 using Rlabs.Pipelines.Planning;
+using Rlabs.Pipelines.Running;
 
-namespace Rlabs.Pipelines.Running.Containers;
+namespace Rlabs.Pipelines.Local;
 
 /// <summary>
 /// Runs each step in a container of its image, as SageMaker Processing would: the staged workspace
 /// bind-mounted read-only at /opt/ml/processing/input/..., the output folder writable at
 /// /opt/ml/processing/output, and the entrypoint and arguments of <see cref="StepContract.ContainerCommand"/>.
 /// </summary>
-public sealed class ContainerStepRunner : IStepRunner
+internal sealed class ContainerStepRunner : IStepRunner
 {
     /// <summary>Label put on every container this module creates, with the run's job id as value.</summary>
     public const string JobIdLabel = "rlabs.pipelines.job-id";
@@ -20,13 +22,13 @@ public sealed class ContainerStepRunner : IStepRunner
     public const string StepLabel = "rlabs.pipelines.step";
 
     private static readonly TimeSpan s_cleanupTimeout = TimeSpan.FromSeconds(30);
-    private readonly LocalRunPlan _plan;
+    private readonly LocalRunLayout _plan;
     private readonly ContainerEngine _engine;
     private readonly ContainerEngineInfo _engineInfo;
     private readonly IRegistryLogin? _login;
 
     /// <summary>Creates a runner for a prepared plan on an engine that answered <see cref="ContainerEngine.ProbeAsync"/>.</summary>
-    public ContainerStepRunner(LocalRunPlan plan, ContainerEngine engine, ContainerEngineInfo engineInfo, IRegistryLogin? login)
+    public ContainerStepRunner(LocalRunLayout plan, ContainerEngine engine, ContainerEngineInfo engineInfo, IRegistryLogin? login)
     {
         _plan = plan;
         _engine = engine;
@@ -84,7 +86,7 @@ public sealed class ContainerStepRunner : IStepRunner
     }
 
     /// <summary>What the engine is asked to create for a step.</summary>
-    internal CreateContainerParameters CreateParameters(LocalStepPlan step, string image)
+    internal CreateContainerParameters CreateParameters(LocalStepLayout step, string image)
     {
         var command = step.ContainerCommand;
         var root = StepContract.ContainerRoot;
@@ -105,9 +107,13 @@ public sealed class ContainerStepRunner : IStepRunner
         mounts.Add(new Mount { Type = "bind", Source = Path.GetFullPath(step.Paths.OutputDataPath), Target = command.Paths.OutputDataPath, ReadOnly = false });
 
         var environment = new Dictionary<string, string>(
-            StepContract.Environment(_plan.Request.Pipeline, step.Step, _plan.Request.JobId, _plan.CredentialsCopy is null ? null : StepContract.ContainerCredentialsPath),
+            step.Plan.Environment,
             StringComparer.Ordinal);
-        if (_plan.Request.Region is { Length: > 0 } region)
+        if (_plan.CredentialsCopy is not null)
+        {
+            environment[StepContract.CredentialsVariable] = StepContract.ContainerCredentialsPath;
+        }
+        if (_plan.Region is { Length: > 0 } region)
         {
             // SageMaker sets the job's region in the container; boto3 in a step relies on it.
             environment.TryAdd("AWS_REGION", region);
@@ -125,6 +131,7 @@ public sealed class ContainerStepRunner : IStepRunner
             Name = $"rlabs-{step.JobName}-{Guid.NewGuid().ToString("N")[..6]}".ToLowerInvariant(),
             Image = image,
             Entrypoint = [.. command.Entrypoint],
+            WorkingDir = root, // as the process runtime, which runs in the step workspace laid out like /opt/ml/processing
             Cmd = [.. command.Arguments],
             Env = [.. environment.Select(e => $"{e.Key}={e.Value}")],
             User = user,
@@ -149,7 +156,7 @@ public sealed class ContainerStepRunner : IStepRunner
 
     private static Mount ReadOnly(string source, string target) => new() { Type = "bind", Source = Path.GetFullPath(source), Target = target, ReadOnly = true };
 
-    private async Task<StepOutcome> RunContainerAsync(LocalStepPlan step, string image, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
+    private async Task<StepOutcome> RunContainerAsync(LocalStepLayout step, string image, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
     {
         var parameters = CreateParameters(step, image);
         using var log = new StepLog(step.LogPath, step.Step.Name, reporter);
@@ -167,7 +174,7 @@ public sealed class ContainerStepRunner : IStepRunner
             return new StepOutcome(RlabsRunStatus.Failed, $"The engine could not create the step's container: {ContainerEngine.ApiMessage(ex)}", []);
         }
 
-        using var timeout = step.Step.MaxRuntime is { } limit ? new CancellationTokenSource(limit) : new CancellationTokenSource();
+        using var timeout = new CancellationTokenSource(step.MaxRuntime);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         Task pump = Task.CompletedTask;
         try
@@ -202,7 +209,7 @@ public sealed class ContainerStepRunner : IStepRunner
             id = string.Empty;
             return byUser
                 ? new StepOutcome(RlabsRunStatus.Stopped, "Stopped by the user; the step's container was killed and removed.", log.Tail)
-                : new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.Step.MaxRuntime}) and its container was killed."), log.Tail);
+                : new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.MaxRuntime}) and its container was killed."), log.Tail);
         }
         finally
         {
@@ -214,7 +221,7 @@ public sealed class ContainerStepRunner : IStepRunner
         }
     }
 
-    private async Task RemoveAsync(string id, IRunReporter reporter, LocalStepPlan step)
+    private async Task RemoveAsync(string id, IRunReporter reporter, LocalStepLayout step)
     {
         // Not the run's token: Ctrl-C must still clean up what it interrupted.
         using var limit = new CancellationTokenSource(s_cleanupTimeout);

@@ -1,0 +1,119 @@
+using Rlabs.Pipelines.Planning;
+
+namespace Rlabs.Pipelines.Running;
+
+/// <summary>
+/// Drives every run, whatever its runtime: plans it, applies the input rules, prepares, runs the steps in
+/// order through <see cref="PipelineExecutor"/> and cleans up. A runtime only binds and runs single steps.
+/// </summary>
+public static class RunEngine
+{
+    /// <summary>Plans the request for <paramref name="runtime"/> and checks that the runtime can run it.</summary>
+    public static RunPlan Plan(RunRequest request, IPipelineRuntime runtime)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        var plan = RunPlanner.Plan(request, runtime.Region);
+        runtime.Validate(plan);
+        return plan;
+    }
+
+    /// <summary>The plan as -WhatIf shows it: the runtime's lines, then each step that would get an empty input folder.</summary>
+    public static async Task<IReadOnlyList<string>> DescribeAsync(RunPlan plan, IPipelineRuntime runtime, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(runtime);
+        var lines = runtime.Describe(plan).ToList();
+        foreach (var step in FirstInputs(plan))
+        {
+            var exists = await runtime.InputExistsAsync(plan, step, dryRun: true, cancellationToken).ConfigureAwait(false);
+            if (exists == false)
+            {
+                lines.Add($"Step '{step.Step.Name}': its input {runtime.InputLocation(plan, step)} does not exist and no earlier step writes it, so the step runs with an empty input folder");
+            }
+            else if (exists is null)
+            {
+                lines.Add($"Step '{step.Step.Name}': no earlier step writes its input {runtime.InputLocation(plan, step)}; when nothing is there, the step runs with an empty input folder");
+            }
+        }
+        return lines;
+    }
+
+    /// <summary>Runs the plan to its end (or, for a cloud run with NoWait, starts it); returns the run.</summary>
+    public static async Task<RlabsPipelineRun> RunAsync(RunPlan plan, IPipelineRuntime runtime, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(reporter);
+        await ApplyEmptyInputsAsync(plan, runtime, reporter, cancellationToken).ConfigureAwait(false);
+        RlabsPipelineRun? run = null;
+        var leftRunning = false;
+        try
+        {
+            run = await runtime.PrepareAsync(plan, reporter, cancellationToken).ConfigureAwait(false);
+            if (plan.Request.Cloud.NoWait && await runtime.StartWithoutWaitingAsync(plan, run, reporter, cancellationToken).ConfigureAwait(false))
+            {
+                leftRunning = true; // later steps still need what cleanup would remove
+                return run;
+            }
+            return await PipelineExecutor.RunAsync(run, new InputCheckingRunner(plan, runtime), reporter, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!leftRunning)
+            {
+                await runtime.CleanupAsync(plan, run).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The rule for a step whose input no earlier step writes (the first step of the seed's example, which
+    /// reads from a warehouse): when the input does not exist, the step runs with an empty input folder and
+    /// the user gets one warning. Decided here for every runtime, before anything is prepared.
+    /// </summary>
+    private static async Task ApplyEmptyInputsAsync(RunPlan plan, IPipelineRuntime runtime, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        foreach (var step in FirstInputs(plan))
+        {
+            if (await runtime.InputExistsAsync(plan, step, dryRun: false, cancellationToken).ConfigureAwait(false) == false)
+            {
+                step.InputEmpty = true;
+                reporter.Warning($"Step '{step.Step.Name}': its input_data '{step.Step.InputData}' does not exist ({runtime.InputLocation(plan, step)}) and no earlier step of the run writes it; the step runs with an empty input folder.");
+            }
+        }
+    }
+
+    private static IEnumerable<StepPlan> FirstInputs(RunPlan plan) => plan.Steps.Where(s => s.InputKey is not null && s.InputProducer is null);
+
+    /// <summary>
+    /// Fails a step whose input an earlier step was to write but did not, with a message that says so,
+    /// before the runtime tries (SageMaker would fail the job on an empty prefix with a vaguer reason).
+    /// </summary>
+    private sealed class InputCheckingRunner : IStepRunner
+    {
+        private readonly RunPlan _plan;
+        private readonly IPipelineRuntime _runtime;
+
+        public InputCheckingRunner(RunPlan plan, IPipelineRuntime runtime)
+        {
+            _plan = plan;
+            _runtime = runtime;
+        }
+
+        public string RuntimeName => _runtime.StepRunner.RuntimeName;
+
+        public async Task<StepOutcome> RunStepAsync(int index, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
+        {
+            var step = _plan.Steps[index];
+            if (step.InputProducer is { } producer
+                && await _runtime.InputExistsAsync(_plan, step, dryRun: false, cancellationToken).ConfigureAwait(false) == false)
+            {
+                return new StepOutcome(
+                    RlabsRunStatus.Failed,
+                    $"The input data '{step.Step.InputData}' was not found at {_runtime.InputLocation(_plan, step)}. Step '{producer}' writes its output there (output_path '{_plan.Steps.First(s => s.Step.Name == producer).Step.OutputPath}') but did not write it; check that step's code script.",
+                    []);
+            }
+            return await _runtime.StepRunner.RunStepAsync(index, stepRun, reporter, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
