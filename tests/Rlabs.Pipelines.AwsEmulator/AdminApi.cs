@@ -9,7 +9,7 @@ namespace Rlabs.Pipelines.AwsEmulator;
 /// <summary>
 /// Test control under <c>/_emulator/</c>, unsigned, for tests in other processes (Pester):
 /// GET/DELETE requests, POST/DELETE faults, POST reset, POST processing-job behaviour, POST EC2
-/// instances, POST log events.
+/// instances, POST log events, GET pipeline executions, POST pipeline step behaviour.
 /// </summary>
 public sealed class AdminApi
 {
@@ -98,6 +98,15 @@ public sealed class AdminApi
                 return true;
             case ("POST", "/sts/web-identity"):
                 _emulator.Sts.Trust(await ReadAsync<WebIdentityTrust>(http).ConfigureAwait(false));
+                http.Response.StatusCode = 204;
+                return true;
+            case ("GET", "/sagemaker/pipeline-executions"):
+                var pipelineName = http.Request.Query["pipelineName"].ToString();
+                http.Response.ContentType = "application/json";
+                await http.Response.WriteAsync(_emulator.SageMaker.Pipelines.Snapshot(pipelineName.Length == 0 ? null : pipelineName).ToJsonString()).ConfigureAwait(false);
+                return true;
+            case ("POST", "/sagemaker/pipeline-step-behaviour"):
+                _emulator.SageMaker.Pipelines.SetStepBehaviour(await ReadAsync<PipelineStepBehaviour>(http).ConfigureAwait(false));
                 http.Response.StatusCode = 204;
                 return true;
             case ("POST", "/ec2/instances"):

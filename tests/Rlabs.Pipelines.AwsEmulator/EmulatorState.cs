@@ -33,6 +33,7 @@ public sealed class EmulatorState
         SageMaker = new SageMakerService(Load("sagemaker"), Logs);
         S3 = new S3Service(Load("s3")) { AccountId = options.AccountId };
         SageMaker.Executor = new LocalProcessingJobExecutor(S3);
+        SageMaker.Pipelines.ReadS3Object = S3.GetObjectBytes;
         Ec2 = new Ec2Service(Load("ec2"));
         Add(Logs);
         Add(SageMaker);

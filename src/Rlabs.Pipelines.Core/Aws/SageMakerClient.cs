@@ -223,7 +223,7 @@ public sealed class ListProcessingJobsResponse
     public string? NextToken { get; init; }
 }
 
-/// <summary>The SageMaker Processing calls of a cloud run (JSON 1.1, target prefix <c>SageMaker</c>).</summary>
+/// <summary>The SageMaker Processing and SageMaker Pipelines calls of a cloud run (JSON 1.1, target prefix <c>SageMaker</c>).</summary>
 public sealed class SageMakerClient
 {
     private readonly AwsJsonProtocolClient _client;
@@ -275,7 +275,152 @@ public sealed class SageMakerClient
         while (!string.IsNullOrEmpty(token));
     }
 
+    public Task<PipelineArnResponse> CreatePipelineAsync(CreatePipelineRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return _client.InvokeAsync<CreatePipelineRequest, PipelineArnResponse>(
+            "CreatePipeline", request with { ClientRequestToken = request.ClientRequestToken ?? NewToken() }, cancellationToken);
+    }
+
+    public Task<PipelineArnResponse> UpdatePipelineAsync(UpdatePipelineRequest request, CancellationToken cancellationToken) =>
+        _client.InvokeAsync<UpdatePipelineRequest, PipelineArnResponse>("UpdatePipeline", request, cancellationToken);
+
+    /// <param name="pipelineName">The pipeline's name or ARN.</param>
+    public Task<DescribePipelineResponse> DescribePipelineAsync(string pipelineName, CancellationToken cancellationToken) =>
+        _client.InvokeAsync<PipelineNameRequest, DescribePipelineResponse>("DescribePipeline", new PipelineNameRequest(pipelineName), cancellationToken);
+
+    public Task<PipelineArnResponse> DeletePipelineAsync(string pipelineName, string? clientRequestToken, CancellationToken cancellationToken) =>
+        _client.InvokeAsync<DeletePipelineRequest, PipelineArnResponse>(
+            "DeletePipeline", new DeletePipelineRequest(pipelineName, clientRequestToken ?? NewToken()), cancellationToken);
+
+    public Task<ListPipelinesResponse> ListPipelinesAsync(ListPipelinesRequest request, CancellationToken cancellationToken) =>
+        _client.InvokeAsync<ListPipelinesRequest, ListPipelinesResponse>("ListPipelines", request, cancellationToken);
+
+    /// <summary>Starts an execution; the same <see cref="StartPipelineExecutionRequest.ClientRequestToken"/> never starts a second one.</summary>
+    public Task<PipelineExecutionArnResponse> StartPipelineExecutionAsync(StartPipelineExecutionRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return _client.InvokeAsync<StartPipelineExecutionRequest, PipelineExecutionArnResponse>(
+            "StartPipelineExecution", request with { ClientRequestToken = request.ClientRequestToken ?? NewToken() }, cancellationToken);
+    }
+
+    public Task<DescribePipelineExecutionResponse> DescribePipelineExecutionAsync(string pipelineExecutionArn, CancellationToken cancellationToken) =>
+        _client.InvokeAsync<ExecutionArnRequest, DescribePipelineExecutionResponse>(
+            "DescribePipelineExecution", new ExecutionArnRequest(pipelineExecutionArn), cancellationToken);
+
+    public Task<ListPipelineExecutionsResponse> ListPipelineExecutionsAsync(ListPipelineExecutionsRequest request, CancellationToken cancellationToken) =>
+        _client.InvokeAsync<ListPipelineExecutionsRequest, ListPipelineExecutionsResponse>("ListPipelineExecutions", request, cancellationToken);
+
+    /// <summary>Every page of <see cref="ListPipelineExecutionsAsync"/>, following NextToken.</summary>
+    public async IAsyncEnumerable<PipelineExecutionSummary> ListAllPipelineExecutionsAsync(
+        ListPipelineExecutionsRequest request,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        string? token = null;
+        do
+        {
+            var page = await ListPipelineExecutionsAsync(new ListPipelineExecutionsRequest
+            {
+                PipelineName = request.PipelineName,
+                CreatedAfter = request.CreatedAfter,
+                CreatedBefore = request.CreatedBefore,
+                SortBy = request.SortBy,
+                SortOrder = request.SortOrder,
+                MaxResults = request.MaxResults,
+                NextToken = token,
+            }, cancellationToken).ConfigureAwait(false);
+            foreach (var summary in page.PipelineExecutionSummaries)
+            {
+                yield return summary;
+            }
+
+            token = page.NextToken;
+        }
+        while (!string.IsNullOrEmpty(token));
+    }
+
+    public Task<ListPipelineExecutionStepsResponse> ListPipelineExecutionStepsAsync(ListPipelineExecutionStepsRequest request, CancellationToken cancellationToken) =>
+        _client.InvokeAsync<ListPipelineExecutionStepsRequest, ListPipelineExecutionStepsResponse>("ListPipelineExecutionSteps", request, cancellationToken);
+
+    /// <summary>Every started step of an execution, all pages, in <paramref name="sortOrder"/> of start time (SageMaker's default: newest first).</summary>
+    public async Task<IReadOnlyList<PipelineExecutionStep>> ListAllPipelineExecutionStepsAsync(string pipelineExecutionArn, string? sortOrder, CancellationToken cancellationToken)
+    {
+        var steps = new List<PipelineExecutionStep>();
+        string? token = null;
+        do
+        {
+            var page = await ListPipelineExecutionStepsAsync(new ListPipelineExecutionStepsRequest
+            {
+                PipelineExecutionArn = pipelineExecutionArn,
+                SortOrder = sortOrder,
+                NextToken = token,
+            }, cancellationToken).ConfigureAwait(false);
+            steps.AddRange(page.PipelineExecutionSteps);
+            token = page.NextToken;
+        }
+        while (!string.IsNullOrEmpty(token));
+        return steps;
+    }
+
+    /// <summary>Stops the execution's running steps and their jobs; the execution ends Stopped.</summary>
+    public Task<PipelineExecutionArnResponse> StopPipelineExecutionAsync(string pipelineExecutionArn, string? clientRequestToken, CancellationToken cancellationToken) =>
+        _client.InvokeAsync<ExecutionTokenRequest, PipelineExecutionArnResponse>(
+            "StopPipelineExecution", new ExecutionTokenRequest(pipelineExecutionArn, clientRequestToken ?? NewToken(), null), cancellationToken);
+
+    /// <summary>Reruns the failed and stopped steps (and the ones they held back) of a Failed or Stopped execution, under the same ARN.</summary>
+    public Task<PipelineExecutionArnResponse> RetryPipelineExecutionAsync(string pipelineExecutionArn, string? clientRequestToken,
+        ParallelismConfiguration? parallelismConfiguration, CancellationToken cancellationToken) =>
+        _client.InvokeAsync<ExecutionTokenRequest, PipelineExecutionArnResponse>(
+            "RetryPipelineExecution", new ExecutionTokenRequest(pipelineExecutionArn, clientRequestToken ?? NewToken(), parallelismConfiguration), cancellationToken);
+
+    /// <summary>Adds or replaces tags on a SageMaker resource (pipeline, processing job); returns the tags given.</summary>
+    public async Task<IReadOnlyList<AwsTag>> AddTagsAsync(string resourceArn, IReadOnlyList<AwsTag> tags, CancellationToken cancellationToken) =>
+        (await _client.InvokeAsync<AddTagsRequest, TagsPage>("AddTags", new AddTagsRequest(resourceArn, tags), cancellationToken).ConfigureAwait(false)).Tags;
+
+    /// <summary>Every tag of a SageMaker resource, following NextToken.</summary>
+    public async Task<IReadOnlyList<AwsTag>> ListTagsAsync(string resourceArn, CancellationToken cancellationToken)
+    {
+        var tags = new List<AwsTag>();
+        string? token = null;
+        do
+        {
+            var page = await _client.InvokeAsync<ListTagsRequest, TagsPage>("ListTags", new ListTagsRequest(resourceArn, token), cancellationToken).ConfigureAwait(false);
+            tags.AddRange(page.Tags);
+            token = page.NextToken;
+        }
+        while (!string.IsNullOrEmpty(token));
+        return tags;
+    }
+
+    public async Task DeleteTagsAsync(string resourceArn, IReadOnlyList<string> tagKeys, CancellationToken cancellationToken) =>
+        await _client.InvokeAsync<DeleteTagsRequest, EmptyResponse>("DeleteTags", new DeleteTagsRequest(resourceArn, tagKeys), cancellationToken).ConfigureAwait(false);
+
+    // botocore fills idempotency tokens with a UUID4 when the caller gives none; so do we.
+    private static string NewToken() => Guid.NewGuid().ToString();
+
     private sealed record NameRequest(string ProcessingJobName);
+
+    private sealed record PipelineNameRequest(string PipelineName);
+
+    private sealed record DeletePipelineRequest(string PipelineName, string ClientRequestToken);
+
+    private sealed record ExecutionArnRequest(string PipelineExecutionArn);
+
+    private sealed record ExecutionTokenRequest(string PipelineExecutionArn, string ClientRequestToken, ParallelismConfiguration? ParallelismConfiguration);
+
+    private sealed record AddTagsRequest(string ResourceArn, IReadOnlyList<AwsTag> Tags);
+
+    private sealed record ListTagsRequest(string ResourceArn, string? NextToken);
+
+    private sealed record DeleteTagsRequest(string ResourceArn, IReadOnlyList<string> TagKeys);
+
+    private sealed class TagsPage
+    {
+        public IReadOnlyList<AwsTag> Tags { get; init; } = [];
+
+        public string? NextToken { get; init; }
+    }
 }
 
 /// <summary>Operations whose response has no members.</summary>

@@ -28,16 +28,23 @@ public sealed class ValidationResult
 /// </summary>
 public static class ModelValidator
 {
-    public static ValidationResult Validate(BotocoreModel model, string shapeName, JsonNode? value)
+    /// <param name="deferred">Values this check leaves alone because they are only known later (a pipeline
+    /// definition's <c>{"Get": …}</c> expressions stand where the model expects a string or a number).</param>
+    public static ValidationResult Validate(BotocoreModel model, string shapeName, JsonNode? value, Func<JsonNode, bool>? deferred = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var result = new ValidationResult();
-        Walk(model, shapeName, value ?? new JsonObject(), string.Empty, result);
+        Walk(model, shapeName, value ?? new JsonObject(), string.Empty, result, deferred ?? (_ => false));
         return result;
     }
 
-    private static void Walk(BotocoreModel model, string shapeName, JsonNode value, string path, ValidationResult result)
+    private static void Walk(BotocoreModel model, string shapeName, JsonNode value, string path, ValidationResult result, Func<JsonNode, bool> deferred)
     {
+        if (deferred(value))
+        {
+            return;
+        }
+
         var shape = model.Shape(shapeName);
         var type = (string)shape["type"]!;
         switch (type)
@@ -65,7 +72,7 @@ public static class ModelValidator
                         continue;
                     }
 
-                    Walk(model, (string)member.Value!["shape"]!, child!, memberPath, result);
+                    Walk(model, (string)member.Value!["shape"]!, child!, memberPath, result, deferred);
                 }
 
                 break;
@@ -87,7 +94,7 @@ public static class ModelValidator
                         continue;
                     }
 
-                    Walk(model, memberShape, array[i]!, $"{path}.{i + 1}.member", result);
+                    Walk(model, memberShape, array[i]!, $"{path}.{i + 1}.member", result, deferred);
                 }
 
                 break;
@@ -104,14 +111,14 @@ public static class ModelValidator
                 var valueShape = (string)shape["value"]!["shape"]!;
                 foreach (var entry in map)
                 {
-                    Walk(model, keyShape, JsonValue.Create(entry.Key), $"{path}.{entry.Key}.key", result);
+                    Walk(model, keyShape, JsonValue.Create(entry.Key), $"{path}.{entry.Key}.key", result, deferred);
                     if (entry.Value is null)
                     {
                         result.ConstraintErrors.Add($"Value null at '{path}.{entry.Key}.value' failed to satisfy constraint: Member must not be null");
                         continue;
                     }
 
-                    Walk(model, valueShape, entry.Value, $"{path}.{entry.Key}.value", result);
+                    Walk(model, valueShape, entry.Value, $"{path}.{entry.Key}.value", result, deferred);
                 }
 
                 break;

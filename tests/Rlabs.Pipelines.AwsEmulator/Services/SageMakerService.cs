@@ -27,13 +27,18 @@ public interface IProcessingJobExecutor
     Task<(bool Succeeded, string? FailureReason)> RunAsync(JsonObject job, Action<string> log, CancellationToken cancellationToken);
 }
 
-/// <summary>SageMaker Processing: jobs move InProgress → Completed/Failed, or Stopping → Stopped.</summary>
+/// <summary>SageMaker Processing: jobs move InProgress → Completed/Failed, or Stopping → Stopped. SageMaker
+/// Pipelines (<see cref="SageMakerPipelineService"/>) run their steps as such jobs; tags belong to either.</summary>
 public sealed class SageMakerService : IEmulatedService
 {
     public const string LogGroup = "/aws/sagemaker/ProcessingJobs";
 
+    private static readonly string[] s_jobOperations =
+        ["CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob", "ListProcessingJobs", "AddTags", "ListTags", "DeleteTags"];
+
     private readonly Dictionary<string, Job> _jobs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ProcessingJobBehaviour> _behaviours = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<(string Key, string Value)>> _tags = new(StringComparer.Ordinal);
     private readonly LogsService _logs;
     private ProcessingJobBehaviour _default = new();
 
@@ -41,16 +46,19 @@ public sealed class SageMakerService : IEmulatedService
     {
         Model = model;
         _logs = logs;
+        Pipelines = new SageMakerPipelineService(this, model);
+        Operations = new HashSet<string>(
+            s_jobOperations.Concat(SageMakerPipelineService.OperationNames),
+            StringComparer.Ordinal);
     }
+
+    public SageMakerPipelineService Pipelines { get; }
 
     public string Name => "sagemaker";
 
     public BotocoreModel Model { get; }
 
-    public IReadOnlySet<string> Operations { get; } = new HashSet<string>(StringComparer.Ordinal)
-    {
-        "CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob", "ListProcessingJobs",
-    };
+    public IReadOnlySet<string> Operations { get; }
 
     public IProcessingJobExecutor? Executor { get; set; }
 
@@ -72,9 +80,16 @@ public sealed class SageMakerService : IEmulatedService
 
     public void Reset()
     {
+        Pipelines.Reset();
         lock (_jobs)
         {
+            foreach (var job in _jobs.Values)
+            {
+                job.Cancellation.Cancel();
+            }
+
             _jobs.Clear();
+            _tags.Clear();
             _behaviours.Clear();
             _default = new ProcessingJobBehaviour();
         }
@@ -82,6 +97,20 @@ public sealed class SageMakerService : IEmulatedService
 
     public JsonObject Invoke(string operation, JsonObject input, RequestContext context)
     {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(context);
+
+        // Pipelines take their own lock first and this one inside it, never the other way round.
+        if (SageMakerPipelineService.OperationNames.Contains(operation))
+        {
+            return Pipelines.Invoke(operation, input, context);
+        }
+
+        if (operation is "AddTags" or "ListTags" or "DeleteTags")
+        {
+            return Tags(operation, input);
+        }
+
         lock (_jobs)
         {
             foreach (var job in _jobs.Values)
@@ -103,22 +132,120 @@ public sealed class SageMakerService : IEmulatedService
     private JsonObject Create(JsonObject input, RequestContext context)
     {
         var name = Json.Str(input, "ProcessingJobName")!;
-        var arn = $"arn:aws:sagemaker:{context.Region}:{context.AccountId}:processing-job/{name.ToLowerInvariant()}";
+        return CreateLocked(input, _behaviours.GetValueOrDefault(name) ?? _default, context.Region, context.AccountId, context.Now);
+    }
+
+    /// <summary>Creates the job of a pipeline step (SageMaker Pipelines calls CreateProcessingJob itself; the client never sees it).</summary>
+    internal string CreateForPipeline(JsonObject request, ProcessingJobBehaviour behaviour, string region, string accountId)
+    {
+        lock (_jobs)
+        {
+            return (string)CreateLocked(request, behaviour, region, accountId, DateTimeOffset.UtcNow)["ProcessingJobArn"]!;
+        }
+    }
+
+    /// <summary>The job's DescribeProcessingJob answer, its status brought up to now.</summary>
+    internal JsonObject PollForPipeline(string name)
+    {
+        lock (_jobs)
+        {
+            var job = Find(name);
+            Advance(job, DateTimeOffset.UtcNow);
+            return job.Describe();
+        }
+    }
+
+    /// <summary>Stops a pipeline step's job if it still runs (a stopped execution stops its running jobs).</summary>
+    internal void StopForPipeline(string name)
+    {
+        lock (_jobs)
+        {
+            if (_jobs.TryGetValue(name, out var job) && job.Status == "InProgress")
+            {
+                job.Cancellation.Cancel();
+                job.SetStatus("Stopping", DateTimeOffset.UtcNow);
+                job.StopRequestedAt = DateTimeOffset.UtcNow;
+            }
+        }
+    }
+
+    /// <summary>Replaces the tags of <paramref name="arn"/> with those of a create request.</summary>
+    internal void SetTags(string arn, JsonArray? tags)
+    {
+        lock (_jobs)
+        {
+            _tags[arn] = (tags ?? []).Select(t => ((string)t!["Key"]!, (string)t["Value"]!)).ToList();
+        }
+    }
+
+    private JsonObject Tags(string operation, JsonObject input)
+    {
+        var arn = Json.Str(input, "ResourceArn")!;
+        var known = Pipelines.Exists(arn);
+        lock (_jobs)
+        {
+            if (!known && !_jobs.Values.Any(j => (string?)j.Data["ProcessingJobArn"] == arn))
+            {
+                throw new EmulatorError("ResourceNotFound", $"Resource {arn} does not exist.");
+            }
+
+            var tags = _tags.TryGetValue(arn, out var list) ? list : _tags[arn] = [];
+            switch (operation)
+            {
+                case "AddTags":
+                    foreach (var tag in input["Tags"]!.AsArray())
+                    {
+                        var key = (string)tag!["Key"]!;
+                        tags.RemoveAll(t => t.Key == key);
+                        tags.Add((key, (string)tag["Value"]!));
+                    }
+
+                    if (tags.Count > 50)
+                    {
+                        throw new EmulatorError("ResourceLimitExceeded", $"Resource {arn} would have more than 50 tags.");
+                    }
+
+                    return new JsonObject { ["Tags"] = TagList(tags) };
+                case "DeleteTags":
+                    var keys = input["TagKeys"]!.AsArray().Select(k => (string)k!).ToHashSet(StringComparer.Ordinal);
+                    tags.RemoveAll(t => keys.Contains(t.Key));
+                    return [];
+                default:
+                    var offset = Json.Str(input, "NextToken") is { } token ? int.Parse(token, System.Globalization.CultureInfo.InvariantCulture) : 0;
+                    var page = tags.Skip(offset).Take(Json.Int(input, "MaxResults") ?? 50).ToList();
+                    var result = new JsonObject { ["Tags"] = TagList(page) };
+                    if (offset + page.Count < tags.Count)
+                    {
+                        result["NextToken"] = (offset + page.Count).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    }
+
+                    return result;
+            }
+        }
+    }
+
+    private static JsonArray TagList(IEnumerable<(string Key, string Value)> tags) =>
+        new(tags.Select(t => (JsonNode)new JsonObject { ["Key"] = t.Key, ["Value"] = t.Value }).ToArray());
+
+    private JsonObject CreateLocked(JsonObject input, ProcessingJobBehaviour behaviour, string region, string accountId, DateTimeOffset now)
+    {
+        var name = Json.Str(input, "ProcessingJobName")!;
+        var arn = $"arn:aws:sagemaker:{region}:{accountId}:processing-job/{name.ToLowerInvariant()}";
         if (_jobs.ContainsKey(name))
         {
             throw new EmulatorError("ResourceInUse", $"Job name must be unique within an AWS account and region, and a job with this name already exists ({arn})");
         }
 
-        var behaviour = _behaviours.GetValueOrDefault(name) ?? _default;
         var description = (JsonObject)input.DeepClone();
         description.Remove("Tags");
         description["ProcessingJobArn"] = arn;
-        var job = new Job(description, behaviour, context.Now, context.Region);
-        job.SetStatus("InProgress", context.Now);
-        job.Data["ProcessingStartTime"] = Json.Epoch(context.Now);
+        var job = new Job(description, behaviour, now, region);
+        job.SetStatus("InProgress", now);
+        job.Data["ProcessingStartTime"] = Json.Epoch(now);
         _jobs[name] = job;
-        _logs.CreateStream(LogGroup, job.LogStream, context.Now);
-        _logs.Append(LogGroup, job.LogStream, context.Now, [$"Processing job {name} started on {input["ProcessingResources"]?["ClusterConfig"]?["InstanceType"]}."]);
+        _tags[arn] = (input["Tags"] as JsonArray ?? []).Select(t => ((string)t!["Key"]!, (string)t["Value"]!)).ToList();
+        _logs.CreateStream(LogGroup, job.LogStream, now);
+        _logs.Append(LogGroup, job.LogStream, now, [$"Processing job {name} started on {input["ProcessingResources"]?["ClusterConfig"]?["InstanceType"]}."]);
 
         if (behaviour.Execute && Executor is not null)
         {

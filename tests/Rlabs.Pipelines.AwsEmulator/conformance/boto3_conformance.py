@@ -310,7 +310,126 @@ def ecr():
               and data["expiresAt"].timestamp() > time.time(), str(data))
 
 
-for section in (sagemaker, logs, s3, sts_and_ec2, iam_lambda_events, ecr):
+def wait_execution(sm, arn, until=lambda e: e["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped"), seconds=60):
+    deadline = time.time() + seconds
+    while True:
+        execution = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+        if until(execution) or time.time() > deadline:
+            return execution
+        time.sleep(0.1)
+
+
+def shell_step(name, command, bucket, inputs=(), depends_on=None):
+    """A Processing step whose command is a shell line; the emulator runs it for real."""
+    step = {
+        "Name": name,
+        "Type": "Processing",
+        "Arguments": {
+            "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.t3.medium", "VolumeSizeInGB": 30}},
+            "AppSpecification": {"ImageUri": "img:latest", "ContainerEntrypoint": ["/bin/sh", "-c", command]},
+            "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/rlabs",
+            "ProcessingInputs": [{"InputName": f"in{i}", "S3Input": {"S3Uri": uri, "LocalPath": f"/opt/ml/processing/input/in{i}",
+                                                                      "S3DataType": "S3Prefix", "S3InputMode": "File"}}
+                                 for i, uri in enumerate(inputs)],
+            "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out", "S3Output": {
+                "S3Uri": {"Std:Join": {"On": "/", "Values": [f"s3://{bucket}/runs", {"Get": "Parameters.JobId"},
+                                                             {"Get": "Execution.PipelineExecutionId"}, name]}},
+                "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]},
+        },
+    }
+    if depends_on:
+        step["DependsOn"] = depends_on
+    return step
+
+
+def pipelines():
+    sm = client("sagemaker")
+    s3c = client("s3")
+    bucket = f"pipelines-{RUN}"
+    s3c.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    name = f"conf-pipe-{RUN}"
+    definition = {
+        "Version": "2020-12-01",
+        "Parameters": [{"Name": "JobId", "Type": "String", "DefaultValue": "0"}],
+        "Steps": [
+            shell_step("A", "echo hello > /opt/ml/processing/output/a.txt", bucket),
+            shell_step("B", "cat /opt/ml/processing/input/in0/a.txt > /opt/ml/processing/output/b.txt", bucket,
+                       inputs=[{"Get": "Steps.A.ProcessingOutputConfig.Outputs['out'].S3Output.S3Uri"}]),
+        ],
+    }
+    created = op("sagemaker", "CreatePipeline", lambda: sm.create_pipeline(
+        PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=f"arn:aws:iam::{ACCOUNT}:role/rlabs",
+        Tags=[{"Key": "rlabs:project", "Value": "conformance"}]))
+    if not created:
+        return
+    pipeline_arn = created["PipelineArn"]
+    check("CreatePipeline", pipeline_arn == f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{name}", pipeline_arn)
+    described = op("sagemaker", "DescribePipeline", lambda: sm.describe_pipeline(PipelineName=name))
+    if described:
+        check("DescribePipeline", json.loads(described["PipelineDefinition"]) == definition and hasattr(described["CreationTime"], "year"), str(described))
+    op("sagemaker", "UpdatePipeline", lambda: sm.update_pipeline(PipelineName=name, PipelineDescription="updated"))
+    check("UpdatePipeline", sm.describe_pipeline(PipelineName=pipeline_arn)["PipelineDescription"] == "updated")
+    listed = op("sagemaker", "ListPipelines", lambda: sm.list_pipelines(PipelineNamePrefix=name))
+    if listed:
+        check("ListPipelines", [p["PipelineName"] for p in listed["PipelineSummaries"]] == [name], str(listed))
+
+    token = "conformance-" + RUN + "-" + "0" * 24
+    start = dict(PipelineName=name, PipelineParameters=[{"Name": "JobId", "Value": "j1"}], ClientRequestToken=token)
+    started = op("sagemaker", "StartPipelineExecution", lambda: sm.start_pipeline_execution(**start))
+    if started:
+        arn = started["PipelineExecutionArn"]
+        check("StartPipelineExecution.idempotent", sm.start_pipeline_execution(**start)["PipelineExecutionArn"] == arn)
+        execution = wait_execution(sm, arn)
+        covered.add("sagemaker.DescribePipelineExecution")
+        check("DescribePipelineExecution", execution["PipelineExecutionStatus"] == "Succeeded" and hasattr(execution["CreationTime"], "year"), str(execution))
+        executions = op("sagemaker", "ListPipelineExecutions", lambda: sm.list_pipeline_executions(PipelineName=name))
+        if executions:
+            check("ListPipelineExecutions", [e["PipelineExecutionArn"] for e in executions["PipelineExecutionSummaries"]] == [arn], str(executions))
+        steps = op("sagemaker", "ListPipelineExecutionSteps", lambda: sm.list_pipeline_execution_steps(PipelineExecutionArn=arn, SortOrder="Ascending"))
+        if steps:
+            check("ListPipelineExecutionSteps", [(s["StepName"], s["StepStatus"]) for s in steps["PipelineExecutionSteps"]] == [("A", "Succeeded"), ("B", "Succeeded")]
+                  and all(":processing-job/pipelines-" in s["Metadata"]["ProcessingJob"]["Arn"] for s in steps["PipelineExecutionSteps"]), str(steps))
+        execution_id = arn.rsplit("/", 1)[1]
+        output = s3c.get_object(Bucket=bucket, Key=f"runs/j1/{execution_id}/B/b.txt")["Body"].read()
+        check("PipelineExecution.output", output == b"hello\n", repr(output))
+        expect_error("RetryPipelineExecution.succeeded", "ValidationException", lambda: sm.retry_pipeline_execution(PipelineExecutionArn=arn))
+
+    slow_name = name + "-slow"
+    slow = {"Version": "2020-12-01", "Parameters": [{"Name": "JobId", "Type": "String", "DefaultValue": "0"}],
+            "Steps": [shell_step("Sleep", "sleep 30", bucket)]}
+    sm.create_pipeline(PipelineName=slow_name, PipelineDefinition=json.dumps(slow), RoleArn=f"arn:aws:iam::{ACCOUNT}:role/rlabs")
+    slow_arn = sm.start_pipeline_execution(PipelineName=slow_name)["PipelineExecutionArn"]
+
+    def step_running(_):
+        listed_steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=slow_arn)["PipelineExecutionSteps"]
+        return bool(listed_steps) and listed_steps[0]["StepStatus"] == "Executing"
+
+    wait_execution(sm, slow_arn, step_running)
+    op("sagemaker", "StopPipelineExecution", lambda: sm.stop_pipeline_execution(PipelineExecutionArn=slow_arn))
+    stopped = wait_execution(sm, slow_arn)
+    check("StopPipelineExecution", stopped["PipelineExecutionStatus"] == "Stopped", str(stopped))
+    op("sagemaker", "RetryPipelineExecution", lambda: sm.retry_pipeline_execution(PipelineExecutionArn=slow_arn))
+    check("RetryPipelineExecution", sm.describe_pipeline_execution(PipelineExecutionArn=slow_arn)["PipelineExecutionStatus"] == "Executing")
+    sm.stop_pipeline_execution(PipelineExecutionArn=slow_arn)
+    check("RetryPipelineExecution.stopped", wait_execution(sm, slow_arn)["PipelineExecutionStatus"] == "Stopped")
+
+    op("sagemaker", "AddTags", lambda: sm.add_tags(ResourceArn=pipeline_arn, Tags=[{"Key": "owner", "Value": "data"}]))
+    op("sagemaker", "DeleteTags", lambda: sm.delete_tags(ResourceArn=pipeline_arn, TagKeys=["rlabs:project"]))
+    tags = op("sagemaker", "ListTags", lambda: sm.list_tags(ResourceArn=pipeline_arn))
+    if tags:
+        check("ListTags", tags["Tags"] == [{"Key": "owner", "Value": "data"}], str(tags))
+    deleted = op("sagemaker", "DeletePipeline", lambda: sm.delete_pipeline(PipelineName=name))
+    if deleted:
+        check("DeletePipeline", deleted["PipelineArn"] == pipeline_arn, str(deleted))
+    sm.delete_pipeline(PipelineName=slow_name)
+    expect_error("DescribePipeline.missing", "ResourceNotFound", lambda: sm.describe_pipeline(PipelineName=name))
+    cyclic = dict(definition, Steps=[dict(definition["Steps"][0], DependsOn=["B"]), definition["Steps"][1]])
+    expect_error("CreatePipeline.cycle", "ValidationException", lambda: sm.create_pipeline(
+        PipelineName=name + "-cycle", PipelineDefinition=json.dumps(cyclic), RoleArn=f"arn:aws:iam::{ACCOUNT}:role/rlabs"))
+    expect_error("StartPipelineExecution.missing", "ResourceNotFound", lambda: sm.start_pipeline_execution(PipelineName="missing-" + RUN))
+
+
+for section in (sagemaker, pipelines, logs, s3, sts_and_ec2, iam_lambda_events, ecr):
     try:
         section()
     except Exception:  # noqa: BLE001 - a crash in one section must not hide the others
