@@ -286,6 +286,7 @@ public sealed class SageMakerClient
         _client.InvokeAsync<UpdatePipelineRequest, PipelineArnResponse>("UpdatePipeline", request, cancellationToken);
 
     /// <param name="pipelineName">The pipeline's name or ARN.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
     public Task<DescribePipelineResponse> DescribePipelineAsync(string pipelineName, CancellationToken cancellationToken) =>
         _client.InvokeAsync<PipelineNameRequest, DescribePipelineResponse>("DescribePipeline", new PipelineNameRequest(pipelineName), cancellationToken);
 
