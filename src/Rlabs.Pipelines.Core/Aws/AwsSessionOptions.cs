@@ -5,7 +5,7 @@ namespace Rlabs.Pipelines.Aws;
 /// common parameters. Every member is optional; <see cref="AwsSession"/> fills the gaps from the
 /// seed's credentials file and then from the SDK's default chain.
 /// </summary>
-public sealed class AwsSessionOptions
+public sealed record AwsSessionOptions
 {
     /// <summary>Profile in the shared config/credentials files (AWS.Tools <c>-ProfileName</c>).</summary>
     public string? ProfileName { get; init; }

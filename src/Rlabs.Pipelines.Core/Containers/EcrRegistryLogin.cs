@@ -25,17 +25,9 @@ public sealed class EcrRegistryLogin : IRegistryLogin
     public static EcrRegistryLogin FromOptions(AwsSessionOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return new EcrRegistryLogin(region => AwsSession.Create(new AwsSessionOptions
-        {
-            ProfileName = options.ProfileName,
-            Region = region,
-            AccessKey = options.AccessKey,
-            SecretKey = options.SecretKey,
-            SessionToken = options.SessionToken,
-            EndpointUrl = options.EndpointUrl,
-            AllowInsecureEndpoint = options.AllowInsecureEndpoint,
-            CredentialsFile = options.CredentialsFile,
-        }));
+        // The user's own options with the image's region: every way of choosing credentials (profile, -Credential,
+        // shell defaults, web identity) reaches the ECR login without a field-by-field copy that could miss one.
+        return new EcrRegistryLogin(region => AwsSession.Create(options with { Region = region }));
     }
 
     /// <inheritdoc/>
