@@ -254,6 +254,17 @@ pipeline:
             $err.FullyQualifiedErrorId | Should -BeLike 'AwsCallFailed,*'
             $err.CategoryInfo.Category | Should -Be 'PermissionDenied'
         }
+
+        It 'Should fail with a clear error when S3 denies the upload, and create no job' {
+            Invoke-AwsEmulatorAdmin $emulator POST faults @{ service = 's3'; operation = 'PutObject'; kind = 'Error'; errorCode = 'AccessDenied'; statusCode = 403; message = 'Access Denied' } | Out-Null
+
+            $err = { Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId 's3-denied' -RoleArn $role } | Should -Throw -PassThru
+
+            $err.FullyQualifiedErrorId | Should -BeLike 'AwsCallFailed,*'
+            $err.CategoryInfo.Category | Should -Be 'PermissionDenied'
+            $err.Exception.Message | Should -Match '^S3 PutObject failed: AccessDenied: Access Denied \[HTTP 403\]'
+            (Get-EmulatorRequests sagemaker CreateProcessingJob).Count | Should -Be 0
+        }
     }
 
     Context 'Given a credentials file' {
