@@ -168,7 +168,16 @@ public sealed class CloudRunService : IDisposable
         {
             return; // no earlier invocation planned a job: none can exist
         }
-        var jobs = await FindJobsAsync(manifest, includePlanned: false, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<RunJob> jobs;
+        try
+        {
+            jobs = await FindJobsAsync(manifest, includePlanned: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex) when (!resume && ex.Kind == AwsErrorKind.AccessDenied)
+        {
+            reporter.Warning($"Could not look for jobs an earlier run with the job id {manifest.JobId} left running ({ex.Operation}: {ex.ErrorCode}); a new job id avoids the question.");
+            return;
+        }
         var adopted = new HashSet<string>(StringComparer.Ordinal);
         if (resume)
         {
@@ -483,7 +492,16 @@ public sealed class CloudRunService : IDisposable
         // Also any job the manifest does not show as running: one created just before its invocation was killed,
         // or one an earlier invocation with this job id left running.
         var stopped = run.Steps.Where(s => s.Status == RlabsRunStatus.Stopped).Select(s => s.JobName).ToHashSet(StringComparer.Ordinal);
-        foreach (var job in await FindJobsAsync(manifest, includePlanned: true, cancellationToken).ConfigureAwait(false))
+        IReadOnlyList<RunJob> jobs = [];
+        try
+        {
+            jobs = await FindJobsAsync(manifest, includePlanned: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.AccessDenied)
+        {
+            reporter.Warning($"Stopped the jobs the run's manifest names as running; could not look for others ({ex.Operation}: {ex.ErrorCode}).");
+        }
+        foreach (var job in jobs)
         {
             if (job.Job.ProcessingJobStatus == "InProgress" && stopped.Add(job.Name))
             {
