@@ -26,9 +26,12 @@ internal sealed class StepProcessGuard : IDisposable
     /// The watchdog: $@ is the step's command. The step runs in a new session (setsid; perl's setpgrp where
     /// there is no setsid, as on macOS) with /dev/null as stdin; a background reader waits for end of file on
     /// the watchdog's stdin, then kills the step's group. When the step exits first, its leftovers are killed
-    /// and the watchdog exits with the step's status.
+    /// and the watchdog exits with the step's status. $1 restores PWD as the step would have inherited it
+    /// ("-": unset, "=value"), which the shell itself resets to its working directory.
     /// </summary>
     internal const string Watchdog = """
+        case $1 in -) unset PWD ;; *) PWD=${1#=}; export PWD ;; esac
+        shift
         exec 3<&0 </dev/null
         if command -v setsid >/dev/null 2>&1; then
           setsid "$@" 3<&- &
@@ -78,6 +81,7 @@ internal sealed class StepProcessGuard : IDisposable
             info.ArgumentList.Add("-c");
             info.ArgumentList.Add(Watchdog);
             info.ArgumentList.Add("rlabs-step-watchdog"); // $0
+            info.ArgumentList.Add("-"); // $1: PWD, set by Start once the caller set the environment
             foreach (var argument in command)
             {
                 info.ArgumentList.Add(argument);
@@ -109,6 +113,10 @@ internal sealed class StepProcessGuard : IDisposable
         if (UsesWatchdog && Path.IsPathRooted(command[0]) && !File.Exists(command[0]))
         {
             throw new Win32Exception(2, "No such file or directory");
+        }
+        if (UsesWatchdog)
+        {
+            process.StartInfo.ArgumentList[3] = process.StartInfo.Environment.TryGetValue("PWD", out var pwd) && pwd is not null ? "=" + pwd : "-";
         }
         process.Start();
         SafeFileHandle? job = null;
