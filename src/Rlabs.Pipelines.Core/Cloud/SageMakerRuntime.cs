@@ -40,7 +40,7 @@ public sealed class SageMakerRuntime : IPipelineRuntime
     public CloudRunPlan Bound => _bound ?? throw new InvalidOperationException("The runtime has no plan yet.");
 
     /// <inheritdoc/>
-    public IStepRunner StepRunner => _service.StepRunner(_manifest ?? throw new InvalidOperationException("The run is not prepared."), stopOnCancel: true);
+    public IStepRunner StepRunner => new RetryingRunner(this, _service.StepRunner(_manifest ?? throw new InvalidOperationException("The run is not prepared."), stopOnCancel: true));
 
     /// <summary>Packages the repository and binds the plan without calling AWS; a plan SageMaker cannot run is <see cref="RlabsRunException"/> CloudRunInvalid.</summary>
     public void Validate(RunPlan plan)
@@ -148,6 +148,39 @@ public sealed class SageMakerRuntime : IPipelineRuntime
         if (_account is null && ProcessingJobBinder.NeedsAccount(plan.Request))
         {
             _account = await _service.GetAccountAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A retry is a new job: SageMaker job names are unique, so the step gets a fresh attempt suffix
+    /// (&lt;project&gt;-&lt;job_id&gt;-&lt;job_suffix&gt;-&lt;attempt&gt;), recorded in the manifest before the job is created.
+    /// </summary>
+    private sealed class RetryingRunner : IStepRunner
+    {
+        private readonly SageMakerRuntime _runtime;
+        private readonly IStepRunner _inner;
+
+        public RetryingRunner(SageMakerRuntime runtime, IStepRunner inner)
+        {
+            _runtime = runtime;
+            _inner = inner;
+        }
+
+        public string RuntimeName => _inner.RuntimeName;
+
+        public Task<StepOutcome> RunStepAsync(int index, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken) =>
+            _inner.RunStepAsync(index, stepRun, reporter, cancellationToken);
+
+        public async Task PrepareRetryAsync(int index, int attempt, RlabsPipelineStepRun stepRun, CancellationToken cancellationToken)
+        {
+            var manifest = _runtime._manifest!;
+            var step = manifest.Steps[index];
+            var planned = _runtime.Bound.Steps[index];
+            var name = ProjectNaming.JobName(manifest.ProjectName, manifest.JobId, planned.Step.JobSuffix, Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(2)));
+            step.Request = CloudRunService.WithName(step.Request, name);
+            step.Started = false;
+            stepRun.JobName = name;
+            await _runtime._service.SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -80,7 +80,7 @@ internal sealed class LocalProcessRunner : IStepRunner
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            return new StepOutcome(RlabsRunStatus.Failed, $"Could not start '{step.Command[0]}': {ex.Message}", []);
+            return new StepOutcome(RlabsRunStatus.Failed, $"Could not start '{step.Command[0]}': {ex.Message}", []) { Kind = RlabsFailureKind.Internal };
         }
         process.StandardInput.Close(); // a script waiting for input would otherwise hang the run
         var stdout = PumpAsync(process.StandardOutput, log.Line);
@@ -102,7 +102,7 @@ internal sealed class LocalProcessRunner : IStepRunner
             {
                 return new StepOutcome(RlabsRunStatus.Stopped, "Stopped by the user; the step's processes were killed.", lines);
             }
-            return new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.MaxRuntime}) and was killed."), lines);
+            return new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.MaxRuntime}) and was killed."), lines) { Kind = RlabsFailureKind.Timeout };
         }
         stepRun.ExitCode = process.ExitCode;
         log.Note($"# exit code {process.ExitCode}");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Rlabs.Pipelines.Planning;
 
 namespace Rlabs.Pipelines.Running;
@@ -23,6 +24,15 @@ public static class RunEngine
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(runtime);
         var lines = runtime.Describe(plan).ToList();
+        lines.Add(string.Create(CultureInfo.InvariantCulture, $"Up to {plan.Parallelism} step(s) at once; a step starts when the steps it depends on completed"));
+        foreach (var step in plan.Steps)
+        {
+            var order = step.DependsOn.Count == 0 ? "starts first" : "after " + string.Join(", ", step.DependsOn.Select(d => $"'{d}'"));
+            var retry = step.Retry.Attempts <= 1
+                ? string.Empty
+                : string.Create(CultureInfo.InvariantCulture, $"; up to {step.Retry.Attempts} attempts on {string.Join(", ", step.Retry.On.Select(k => k.ToString().ToLowerInvariant()).Concat(step.Retry.ExitCodes.Select(c => $"exit code {c}")))}, backoff {step.Retry.Backoff.TotalSeconds:0.#}s");
+            lines.Add($"Step '{step.Step.Name}' {order}{retry}");
+        }
         foreach (var step in FirstInputs(plan))
         {
             var exists = await runtime.InputExistsAsync(plan, step, dryRun: true, cancellationToken).ConfigureAwait(false);
@@ -50,12 +60,16 @@ public static class RunEngine
         try
         {
             run = await runtime.PrepareAsync(plan, reporter, cancellationToken).ConfigureAwait(false);
+            for (var index = 0; index < run.Steps.Count && index < plan.Steps.Count; index++)
+            {
+                run.Steps[index].DependsOn = plan.Steps[index].DependsOn;
+            }
             if (plan.Request.Cloud.NoWait && await runtime.StartWithoutWaitingAsync(plan, run, reporter, cancellationToken).ConfigureAwait(false))
             {
                 leftRunning = true; // later steps still need what cleanup would remove
                 return run;
             }
-            return await PipelineExecutor.RunAsync(run, new InputCheckingRunner(plan, runtime), reporter, cancellationToken).ConfigureAwait(false);
+            return await PipelineExecutor.RunAsync(run, new InputCheckingRunner(plan, runtime), reporter, Options(plan), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -64,6 +78,18 @@ public static class RunEngine
                 await runtime.CleanupAsync(plan, run).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>How the plan's steps are scheduled: its graph, its parallelism and each step's retry policy.</summary>
+    public static ExecutionOptions Options(RunPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return new ExecutionOptions
+        {
+            Dependencies = plan.Steps.Select(s => s.Dependencies).ToList(),
+            Parallelism = plan.Parallelism,
+            Retry = index => plan.Steps[index].Retry,
+        };
     }
 
     /// <summary>
@@ -115,5 +141,8 @@ public static class RunEngine
             }
             return await _runtime.StepRunner.RunStepAsync(index, stepRun, reporter, cancellationToken).ConfigureAwait(false);
         }
+
+        public Task PrepareRetryAsync(int index, int attempt, RlabsPipelineStepRun stepRun, CancellationToken cancellationToken) =>
+            _runtime.StepRunner.PrepareRetryAsync(index, attempt, stepRun, cancellationToken);
     }
 }

@@ -73,6 +73,11 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
     [Parameter]
     public SwitchParameter Resume { get; set; }
 
+    /// <summary>The most steps in flight at once; default: the file's 'parallelism:', else 4 locally and 10 on SageMaker.</summary>
+    [Parameter]
+    [ValidateRange(1, 100)]
+    public int ThrottleLimit { get; set; }
+
     /// <summary>Also write the run as JUnit XML (one test case per step) to this file, for CI test tabs.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -106,6 +111,7 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             JobId = jobId,
             // Only an explicit -InstanceType beats the file's instance_type.
             InstanceType = MyInvocation.BoundParameters.ContainsKey(nameof(InstanceType)) ? InstanceType : null,
+            ThrottleLimit = MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit)) ? ThrottleLimit : null,
             Credentials = credentials,
             Local = new LocalRunOptions
             {
