@@ -160,6 +160,9 @@ public sealed class RlabsPipelineStepRun
     /// <summary>The command line the step ran (interpreter, script and arguments).</summary>
     public IReadOnlyList<string> Command { get; internal set; } = [];
 
+    /// <summary>The job id whose output this step reused from the step cache (its status is then Completed without running), else null.</summary>
+    public string? CachedFrom { get; internal set; }
+
     /// <summary>Names of the steps this one waited for (its depends_on, else the step above it).</summary>
     public IReadOnlyList<string> DependsOn { get; internal set; } = [];
 

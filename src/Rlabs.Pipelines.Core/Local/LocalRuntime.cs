@@ -324,6 +324,20 @@ public sealed class LocalRuntime : IPipelineRuntime
     public Task<bool> StartWithoutWaitingAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken) => Task.FromResult(false);
 
     /// <inheritdoc/>
+    public IStepDataStore? DataStore => _layout is null ? null : new LocalDataStore(_layout);
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> SourceExclusions(RunPlan plan)
+    {
+        var excluded = new List<string> { Layout.DataRoot, Path.Combine(_request.Pipeline.RepositoryPath, RunPlanner.WorkFolder) };
+        if (_request.Credentials is not null)
+        {
+            excluded.Add(_request.Credentials.Path);
+        }
+        return excluded;
+    }
+
+    /// <inheritdoc/>
     public Task CleanupAsync(RunPlan plan, RlabsPipelineRun? run)
     {
         _layout?.Cleanup();
@@ -332,4 +346,58 @@ public sealed class LocalRuntime : IPipelineRuntime
 
     /// <inheritdoc/>
     public void Dispose() => _runner?.Dispose();
+}
+
+/// <summary>The data root as the step cache and resume see it: inputs hashed, the index under &lt;data root&gt;/.rlabs-index, outputs hard-linked.</summary>
+internal sealed class LocalDataStore : IStepDataStore
+{
+    /// <summary>Folder of the cache index under the data root.</summary>
+    public const string IndexRoot = ".rlabs-index";
+
+    private readonly LocalRunLayout _layout;
+
+    public LocalDataStore(LocalRunLayout layout)
+    {
+        _layout = layout;
+    }
+
+    public Task<string> InputFingerprintAsync(RunPlan plan, StepPlan stepPlan, CancellationToken cancellationToken) =>
+        Task.FromResult(stepPlan.InputKey is null ? "none" : stepPlan.InputEmpty ? "empty" : StepCache.HashTree(Path.Combine(_layout.DataRoot, stepPlan.InputKey)));
+
+    public async Task<string?> ReadIndexAsync(RunPlan plan, string key, CancellationToken cancellationToken)
+    {
+        var file = IndexPath(key);
+        return File.Exists(file) ? await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false) : null;
+    }
+
+    public async Task WriteIndexAsync(RunPlan plan, string key, string text, CancellationToken cancellationToken)
+    {
+        var file = IndexPath(key);
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        var aside = file + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
+        await File.WriteAllTextAsync(aside, text, cancellationToken).ConfigureAwait(false);
+        File.Move(aside, file, overwrite: true); // a reader never sees half an entry
+    }
+
+    public Task<bool> OutputExistsAsync(RunPlan plan, string outputKey, CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(_layout.DataRoot, outputKey);
+        return Task.FromResult(Directory.Exists(folder) && Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Any());
+    }
+
+    public Task<int> ReuseOutputAsync(RunPlan plan, string fromOutputKey, string toOutputKey, CancellationToken cancellationToken)
+    {
+        var from = Path.Combine(_layout.DataRoot, fromOutputKey);
+        var to = Path.Combine(_layout.DataRoot, toOutputKey);
+        var count = 0;
+        foreach (var file in Directory.EnumerateFiles(from, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint }))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            HardLink.LinkOrCopy(file, Path.Combine(to, Path.GetRelativePath(from, file)));
+            count++;
+        }
+        return Task.FromResult(count);
+    }
+
+    private string IndexPath(string key) => Path.Combine(_layout.DataRoot, IndexRoot, key.Replace('/', Path.DirectorySeparatorChar));
 }

@@ -33,6 +33,7 @@ public static class RunEngine
                 : string.Create(CultureInfo.InvariantCulture, $"; up to {step.Retry.Attempts} attempts on {string.Join(", ", step.Retry.On.Select(k => k.ToString().ToLowerInvariant()).Concat(step.Retry.ExitCodes.Select(c => $"exit code {c}")))}, backoff {step.Retry.Backoff.TotalSeconds:0.#}s");
             lines.Add($"Step '{step.Step.Name}' {order}{retry}");
         }
+        lines.AddRange(await DescribeCacheAsync(plan, runtime, cancellationToken).ConfigureAwait(false));
         foreach (var step in FirstInputs(plan))
         {
             var exists = await runtime.InputExistsAsync(plan, step, dryRun: true, cancellationToken).ConfigureAwait(false);
@@ -44,6 +45,40 @@ public static class RunEngine
             {
                 lines.Add($"Step '{step.Step.Name}': no earlier step writes its input {runtime.InputLocation(plan, step)}; when nothing is there, the step runs with an empty input folder");
             }
+        }
+        return lines;
+    }
+
+    /// <summary>-WhatIf's view of the cache: per step, hit or miss and which part of the key changed (locally; a cloud run looks it up at run time).</summary>
+    private static async Task<List<string>> DescribeCacheAsync(RunPlan plan, IPipelineRuntime runtime, CancellationToken cancellationToken)
+    {
+        var lines = new List<string>();
+        var cached = plan.Steps.Where(s => s.Cache is not null).ToList();
+        if (cached.Count == 0)
+        {
+            return lines;
+        }
+        if (plan.Request.NoCache)
+        {
+            lines.Add("-NoCache: every step runs; the cache is neither read nor written");
+            return lines;
+        }
+        if (plan.Target == RunTarget.Cloud || CacheOf(plan, runtime) is not { } cache)
+        {
+            lines.Add($"Step cache ({string.Join(", ", cached.Select(s => $"'{s.Step.Name}'"))}): looked up at run time in the bucket's rlabs/{plan.Pipeline.ProjectName}/{StepCache.IndexFolder}/");
+            return lines;
+        }
+        foreach (var step in cached)
+        {
+            if (step.InputProducer is { } producer)
+            {
+                var changed = await cache.ChangedSinceLastAsync(step, string.Empty, cancellationToken).ConfigureAwait(false);
+                lines.Add($"Step '{step.Step.Name}' cache: decided once step '{producer}' has written its input; {changed}");
+                continue;
+            }
+            var key = StepCache.Key(await cache.PartsAsync(step, cancellationToken).ConfigureAwait(false));
+            var (entry, why) = await cache.LookupAsync(step, key, cancellationToken).ConfigureAwait(false);
+            lines.Add(entry is null ? $"Step '{step.Step.Name}' cache miss: {why}" : $"Step '{step.Step.Name}' cache hit: reuses the output of job {entry.JobId}");
         }
         return lines;
     }
@@ -69,7 +104,7 @@ public static class RunEngine
                 leftRunning = true; // later steps still need what cleanup would remove
                 return run;
             }
-            return await PipelineExecutor.RunAsync(run, new InputCheckingRunner(plan, runtime), reporter, Options(plan), cancellationToken).ConfigureAwait(false);
+            return await PipelineExecutor.RunAsync(run, new InputCheckingRunner(plan, runtime, CacheOf(plan, runtime)), reporter, Options(plan), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -79,6 +114,12 @@ public static class RunEngine
             }
         }
     }
+
+    /// <summary>The run's step cache: when a step has 'cache:' on, -NoCache is not given and the runtime keeps a data store.</summary>
+    private static StepCache? CacheOf(RunPlan plan, IPipelineRuntime runtime) =>
+        !plan.Request.NoCache && plan.Steps.Any(s => s.Cache is not null) && runtime.DataStore is { } store
+            ? new StepCache(plan, store, runtime.SourceExclusions(plan))
+            : null;
 
     /// <summary>How the plan's steps are scheduled: its graph, its parallelism and each step's retry policy.</summary>
     public static ExecutionOptions Options(RunPlan plan)
@@ -119,11 +160,13 @@ public static class RunEngine
     {
         private readonly RunPlan _plan;
         private readonly IPipelineRuntime _runtime;
+        private readonly StepCache? _cache;
 
-        public InputCheckingRunner(RunPlan plan, IPipelineRuntime runtime)
+        public InputCheckingRunner(RunPlan plan, IPipelineRuntime runtime, StepCache? cache)
         {
             _plan = plan;
             _runtime = runtime;
+            _cache = cache;
         }
 
         public string RuntimeName => _runtime.StepRunner.RuntimeName;
@@ -139,7 +182,27 @@ public static class RunEngine
                     $"The input data '{step.Step.InputData}' was not found at {_runtime.InputLocation(_plan, step)}. Step '{producer}' writes its output there (output_path '{_plan.Steps.First(s => s.Step.Name == producer).Step.OutputPath}') but did not write it; check that step's code script.",
                     []);
             }
-            return await _runtime.StepRunner.RunStepAsync(index, stepRun, reporter, cancellationToken).ConfigureAwait(false);
+            SortedDictionary<string, string>? parts = null;
+            if (_cache is not null && _cache.Applies(step))
+            {
+                parts = await _cache.PartsAsync(step, cancellationToken).ConfigureAwait(false);
+                var key = StepCache.Key(parts);
+                var (entry, why) = await _cache.LookupAsync(step, key, cancellationToken).ConfigureAwait(false);
+                if (entry is not null)
+                {
+                    var reused = await _cache.ReuseAsync(step, entry, cancellationToken).ConfigureAwait(false);
+                    stepRun.CachedFrom = entry.JobId;
+                    reporter.Verbose(string.Create(CultureInfo.InvariantCulture, $"[{step.Step.Name}] Cached: the output of job {entry.JobId} ({reused} file(s), key {key}) is this run's; the step did not run."));
+                    return StepOutcome.Completed;
+                }
+                reporter.Verbose($"[{step.Step.Name}] cache miss (key {key}): {why}");
+            }
+            var outcome = await _runtime.StepRunner.RunStepAsync(index, stepRun, reporter, cancellationToken).ConfigureAwait(false);
+            if (parts is not null && outcome.Status == RlabsRunStatus.Completed)
+            {
+                await _cache!.RecordAsync(step, parts, cancellationToken).ConfigureAwait(false);
+            }
+            return outcome;
         }
 
         public Task PrepareRetryAsync(int index, int attempt, RlabsPipelineStepRun stepRun, CancellationToken cancellationToken) =>

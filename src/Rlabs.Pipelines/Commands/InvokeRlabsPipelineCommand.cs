@@ -78,6 +78,10 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
     [ValidateRange(1, 100)]
     public int ThrottleLimit { get; set; }
 
+    /// <summary>Run every step, neither reading nor writing the step cache that 'cache:' turns on.</summary>
+    [Parameter]
+    public SwitchParameter NoCache { get; set; }
+
     /// <summary>Also write the run as JUnit XML (one test case per step) to this file, for CI test tabs.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -112,6 +116,7 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             // Only an explicit -InstanceType beats the file's instance_type.
             InstanceType = MyInvocation.BoundParameters.ContainsKey(nameof(InstanceType)) ? InstanceType : null,
             ThrottleLimit = MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit)) ? ThrottleLimit : null,
+            NoCache = NoCache,
             Credentials = credentials,
             Local = new LocalRunOptions
             {
