@@ -130,4 +130,32 @@ public sealed class SageMakerGraphTests : IClassFixture<EmulatorFixture>, IDispo
         Assert.Equal(RlabsFailureKind.Script, attempt.FailureKind);
         Assert.Equal(4, attempt.ExitCode);
     }
+
+    [Fact]
+    public async Task Should_create_no_job_the_second_time_and_copy_the_earlier_outputs_in_the_bucket()
+    {
+        const string Yaml = Header + """
+            cache: { expire_after: "P7D" }
+            pipeline:
+              - { name: a, job_suffix: A, code: probe.py, output_path: a }
+              - { name: b, job_suffix: B, code: probe.py, input_data: "a/<job_id>", output_path: b }
+            """;
+        var first = await RunAsync(Request(Yaml), NullRunReporter.Instance);
+        Assert.True(first.Status == RlabsRunStatus.Completed, GraphProbe.Describe(first));
+        var reporter = new RecordingReporter();
+        var request = Request(Yaml);
+        var second = await RunAsync(new RunRequest { Pipeline = request.Pipeline, JobId = "job2" }, reporter);
+
+        Assert.True(second.Status == RlabsRunStatus.Completed, GraphProbe.Describe(second));
+        Assert.Equal(["job", "job"], second.Steps.Select(s => s.CachedFrom));
+        Assert.DoesNotContain(reporter.Lines, l => l.Contains("created processing job", StringComparison.Ordinal));
+        Assert.Equal(0, second.UploadedBytes);
+        foreach (var step in new[] { "a", "b" })
+        {
+            var before = GraphProbe.Read(_fixture.Emulator.S3.GetObjectBytes(Bucket, $"rlabs/graph/data/{step}/job/{step}.json")!);
+            var after = GraphProbe.Read(_fixture.Emulator.S3.GetObjectBytes(Bucket, $"rlabs/graph/data/{step}/job2/{step}.json")!);
+            Assert.Equal(before.Start, after.Start);
+        }
+        Assert.NotNull(_fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/graph/cache/a/last.json"));
+    }
 }

@@ -70,4 +70,26 @@ public sealed class ContainerGraphTests : IDisposable
         Assert.Equal(RlabsRunStatus.Completed, attempts[1].Status);
         Assert.Equal(["ready"], Record(layout.DataRoot, "out", "wait").Inputs);
     }
+
+    [SkippableFact]
+    public async Task Should_reuse_a_cached_container_steps_output_without_starting_a_container()
+    {
+        await TestEngine.RequireAsync();
+        const string Yaml = """
+            cache: true
+            pipeline:
+              - { name: a, job_suffix: A, code: probe.py, output_path: a }
+              - { name: b, job_suffix: B, code: probe.py, input_data: "a/<job_id>", output_path: b }
+            """;
+        var (first, layout) = await LocalRuns.RunAsync(Request(Yaml), NullRunReporter.Instance);
+        Assert.True(first.Status == RlabsRunStatus.Completed, GraphProbe.Describe(first));
+        var request = Request(Yaml);
+        var reporter = new RecordingReporter();
+        var (second, _) = await LocalRuns.RunAsync(new RunRequest { Pipeline = request.Pipeline, JobId = "job2", InstanceType = request.InstanceType, Local = request.Local }, reporter);
+
+        Assert.True(second.Status == RlabsRunStatus.Completed, GraphProbe.Describe(second));
+        Assert.Equal(["job", "job"], second.Steps.Select(s => s.CachedFrom));
+        Assert.DoesNotContain(reporter.Lines, l => l.Contains("runtime Container", StringComparison.Ordinal));
+        Assert.Equal(Record(layout.DataRoot, "b", "b").Start, GraphProbe.Read(File.ReadAllBytes(Path.Combine(layout.DataRoot, "b", "job2", "b.json"))).Start);
+    }
 }
