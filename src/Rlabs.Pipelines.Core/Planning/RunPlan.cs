@@ -21,6 +21,9 @@ public sealed class RunRequest
     /// <summary>The run's job id (validated by the caller with <see cref="ProjectNaming.ValidateJobId"/>).</summary>
     public required string JobId { get; init; }
 
+    /// <summary>Local -Resume: steps that completed in an earlier run of this job id with the same key are kept.</summary>
+    public bool Resume { get; init; }
+
     /// <summary>The instance type given for the whole run (it beats the file's); null to use the file's.</summary>
     public string? InstanceType { get; init; }
 
@@ -29,6 +32,15 @@ public sealed class RunRequest
 
     /// <summary>The most steps in flight at once (-ThrottleLimit); null: the file's parallelism, else the runtime's default.</summary>
     public int? ThrottleLimit { get; init; }
+
+    /// <summary>
+    /// The slice to run (-Step, or -FromStep/-ToStep resolved by <see cref="RunSlice.Select"/>); null for every
+    /// step. Steps outside it are not run: their outputs come from <see cref="ReferenceJobId"/>'s run.
+    /// </summary>
+    public IReadOnlyList<string>? Steps { get; init; }
+
+    /// <summary>The run whose outputs stand in for the steps outside the slice; null: this job id's own earlier outputs.</summary>
+    public string? ReferenceJobId { get; init; }
 
     /// <summary>-NoCache: every step runs, whatever the file's cache settings.</summary>
     public bool NoCache { get; init; }

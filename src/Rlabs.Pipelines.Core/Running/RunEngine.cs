@@ -99,12 +99,14 @@ public static class RunEngine
             {
                 run.Steps[index].DependsOn = plan.Steps[index].DependsOn;
             }
+            var recorder = RecorderOf(plan, runtime);
+            await ApplySliceAndResumeAsync(plan, runtime, run, recorder, reporter, cancellationToken).ConfigureAwait(false);
             if (plan.Request.Cloud.NoWait && await runtime.StartWithoutWaitingAsync(plan, run, reporter, cancellationToken).ConfigureAwait(false))
             {
                 leftRunning = true; // later steps still need what cleanup would remove
                 return run;
             }
-            return await PipelineExecutor.RunAsync(run, new InputCheckingRunner(plan, runtime, CacheOf(plan, runtime)), reporter, Options(plan), cancellationToken).ConfigureAwait(false);
+            return await PipelineExecutor.RunAsync(run, new InputCheckingRunner(plan, runtime, CacheOf(plan, runtime), recorder), reporter, Options(plan), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -120,6 +122,74 @@ public static class RunEngine
         !plan.Request.NoCache && plan.Steps.Any(s => s.Cache is not null) && runtime.DataStore is { } store
             ? new StepCache(plan, store, runtime.SourceExclusions(plan))
             : null;
+
+    /// <summary>
+    /// The keys of a local run's steps are recorded as they complete (runs/&lt;job_id&gt;/&lt;step&gt; in the index), so a
+    /// later -Resume keeps what still matches. Cloud runs resume from their jobs (CloudRunService).
+    /// </summary>
+    private static StepCache? RecorderOf(RunPlan plan, IPipelineRuntime runtime) =>
+        plan.Target == RunTarget.Local && runtime.DataStore is { } store ? new StepCache(plan, store, runtime.SourceExclusions(plan)) : null;
+
+    /// <summary>
+    /// A partial run (-Step, -FromStep, -ToStep): the steps outside the slice do not run; those the slice needs get
+    /// their outputs from -ReferenceJobId's run (hard links locally, server-side copies in S3). Then, for a local
+    /// -Resume, the steps whose recorded key still matches (in dependency order) are kept.
+    /// </summary>
+    private static async Task ApplySliceAndResumeAsync(RunPlan plan, IPipelineRuntime runtime, RlabsPipelineRun run, StepCache? recorder, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        var store = runtime.DataStore;
+        if (plan.Request.Steps is { } slice)
+        {
+            var inSlice = plan.Steps.Select(s => slice.Contains(s.Step.Name, StringComparer.OrdinalIgnoreCase)).ToList();
+            var reference = plan.Request.ReferenceJobId;
+            foreach (var step in plan.Steps.Where(s => !inSlice[s.Index]))
+            {
+                var stepRun = run.Steps[step.Index];
+                stepRun.Status = RlabsRunStatus.Completed;
+                stepRun.CachedFrom = reference ?? plan.JobId;
+                var needed = plan.Steps.Any(other => inSlice[other.Index] && plan.Graph.IsAncestor(step.Index, other.Index));
+                if (reference is null || !needed || store is null)
+                {
+                    reporter.Verbose($"[{step.Step.Name}] outside the steps to run: not run{(needed ? $"; its output of job {stepRun.CachedFrom} is used" : string.Empty)}.");
+                    continue;
+                }
+                var from = StepContract.OutputKey(step.Step, reference);
+                if (!await store.OutputExistsAsync(plan, from, cancellationToken).ConfigureAwait(false))
+                {
+                    reporter.Warning($"Step '{step.Step.Name}' is outside the steps to run, but run {reference} has no output of it ({from}); the steps that read it will fail.");
+                    continue;
+                }
+                var count = await store.ReuseOutputAsync(plan, from, step.OutputKey, cancellationToken).ConfigureAwait(false);
+                reporter.Verbose(string.Create(CultureInfo.InvariantCulture, $"[{step.Step.Name}] outside the steps to run: not run; its output is job {reference}'s ({count} file(s) linked into {step.OutputKey})."));
+            }
+        }
+        if (!plan.Request.Resume || recorder is null)
+        {
+            return;
+        }
+        var kept = new HashSet<int>();
+        foreach (var index in plan.Graph.TopologicalOrder())
+        {
+            var step = plan.Steps[index];
+            var stepRun = run.Steps[index];
+            if (stepRun.Status != RlabsRunStatus.Pending)
+            {
+                kept.Add(index);
+                continue;
+            }
+            var why = !step.Dependencies.All(kept.Contains)
+                ? "a step it depends on runs again"
+                : await recorder.ResumeMismatchAsync(step, cancellationToken).ConfigureAwait(false);
+            if (why is not null)
+            {
+                reporter.Verbose($"-Resume: step '{step.Step.Name}' runs again: {why}.");
+                continue;
+            }
+            kept.Add(index);
+            stepRun.Status = RlabsRunStatus.Completed;
+            reporter.Verbose($"-Resume: step '{step.Step.Name}' already completed in job {plan.JobId} with the same key; kept.");
+        }
+    }
 
     /// <summary>How the plan's steps are scheduled: its graph, its parallelism and each step's retry policy.</summary>
     public static ExecutionOptions Options(RunPlan plan)
@@ -161,12 +231,14 @@ public static class RunEngine
         private readonly RunPlan _plan;
         private readonly IPipelineRuntime _runtime;
         private readonly StepCache? _cache;
+        private readonly StepCache? _recorder;
 
-        public InputCheckingRunner(RunPlan plan, IPipelineRuntime runtime, StepCache? cache)
+        public InputCheckingRunner(RunPlan plan, IPipelineRuntime runtime, StepCache? cache, StepCache? recorder)
         {
             _plan = plan;
             _runtime = runtime;
             _cache = cache;
+            _recorder = recorder;
         }
 
         public string RuntimeName => _runtime.StepRunner.RuntimeName;
@@ -197,10 +269,21 @@ public static class RunEngine
                 }
                 reporter.Verbose($"[{step.Step.Name}] cache miss (key {key}): {why}");
             }
+            if (parts is null && _recorder is not null)
+            {
+                parts = await _recorder.PartsAsync(step, cancellationToken).ConfigureAwait(false);
+            }
             var outcome = await _runtime.StepRunner.RunStepAsync(index, stepRun, reporter, cancellationToken).ConfigureAwait(false);
             if (parts is not null && outcome.Status == RlabsRunStatus.Completed)
             {
-                await _cache!.RecordAsync(step, parts, cancellationToken).ConfigureAwait(false);
+                if (_cache is not null && _cache.Applies(step))
+                {
+                    await _cache.RecordAsync(step, parts, cancellationToken).ConfigureAwait(false);
+                }
+                if (_recorder is not null)
+                {
+                    await _recorder.RecordRunAsync(step, parts, cancellationToken).ConfigureAwait(false);
+                }
             }
             return outcome;
         }

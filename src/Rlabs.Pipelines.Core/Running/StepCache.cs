@@ -168,6 +168,35 @@ public sealed class StepCache
         await _store.WriteIndexAsync(_plan, EntryKey(step.Step.Name, "last"), json, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Records that the step completed in this run with this key (runs/&lt;job_id&gt;/&lt;step&gt;.json), for -Resume.</summary>
+    public Task RecordRunAsync(StepPlan step, SortedDictionary<string, string> parts, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        ArgumentNullException.ThrowIfNull(parts);
+        var entry = new StepCacheEntry { Key = Key(parts), Step = step.Step.Name, JobId = _plan.JobId, OutputKey = step.OutputKey, Created = DateTimeOffset.UtcNow, Parts = parts };
+        return _store.WriteIndexAsync(_plan, RunKey(step.Step.Name), JsonSerializer.Serialize(entry, s_json), cancellationToken);
+    }
+
+    /// <summary>Null when the step completed in this job id with the key it would have now and its output is there; else why not.</summary>
+    public async Task<string?> ResumeMismatchAsync(StepPlan step, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        var recorded = Parse(await _store.ReadIndexAsync(_plan, RunKey(step.Step.Name), cancellationToken).ConfigureAwait(false));
+        if (recorded is null)
+        {
+            return "it did not complete in this job id";
+        }
+        var parts = await PartsAsync(step, cancellationToken).ConfigureAwait(false);
+        var changed = parts.Where(p => !recorded.Parts.TryGetValue(p.Key, out var before) || before != p.Value).Select(p => p.Key).ToList();
+        if (changed.Count > 0)
+        {
+            return $"{string.Join(", ", changed)} changed since it completed";
+        }
+        return await _store.OutputExistsAsync(_plan, step.OutputKey, cancellationToken).ConfigureAwait(false) ? null : $"its output {step.OutputKey} is gone";
+    }
+
+    private string RunKey(string step) => $"runs/{_plan.JobId}/{step}.json";
+
     /// <summary>The content hash of a folder's files (relative paths and contents), or of one file; links are not followed.</summary>
     public static string HashTree(string path)
     {
@@ -230,14 +259,29 @@ public sealed class StepCache
             && (extension.Equals(".yaml", StringComparison.OrdinalIgnoreCase) || extension.Equals(".yml", StringComparison.OrdinalIgnoreCase));
     }
 
+    /// <summary>Hashes already computed, by path, size and modification time: an unchanged file is not read again (a large repository's second run).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Path, long Length, DateTime Modified), string> s_hashes = new();
+
     private static string HashFile(string file)
     {
-        if (!File.Exists(file))
+        var info = new FileInfo(file);
+        if (!info.Exists)
         {
             return "missing";
         }
+        var memo = (info.FullName, info.Length, info.LastWriteTimeUtc);
+        if (s_hashes.TryGetValue(memo, out var known))
+        {
+            return known;
+        }
         using var stream = File.OpenRead(file);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
+        var hash = Convert.ToHexStringLower(SHA256.HashData(stream));
+        if (s_hashes.Count > 200_000)
+        {
+            s_hashes.Clear();
+        }
+        s_hashes[memo] = hash;
+        return hash;
     }
 
     private static string HashText(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
