@@ -257,7 +257,7 @@ public sealed class LocalRuntime : IPipelineRuntime
         string? pythonProblem = null;
         try
         {
-            python = PythonLocator.Resolve(request.Local.PythonPath);
+            python = PythonLocator.RealExecutable(PythonLocator.Resolve(request.Local.PythonPath), request.Pipeline.RepositoryPath);
         }
         catch (RlabsConfigException ex) when (request.Local.Runtime != RlabsLocalRuntime.Process)
         {

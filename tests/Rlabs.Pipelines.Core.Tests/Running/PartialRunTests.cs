@@ -118,3 +118,30 @@ public sealed class PartialRunTests : IDisposable
         return output;
     }
 }
+
+/// <summary>The interpreter is resolved once per run, through a version manager's shim to the real executable.</summary>
+public sealed class PythonShimTests : IDisposable
+{
+    private readonly TempRepository _repo = new();
+
+    public void Dispose() => _repo.Dispose();
+
+    [SkippableFact]
+    public void Should_resolve_a_shim_to_the_interpreter_it_runs_and_leave_other_paths_alone()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "shims are shell scripts");
+        var real = Rlabs.Pipelines.Local.PythonLocator.Resolve(null);
+        var shim = _repo.Write("shims/python3", $"#!/bin/sh\nexec \"{real}\" \"$@\"\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(shim, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var resolved = Rlabs.Pipelines.Local.PythonLocator.RealExecutable(shim, _repo.Root);
+
+        Assert.NotEqual(shim, resolved);
+        Assert.True(File.Exists(resolved));
+        var notShim = _repo.Write("bin/python3", $"#!/bin/sh\nexec \"{real}\" \"$@\"\n");
+        Assert.Equal(notShim, Rlabs.Pipelines.Local.PythonLocator.RealExecutable(notShim, _repo.Root));
+    }
+}
