@@ -49,7 +49,7 @@ internal sealed class LocalProcessRunner : IStepRunner
 
     private static async Task<StepOutcome> RunProcessAsync(LocalStepLayout step, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo(step.Command[0])
+        var info = new ProcessStartInfo(step.Interpreter)
         {
             WorkingDirectory = step.StepDirectory,
             RedirectStandardOutput = true,

@@ -23,6 +23,7 @@ public sealed class LocalStepLayout
             Path.Combine(StepDirectory, StepContract.SourceFolder, StepContract.SourceZipName),
             Path.Combine(StepDirectory, StepContract.RequirementsFolder, StepContract.RequirementsName));
         Command = [run.Python ?? StepContract.ContainerInterpreter, Paths.CodeFile, .. plan.Arguments(Paths)];
+        _run = run;
         var environment = new Dictionary<string, string>(plan.Environment, StringComparer.Ordinal);
         if (run.CredentialsCopy is not null)
         {
@@ -32,8 +33,13 @@ public sealed class LocalStepLayout
         Environment = environment;
     }
 
+    private readonly LocalRunLayout _run;
+
     /// <summary>The runtime-neutral step.</summary>
     public StepPlan Plan { get; }
+
+    /// <summary>The executable a process step starts: the interpreter, resolved through a version manager's shim once per run.</summary>
+    internal string Interpreter => _run.RealPython ?? Command[0];
 
     /// <summary>The step as written in the pipeline file.</summary>
     public RlabsPipelineStep Step => Plan.Step;
@@ -89,7 +95,14 @@ public sealed class LocalRunLayout
         RunDirectory = Path.Combine(repository, RunPlanner.WorkFolder, "runs", plan.JobId);
         Python = python;
         PythonProblem = pythonProblem;
+        _realPython = new Lazy<string?>(() => python is null ? null : PythonLocator.RealExecutable(python, plan.Pipeline.RepositoryPath), LazyThreadSafetyMode.ExecutionAndPublication);
     }
+
+    private readonly Lazy<string?> _realPython;
+    private Lazy<SourcePackage>? _package;
+
+    /// <summary>The interpreter behind <see cref="Python"/> when that is a version manager's shim; asked when the first process step starts.</summary>
+    internal string? RealPython => _realPython.Value;
 
     /// <summary>The runtime-neutral plan.</summary>
     public RunPlan Run { get; }
@@ -172,8 +185,12 @@ public sealed class LocalRunLayout
         }
     }
 
-    /// <summary>Creates the run folder, the source zip and the stripped credentials; called once before the steps.</summary>
-    internal SourcePackage Prepare(IRunReporter reporter, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the run folder and the stripped credentials; called once before the steps. The source zip is built
+    /// when the first step that runs needs it (<see cref="EnsureSourceZip"/>): a run whose steps all come from the
+    /// cache, or are kept by -Resume, never packs the repository.
+    /// </summary>
+    internal void Prepare(IRunReporter reporter, CancellationToken cancellationToken)
     {
         var repository = Request.Pipeline.RepositoryPath;
         var work = Path.Combine(repository, RunPlanner.WorkFolder);
@@ -186,6 +203,24 @@ public sealed class LocalRunLayout
         }
         Directory.CreateDirectory(RunDirectory);
         Directory.CreateDirectory(DataRoot);
+        _package = new Lazy<SourcePackage>(() => Package(reporter, cancellationToken), LazyThreadSafetyMode.ExecutionAndPublication);
+        if (CredentialsCopy is { } copy)
+        {
+            Request.Credentials!.WriteStripped(copy);
+        }
+    }
+
+    /// <summary>The run's source zip, built on first use (once, whichever step asks first).</summary>
+    internal string EnsureSourceZip()
+    {
+        _ = (_package ??= new Lazy<SourcePackage>(() => Package(NullRunReporter.Instance, CancellationToken.None), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+        return SourceZip;
+    }
+
+    private SourcePackage Package(IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        var repository = Request.Pipeline.RepositoryPath;
+        var work = Path.Combine(repository, RunPlanner.WorkFolder);
         var excluded = new List<string> { DataRoot, work };
         if (Request.Credentials is not null)
         {
@@ -200,10 +235,6 @@ public sealed class LocalRunLayout
         if (package.SkippedLinks.Count > 0)
         {
             reporter.Warning($"Left {package.SkippedLinks.Count} link(s) pointing outside the repository (or nowhere) out of the source zip: {string.Join(", ", package.SkippedLinks.Take(5))}{(package.SkippedLinks.Count > 5 ? ", …" : string.Empty)}.");
-        }
-        if (CredentialsCopy is { } copy)
-        {
-            Request.Credentials!.WriteStripped(copy);
         }
         return package;
     }
@@ -257,7 +288,7 @@ public sealed class LocalRuntime : IPipelineRuntime
         string? pythonProblem = null;
         try
         {
-            python = PythonLocator.RealExecutable(PythonLocator.Resolve(request.Local.PythonPath), request.Pipeline.RepositoryPath);
+            python = PythonLocator.Resolve(request.Local.PythonPath);
         }
         catch (RlabsConfigException ex) when (request.Local.Runtime != RlabsLocalRuntime.Process)
         {

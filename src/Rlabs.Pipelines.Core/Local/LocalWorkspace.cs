@@ -35,7 +35,7 @@ internal static class LocalWorkspace
 
         // Each step gets its own copy of the run's source zip, so every path it is handed lies in its workspace, as in a container.
         Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.SourceCodeZip)!);
-        File.Copy(plan.SourceZip, step.Paths.SourceCodeZip);
+        File.Copy(plan.EnsureSourceZip(), step.Paths.SourceCodeZip);
 
         if (step.CredentialsPath is { } credentials)
         {

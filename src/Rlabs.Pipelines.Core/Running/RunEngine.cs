@@ -19,7 +19,11 @@ public static class RunEngine
     }
 
     /// <summary>The plan as -WhatIf shows it: the runtime's lines, then each step that would get an empty input folder.</summary>
-    public static async Task<IReadOnlyList<string>> DescribeAsync(RunPlan plan, IPipelineRuntime runtime, CancellationToken cancellationToken)
+    public static Task<IReadOnlyList<string>> DescribeAsync(RunPlan plan, IPipelineRuntime runtime, CancellationToken cancellationToken) =>
+        DescribeAsync(plan, runtime, withCache: true, cancellationToken);
+
+    /// <summary>The plan as -WhatIf shows it; <paramref name="withCache"/> adds the cache lookups (they hash files: only for a real -WhatIf).</summary>
+    public static async Task<IReadOnlyList<string>> DescribeAsync(RunPlan plan, IPipelineRuntime runtime, bool withCache, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(runtime);
@@ -33,7 +37,10 @@ public static class RunEngine
                 : string.Create(CultureInfo.InvariantCulture, $"; up to {step.Retry.Attempts} attempts on {string.Join(", ", step.Retry.On.Select(k => k.ToString().ToLowerInvariant()).Concat(step.Retry.ExitCodes.Select(c => $"exit code {c}")))}, backoff {step.Retry.Backoff.TotalSeconds:0.#}s");
             lines.Add($"Step '{step.Step.Name}' {order}{retry}");
         }
-        lines.AddRange(await DescribeCacheAsync(plan, runtime, cancellationToken).ConfigureAwait(false));
+        if (withCache)
+        {
+            lines.AddRange(await DescribeCacheAsync(plan, runtime, cancellationToken).ConfigureAwait(false));
+        }
         foreach (var step in FirstInputs(plan))
         {
             var exists = await runtime.InputExistsAsync(plan, step, dryRun: true, cancellationToken).ConfigureAwait(false);
@@ -72,7 +79,7 @@ public static class RunEngine
         {
             if (step.InputProducer is { } producer)
             {
-                var changed = await cache.ChangedSinceLastAsync(step, string.Empty, cancellationToken).ConfigureAwait(false);
+                var changed = await cache.ChangedSinceLastAsync(step, withInput: false, cancellationToken).ConfigureAwait(false);
                 lines.Add($"Step '{step.Step.Name}' cache: decided once step '{producer}' has written its input; {changed}");
                 continue;
             }

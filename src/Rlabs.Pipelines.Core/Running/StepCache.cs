@@ -136,7 +136,11 @@ public sealed class StepCache
     }
 
     /// <summary>Which parts changed since the step's last entry, for the message of a miss.</summary>
-    public async Task<string> ChangedSinceLastAsync(StepPlan step, string key, CancellationToken cancellationToken)
+    public async Task<string> ChangedSinceLastAsync(StepPlan step, string key, CancellationToken cancellationToken) =>
+        await ChangedSinceLastAsync(step, withInput: true, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Which parts changed since the step's last entry; without <paramref name="withInput"/>, only those known before its input is written.</summary>
+    public async Task<string> ChangedSinceLastAsync(StepPlan step, bool withInput, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(step);
         var last = Parse(await _store.ReadIndexAsync(_plan, EntryKey(step.Step.Name, "last"), cancellationToken).ConfigureAwait(false));
@@ -144,9 +148,11 @@ public sealed class StepCache
         {
             return "no earlier run of this step is in the cache";
         }
-        var parts = await PartsAsync(step, cancellationToken).ConfigureAwait(false);
+        var parts = withInput ? await PartsAsync(step, cancellationToken).ConfigureAwait(false) : StaticParts(step);
         var changed = parts.Where(p => !last.Parts.TryGetValue(p.Key, out var before) || before != p.Value).Select(p => p.Key).ToList();
-        return changed.Count == 0 ? $"same key as job {last.JobId}, whose entry is missing" : $"{string.Join(", ", changed)} changed since job {last.JobId}";
+        return changed.Count == 0
+            ? withInput ? $"same key as job {last.JobId}, whose entry is missing" : $"everything but its input is as in job {last.JobId}"
+            : $"{string.Join(", ", changed)} changed since job {last.JobId}";
     }
 
     /// <summary>Makes the entry's output this job's output.</summary>

@@ -177,7 +177,8 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             var plan = RunEngine.Plan(request, runtime);
             WarnAboutOtherTargetsParameters(plan.Target);
             var where = plan.Target == RunTarget.Local ? "locally" : "on SageMaker";
-            var description = RunEngine.DescribeAsync(plan, runtime, CancellationToken).GetAwaiter().GetResult();
+            // The cache's per-step hit or miss costs hashing: said under -WhatIf, decided by the run otherwise.
+            var description = RunEngine.DescribeAsync(plan, runtime, withCache: PlansWithoutCalls, CancellationToken).GetAwaiter().GetResult();
             if (!ShouldProcess(Describe($"Run pipeline {where} ({runtime.Name}):", description), $"Run {plan.Steps.Count} step(s) of {pipeline.Name} {where} with job id {jobId}?", "Invoke-RlabsPipeline"))
             {
                 return;
