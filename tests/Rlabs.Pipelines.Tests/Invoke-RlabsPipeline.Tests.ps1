@@ -161,6 +161,27 @@ pipeline:
             $plan | Should -Match "Step 'd' after 'b', 'c'"
         }
 
+        It 'Should complete step names from the pipeline file on Tab' {
+            $line = "Invoke-RlabsPipeline -Path '$graphFile' -RepositoryPath '$graphRepo' -Step "
+            $completions = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+            $completions.CompletionMatches.CompletionText | Should -Be @('a', 'b', 'c', 'd')
+            $line = "Invoke-RlabsPipeline -Path '$graphFile' -RepositoryPath '$graphRepo' -FromStep c"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('c')
+        }
+
+        It 'Should run only the selected step on the outputs of a reference run' {
+            $slice = Invoke-RlabsPipeline -Path $graphFile -RepositoryPath $graphRepo -InstanceType local -JobId 'graph-3' -Step d -ReferenceJobId 'graph-1'
+            $slice.Status | Should -Be 'Completed'
+            $slice.Steps.CachedFrom | Should -Be @('graph-1', 'graph-1', 'graph-1', $null)
+            Join-Path $graphRepo '.rlabs/data/mid/graph-3/b.json' | Should -Exist
+            Join-Path $graphRepo '.rlabs/data/d/graph-3/d.json' | Should -Exist
+        }
+
+        It 'Should reject an unknown step and -Step with -FromStep' {
+            { Invoke-RlabsPipeline -Path $graphFile -RepositoryPath $graphRepo -InstanceType local -Step nope } | Should -Throw -ErrorId 'UnknownStep,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+            { Invoke-RlabsPipeline -Path $graphFile -RepositoryPath $graphRepo -InstanceType local -Step a -FromStep b } | Should -Throw -ErrorId 'StepSelectionConflict,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+        }
+
         It 'Should reject a throttle limit of 0' {
             { Invoke-RlabsPipeline -Path $graphFile -RepositoryPath $graphRepo -InstanceType local -ThrottleLimit 0 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
         }
