@@ -43,6 +43,23 @@ public sealed class ContainerGraphTests : IDisposable
         Assert.True(Math.Max(b.End, c.End) <= d.Start);
         Assert.Equal(["b.json", "c.json"], d.Inputs);
         Assert.All(run.Steps, s => Assert.Equal("Container", s.Runtime));
+        // The input mounted read-only into b's container is staged as hard links, not copies.
+        var staged = new FileInfo(Path.Combine(_repo.Root, ".rlabs", "runs", "job", "b", "input", "data", "a.json"));
+        var original = new FileInfo(Path.Combine(layout.DataRoot, "a", "job", "a.json"));
+        Assert.True(staged.Exists);
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Equal(Inode(original.FullName), Inode(staged.FullName));
+        }
+    }
+
+    private static string Inode(string path)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%i", path]) { RedirectStandardOutput = true };
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEnd().Trim();
+        process.WaitForExit();
+        return output;
     }
 
     [SkippableFact]
