@@ -10,6 +10,7 @@ public sealed class CloudRunService : IDisposable
 {
     private readonly AwsSession _session;
     private readonly S3Storage _store;
+    private readonly SemaphoreSlim _saving = new(1, 1);
 
     /// <summary>Creates the service over a resolved session.</summary>
     public CloudRunService(AwsSession session)
@@ -34,7 +35,11 @@ public sealed class CloudRunService : IDisposable
     public long UploadedBytes { get; private set; }
 
     /// <inheritdoc/>
-    public void Dispose() => _store.Dispose();
+    public void Dispose()
+    {
+        _store.Dispose();
+        _saving.Dispose();
+    }
 
     /// <summary>Marks the default bucket (chosen by the module for <paramref name="accountId"/>) before reading a run from it.</summary>
     public void ExpectBucketOwner(string bucket, string accountId) => _store.ExpectOwner(bucket, accountId);
@@ -555,10 +560,22 @@ public sealed class CloudRunService : IDisposable
         }
     }
 
-    internal Task SaveAsync(CloudRunManifest manifest, CancellationToken cancellationToken) =>
-        _store.PutTextAsync(manifest.Bucket, CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(manifest.ProjectName), manifest.JobId), manifest.ToJson(), manifest.KmsKeyId, cancellationToken);
+    internal async Task SaveAsync(CloudRunManifest manifest, CancellationToken cancellationToken)
+    {
+        // Steps run side by side: one save at a time, each writing the manifest as it is then, so a later
+        // write never carries an older state (a started job left out would be orphaned for Wait-RlabsPipelineRun).
+        await _saving.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _store.PutTextAsync(manifest.Bucket, CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(manifest.ProjectName), manifest.JobId), manifest.ToJson(), manifest.KmsKeyId, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _saving.Release();
+        }
+    }
 
-    private static CreateProcessingJobRequest WithName(CreateProcessingJobRequest request, string name) => new()
+    internal static CreateProcessingJobRequest WithName(CreateProcessingJobRequest request, string name) => new()
     {
         ProcessingJobName = name,
         ProcessingInputs = request.ProcessingInputs,

@@ -50,7 +50,9 @@ internal sealed class LocalProcessRunner : IStepRunner
     private static async Task<StepOutcome> RunProcessAsync(LocalStepLayout step, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
     {
         // Through the guard: the step (and whatever it starts) dies with this process, however this one ends.
-        var info = StepProcessGuard.StartInfo(step.Command);
+        // The interpreter is the one resolved once per run (a pyenv shim's real python), the rest as planned.
+        IReadOnlyList<string> command = [step.Interpreter, .. step.Command.Skip(1)];
+        var info = StepProcessGuard.StartInfo(command);
         info.WorkingDirectory = step.StepDirectory;
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
@@ -69,11 +71,11 @@ internal sealed class LocalProcessRunner : IStepRunner
         StepProcessGuard guard;
         try
         {
-            guard = StepProcessGuard.Start(process, step.Command);
+            guard = StepProcessGuard.Start(process, command);
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            return new StepOutcome(RlabsRunStatus.Failed, $"Could not start '{step.Command[0]}': {ex.Message}", []);
+            return new StepOutcome(RlabsRunStatus.Failed, $"Could not start '{step.Command[0]}': {ex.Message}", []) { Kind = RlabsFailureKind.Internal };
         }
         using var _ = guard;
         var stdout = PumpAsync(process.StandardOutput, log.Line);
@@ -95,7 +97,7 @@ internal sealed class LocalProcessRunner : IStepRunner
             {
                 return new StepOutcome(RlabsRunStatus.Stopped, "Stopped by the user; the step's processes were killed.", lines);
             }
-            return new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.MaxRuntime}) and was killed."), lines);
+            return new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.MaxRuntime}) and was killed."), lines) { Kind = RlabsFailureKind.Timeout };
         }
         stepRun.ExitCode = process.ExitCode;
         log.Note($"# exit code {process.ExitCode}");

@@ -14,7 +14,12 @@ namespace Rlabs.Pipelines.Local;
 internal static class LocalWorkspace
 {
     /// <summary>Lays out input/code, input/requirements, input/data and output; null when ready, else why not.</summary>
-    public static string? Stage(LocalRunLayout plan, LocalStepLayout step)
+    /// <remarks>
+    /// With <paramref name="linkInput"/> (a container step, whose input is mounted read-only), the input data is
+    /// hard-linked instead of copied (a copy where the file system cannot link): staging costs no bytes. A process
+    /// step gets copies, as it could write through a link into the data root.
+    /// </remarks>
+    public static string? Stage(LocalRunLayout plan, LocalStepLayout step, bool linkInput = false)
     {
         var repository = plan.Request.Pipeline.RepositoryPath;
         if (Directory.Exists(step.StepDirectory))
@@ -35,7 +40,7 @@ internal static class LocalWorkspace
 
         // Each step gets its own copy of the run's source zip, so every path it is handed lies in its workspace, as in a container.
         Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.SourceCodeZip)!);
-        File.Copy(plan.SourceZip, step.Paths.SourceCodeZip);
+        File.Copy(plan.EnsureSourceZip(), step.Paths.SourceCodeZip);
 
         if (step.CredentialsPath is { } credentials)
         {
@@ -76,11 +81,11 @@ internal static class LocalWorkspace
                 {
                     return NotStaged(step, link.Path, link.Target);
                 }
-                CopyTree(input, dataFolder);
+                CopyTree(input, dataFolder, linkInput);
             }
             else if (File.Exists(input))
             {
-                File.Copy(input, Path.Combine(dataFolder, Path.GetFileName(input)));
+                Place(input, Path.Combine(dataFolder, Path.GetFileName(input)), linkInput);
             }
             else if (!step.Plan.InputEmpty)
             {
@@ -131,7 +136,19 @@ internal static class LocalWorkspace
         }
     }
 
-    private static void CopyTree(string source, string destination)
+    private static void Place(string source, string destination, bool link)
+    {
+        if (link)
+        {
+            HardLink.LinkOrCopy(source, destination);
+        }
+        else
+        {
+            File.Copy(source, destination, overwrite: true);
+        }
+    }
+
+    private static void CopyTree(string source, string destination, bool link)
     {
         foreach (var directory in Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories))
         {
@@ -139,7 +156,7 @@ internal static class LocalWorkspace
         }
         foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
         {
-            File.Copy(file, Path.Combine(destination, Path.GetRelativePath(source, file)), overwrite: true);
+            Place(file, Path.Combine(destination, Path.GetRelativePath(source, file)), link);
         }
     }
 

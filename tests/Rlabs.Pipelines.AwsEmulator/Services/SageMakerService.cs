@@ -41,6 +41,7 @@ public sealed class SageMakerService : IEmulatedService
 
     private readonly Dictionary<string, Job> _jobs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ProcessingJobBehaviour> _behaviours = new(StringComparer.Ordinal);
+    private readonly List<(string Prefix, ProcessingJobBehaviour Behaviour)> _once = [];
     private readonly Dictionary<string, List<(string Key, string Value)>> _tags = new(StringComparer.Ordinal);
     private readonly LogsService _logs;
     private ProcessingJobBehaviour _default = new();
@@ -81,6 +82,18 @@ public sealed class SageMakerService : IEmulatedService
         }
     }
 
+    /// <summary>
+    /// The next job created whose name starts with <paramref name="namePrefix"/> ends as <paramref name="behaviour"/>
+    /// says, once (fault injection for a job name that is not known in advance, e.g. its random attempt suffix).
+    /// </summary>
+    public void SetBehaviourOnce(string namePrefix, ProcessingJobBehaviour behaviour)
+    {
+        lock (_jobs)
+        {
+            _once.Add((namePrefix, behaviour));
+        }
+    }
+
     public void Reset()
     {
         Pipelines.Reset();
@@ -94,6 +107,7 @@ public sealed class SageMakerService : IEmulatedService
             _jobs.Clear();
             _tags.Clear();
             _behaviours.Clear();
+            _once.Clear();
             _default = new ProcessingJobBehaviour();
         }
     }
@@ -135,7 +149,13 @@ public sealed class SageMakerService : IEmulatedService
     private JsonObject Create(JsonObject input, RequestContext context)
     {
         var name = Json.Str(input, "ProcessingJobName")!;
-        return CreateLocked(input, _behaviours.GetValueOrDefault(name) ?? _default, context.Region, context.AccountId, context.Now);
+        var once = _once.FindIndex(o => name.StartsWith(o.Prefix, StringComparison.Ordinal));
+        var behaviour = once >= 0 && !_jobs.ContainsKey(name) ? _once[once].Behaviour : _behaviours.GetValueOrDefault(name) ?? _default;
+        if (once >= 0 && !_jobs.ContainsKey(name))
+        {
+            _once.RemoveAt(once);
+        }
+        return CreateLocked(input, behaviour, context.Region, context.AccountId, context.Now);
     }
 
     /// <summary>Creates the job of a pipeline step (SageMaker Pipelines calls CreateProcessingJob itself; the client never sees it).</summary>
