@@ -115,6 +115,12 @@ public sealed class CloudRunService : IDisposable
     /// <summary>Drives a started run (e.g. after -NoWait) to its end: waits for running jobs, starts the rest.</summary>
     public async Task<RlabsPipelineRun> WaitAsync(CloudRunManifest manifest, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(manifest);
+        if (manifest.IsEngineRun)
+        {
+            // SageMaker Pipelines drives it: waiting only follows, and Ctrl-C leaves it running.
+            return await SageMakerPipelinesEngine.FollowAsync(this, manifest, run, reporter, stopOnCancel: false, cancellationToken).ConfigureAwait(false);
+        }
         foreach (var step in run.Steps.Where(s => s.Status == RlabsRunStatus.Running))
         {
             step.Status = RlabsRunStatus.Pending; // the runner re-attaches to the started job instead of creating it
@@ -238,6 +244,10 @@ public sealed class CloudRunService : IDisposable
         {
             _store.ExpectOwner(bucket, owner);
         }
+        if (manifest.IsEngineRun)
+        {
+            return (manifest, await SageMakerPipelinesEngine.ReadAsync(this, manifest, cancellationToken).ConfigureAwait(false));
+        }
         var run = NewRun(manifest, null);
         RlabsPipelineStepRun? blocking = null;
         for (var index = 0; index < manifest.Steps.Count; index++)
@@ -281,6 +291,12 @@ public sealed class CloudRunService : IDisposable
     /// <summary>Stops the run's running jobs and marks it so no later step starts.</summary>
     public async Task StopAsync(CloudRunManifest manifest, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(manifest);
+        if (manifest.IsEngineRun)
+        {
+            await SageMakerPipelinesEngine.StopAsync(this, manifest, run, reporter, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         if (run.Status is RlabsRunStatus.Completed or RlabsRunStatus.Failed or RlabsRunStatus.Stopped)
         {
             reporter.Verbose($"Run {run.JobId} already ended ({run.Status}); nothing to stop.");
