@@ -162,7 +162,7 @@ internal static partial class RunReport
                 {
                     RlabsRunStatus.Failed => "failure",
                     RlabsRunStatus.Stopped => "error",
-                    RlabsRunStatus.Completed => null,
+                    RlabsRunStatus.Completed or RlabsRunStatus.Cached => null,
                     _ => "skipped",
                 };
                 if (outcome is not null)
