@@ -274,4 +274,23 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Null(_fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e8/credentials/credentials.yaml"));
         Assert.Single(_fixture.Emulator.Requests.For("s3", "DeleteObjects"));
     }
+
+    [Fact]
+    public async Task A_client_driven_resume_of_an_engine_run_is_refused_before_any_job_or_manifest_write()
+    {
+        var pipeline = Pipeline(FourSteps);
+        await StartAsync(Request(pipeline, "e9"));
+        await WaitAsync("e9");
+        var manifestBefore = _fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e9/run.json");
+
+        using var runtime = new SageMakerRuntime(_fixture.Session());
+        var plan = RunEngine.Plan(new RunRequest { Pipeline = pipeline, JobId = "e9", Cloud = new CloudRunOptions { Resume = true } }, runtime);
+        var error = await Assert.ThrowsAsync<RlabsRunException>(() => RunEngine.RunAsync(plan, runtime, NullRunReporter.Instance, CancellationToken.None));
+
+        Assert.Equal("ResumeEngineMismatch", error.ErrorId);
+        Assert.Contains("-Engine SageMakerPipelines", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob"));
+        Assert.Equal(manifestBefore, _fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e9/run.json"));
+    }
 }
+
