@@ -42,6 +42,8 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
             sys.exit(4)
         if params.get('mode') == 'slow':
             time.sleep(60)
+        if params.get('mode') == 'nap':
+            time.sleep(1.5)
         """;
 
     private const string FourSteps = """
@@ -291,6 +293,23 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Contains("-Engine SageMakerPipelines", error.Message, StringComparison.Ordinal);
         Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob"));
         Assert.Equal(manifestBefore, _fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e9/run.json"));
+    }
+
+    [Fact]
+    public async Task A_diamond_runs_its_two_branches_at_once_and_joins_them()
+    {
+        await StartAsync(Request(Pipeline("""
+              - { name: a, job_suffix: A, code: step.py, output_path: a }
+              - { name: b, job_suffix: B, code: step.py, input_data: "a/<job_id>", output_path: b, depends_on: [a], params: { mode: nap } }
+              - { name: c, job_suffix: C, code: step.py, input_data: "a/<job_id>", output_path: c, depends_on: [a], params: { mode: nap } }
+              - { name: d, job_suffix: D, code: step.py, input_data: "b/<job_id>", output_path: d, depends_on: [b, c] }
+            """), "e10"));
+        var run = await WaitAsync("e10");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var (a, b, c, d) = (run.Steps[0], run.Steps[1], run.Steps[2], run.Steps[3]);
+        Assert.True(b.StartTime < c.EndTime && c.StartTime < b.EndTime, $"b ran {b.StartTime:O}..{b.EndTime:O}, c {c.StartTime:O}..{c.EndTime:O}: one after the other");
+        Assert.True(a.EndTime <= b.StartTime && a.EndTime <= c.StartTime && b.EndTime <= d.StartTime && c.EndTime <= d.StartTime);
     }
 }
 
