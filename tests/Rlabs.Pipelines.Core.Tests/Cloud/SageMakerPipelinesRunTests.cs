@@ -311,5 +311,41 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.True(b.StartTime < c.EndTime && c.StartTime < b.EndTime, $"b ran {b.StartTime:O}..{b.EndTime:O}, c {c.StartTime:O}..{c.EndTime:O}: one after the other");
         Assert.True(a.EndTime <= b.StartTime && a.EndTime <= c.StartTime && b.EndTime <= d.StartTime && c.EndTime <= d.StartTime);
     }
+
+    [Fact]
+    public async Task Ctrl_C_while_following_an_attached_run_stops_the_execution()
+    {
+        await StartAsync(Request(Pipeline(FourSteps.Replace("output_path: data }\n  - { name: train", "output_path: data, params: { mode: slow } }\n  - { name: train", StringComparison.Ordinal)), "e11"));
+        using var service = new CloudRunService(_fixture.Session());
+        var found = (await service.GetAsync(Bucket, "churn", "e11", CancellationToken.None))!.Value;
+        using var cancel = new CancellationTokenSource();
+
+        var run = await SageMakerPipelinesEngine.FollowAsync(service, found.Manifest, found.Run, new CancelWhenRunning(cancel, "prepare"), stopOnCancel: true, cancel.Token);
+
+        Assert.Equal(RlabsRunStatus.Stopped, run.Status);
+        Assert.Equal(RlabsRunStatus.Stopped, run.Steps[1].Status);
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StopPipelineExecution"));
+        Assert.Equal(RlabsRunStatus.Stopped, (await WaitAsync("e11")).Status);
+    }
+
+    /// <summary>Presses Ctrl-C (cancels) once the named step is running.</summary>
+    private sealed class CancelWhenRunning(CancellationTokenSource cancel, string step) : IRunReporter
+    {
+        public void Progress(RunProgress progress)
+        {
+            if (progress.Status.Contains("running: " + step, StringComparison.Ordinal))
+            {
+                cancel.Cancel();
+            }
+        }
+
+        public void Verbose(string message)
+        {
+        }
+
+        public void Warning(string message)
+        {
+        }
+    }
 }
 
