@@ -303,7 +303,7 @@ public sealed class ScheduleManager
             return $"kept: the instance {instanceId} is {instance.State}; its crontab line '# {new InstanceLayout("/home/x", projectName, pipelineName).CronMarker}' stays until you remove it (crontab -e) or run Remove-RlabsPipelineSchedule again while it runs";
         }
         var fingerprints = await ConsoleFingerprintsAsync(ec2, instanceId, cancellationToken).ConfigureAwait(false);
-        using var remote = await RemoteInstance.ConnectAsync(new SshEndpoint(host, sshPort, userName, pemFile, instanceId), knownHosts, acceptChangedHostKey, fingerprints, _options.SshWaitTimeout, _reporter, cancellationToken).ConfigureAwait(false);
+        using var remote = await RemoteInstance.ConnectAsync(new SshEndpoint(host, sshPort, userName, pemFile, instanceId), knownHosts, acceptChangedHostKey, fingerprints, TimeSpan.Zero, _reporter, cancellationToken).ConfigureAwait(false);
         var layout = new InstanceLayout(remote.Home, projectName, pipelineName);
         var result = await remote.RunCheckedAsync("bash -c " + ShellQuote.Quote(InstanceScripts.CronScript(layout, install: false)), "Removing the crontab line", cancellationToken).ConfigureAwait(false);
         return result.Output.Contains("unchanged", StringComparison.Ordinal) ? "no crontab line on the instance" : $"crontab line removed on {instanceId}";
@@ -375,7 +375,10 @@ public sealed class ScheduleManager
     {
         using var ec2 = new Ec2Client(_session);
         var instance = await ec2.DescribeInstanceAsync(request.InstanceId, cancellationToken).ConfigureAwait(false);
-        if (instance.State != "running")
+        // Only an instance that is booting gets time for sshd to come up; one that already ran must answer
+        // at once, so a closed or filtered port fails within the connect timeout, not after the boot wait.
+        var booting = instance.State != "running";
+        if (booting)
         {
             if ((approved & ScheduleSteps.StartInstance) == 0)
             {
@@ -403,7 +406,7 @@ public sealed class ScheduleManager
         }
         var endpoint = new SshEndpoint(host, request.SshPort, request.Ec2UserName, request.PemFile, request.InstanceId);
         var fingerprints = await ConsoleFingerprintsAsync(ec2, request.InstanceId, cancellationToken).ConfigureAwait(false);
-        using var remote = await RemoteInstance.ConnectAsync(endpoint, request.KnownHosts, request.AcceptChangedHostKey, fingerprints, _options.SshWaitTimeout, _reporter, cancellationToken).ConfigureAwait(false);
+        using var remote = await RemoteInstance.ConnectAsync(endpoint, request.KnownHosts, request.AcceptChangedHostKey, fingerprints, booting ? _options.SshWaitTimeout : TimeSpan.Zero, _reporter, cancellationToken).ConfigureAwait(false);
         var layout = new InstanceLayout(remote.Home, request.ProjectName, request.PipelineName);
         await remote.EnsureDirectoryAsync(layout.ProjectDirectory, cancellationToken, mode: 0x1C0).ConfigureAwait(false);
 
@@ -498,8 +501,14 @@ public sealed class ScheduleManager
         }
         if (ours)
         {
-            // Put every time: IAM keeps one document per name, so the same document changes nothing.
-            await iam.PutRolePolicyAsync(request.RoleName, functionName, StartInstancePolicy(partition, region, account, request.InstanceId, functionName), cancellationToken).ConfigureAwait(false);
+            // Look before writing: IAM gives the document back re-serialised, so compare what it grants.
+            var wanted = StartInstancePolicy(partition, region, account, request.InstanceId, functionName);
+            var current = await iam.FindRolePolicyAsync(request.RoleName, functionName, cancellationToken).ConfigureAwait(false);
+            if (!PolicyDocuments.AreEquivalent(current, wanted))
+            {
+                await iam.PutRolePolicyAsync(request.RoleName, functionName, wanted, cancellationToken).ConfigureAwait(false);
+                changes.Add(current is null ? $"inline policy {functionName} of role {request.RoleName} put" : $"inline policy {functionName} of role {request.RoleName} updated");
+            }
         }
         else
         {
@@ -577,8 +586,15 @@ public sealed class ScheduleManager
                 changes.Add($"function {functionName} configuration updated");
             }
         }
-        try
+        // Look before writing: a second AddPermission with the same statement id is answered 409.
+        var policy = await lambda.FindPolicyAsync(functionName, cancellationToken).ConfigureAwait(false);
+        if (!PolicyDocuments.HasPermission(policy, PermissionStatementId, "events.amazonaws.com", "lambda:InvokeFunction", ruleArn))
         {
+            if (PolicyDocuments.HasStatement(policy, PermissionStatementId))
+            {
+                // A statement of that id grants something else (edited by hand): replace it.
+                await lambda.RemovePermissionAsync(functionName, PermissionStatementId, cancellationToken).ConfigureAwait(false);
+            }
             await lambda.AddPermissionAsync(new AddPermissionRequest
             {
                 FunctionName = functionName,
@@ -588,10 +604,6 @@ public sealed class ScheduleManager
                 SourceArn = ruleArn,
             }, cancellationToken).ConfigureAwait(false);
             changes.Add($"permission for rule {ruleArn.Split('/')[^1]} to invoke {functionName}");
-        }
-        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.Conflict)
-        {
-            // The statement exists; its source ARN is the rule's, which is derived from the same names.
         }
         return functionArn;
     }

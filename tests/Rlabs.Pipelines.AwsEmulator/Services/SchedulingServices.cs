@@ -23,7 +23,7 @@ public sealed class IamService : IEmulatedService
 
     public IReadOnlySet<string> Operations { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
-        "GetRole", "CreateRole", "PutRolePolicy", "DeleteRolePolicy", "DeleteRole",
+        "GetRole", "CreateRole", "GetRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "DeleteRole",
     };
 
     /// <summary>Whether a role with this ARN exists and trusts <paramref name="principal"/> (Lambda checks this).</summary>
@@ -86,6 +86,18 @@ public sealed class IamService : IEmulatedService
 
                 case "GetRole":
                     return new JsonObject { ["Role"] = Find(roleName).Data.DeepClone() };
+                case "GetRolePolicy":
+                {
+                    var policyName = Json.Str(input, "PolicyName")!;
+                    if (!Find(roleName).Policies.TryGetValue(policyName, out var document))
+                    {
+                        throw new EmulatorError("NoSuchEntity", $"The role policy with name {policyName} cannot be found.", 404);
+                    }
+
+                    // IAM returns policy documents URL-encoded (RFC 3986), as stored (not normalised).
+                    return Json.Object(("RoleName", roleName), ("PolicyName", policyName), ("PolicyDocument", Uri.EscapeDataString(document)));
+                }
+
                 case "PutRolePolicy":
                 {
                     var role = Find(roleName);
@@ -166,7 +178,7 @@ public sealed class LambdaService : IEmulatedService
 
     public IReadOnlySet<string> Operations { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
-        "CreateFunction", "GetFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration", "DeleteFunction", "AddPermission", "RemovePermission",
+        "CreateFunction", "GetFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration", "DeleteFunction", "AddPermission", "GetPolicy", "RemovePermission",
     };
 
     /// <summary>The deployed zip, for tests that inspect the handler.</summary>
@@ -308,6 +320,23 @@ public sealed class LambdaService : IEmulatedService
 
                     function.Statements[statementId] = statement;
                     return new JsonObject { ["Statement"] = statement.ToJsonString() };
+                }
+
+                case "GetPolicy":
+                {
+                    var function = Find(name, arn);
+                    if (function.Statements.Count == 0)
+                    {
+                        throw new EmulatorError("ResourceNotFoundException", "The resource you requested does not exist.");
+                    }
+
+                    var policy = new JsonObject
+                    {
+                        ["Version"] = "2012-10-17",
+                        ["Id"] = "default",
+                        ["Statement"] = new JsonArray(function.Statements.Values.Select(s => (JsonNode)s.DeepClone()).ToArray()),
+                    };
+                    return Json.Object(("Policy", policy.ToJsonString()), ("RevisionId", Guid.NewGuid().ToString()));
                 }
 
                 case "RemovePermission":

@@ -236,6 +236,10 @@ def iam_lambda_events():
         check("GetRole", fetched["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] == "lambda.amazonaws.com", str(fetched))
     policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:StartInstances", "Resource": "*"}]})
     op("iam", "PutRolePolicy", lambda: iam.put_role_policy(RoleName=role, PolicyName="start", PolicyDocument=policy))
+    read_policy = op("iam", "GetRolePolicy", lambda: iam.get_role_policy(RoleName=role, PolicyName="start"))
+    if read_policy:
+        check("GetRolePolicy", read_policy["PolicyDocument"] == json.loads(policy), str(read_policy))
+    expect_error("GetRolePolicy.missing", "NoSuchEntity", lambda: iam.get_role_policy(RoleName=role, PolicyName="missing"), status=404)
     expect_error("DeleteRole.conflict", "DeleteConflict", lambda: iam.delete_role(RoleName=role), status=409)
     expect_error("CreateRole.duplicate", "EntityAlreadyExists", lambda: iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust), status=409)
     expect_error("GetRole.missing", "NoSuchEntity", lambda: iam.get_role(RoleName="missing-" + RUN), status=404)
@@ -263,9 +267,13 @@ def iam_lambda_events():
                                                                      Principal="events.amazonaws.com", SourceArn=rule_arn))
     if added:
         check("AddPermission", json.loads(added["Statement"])["Condition"]["ArnLike"]["AWS:SourceArn"] == rule_arn, added["Statement"])
+    function_policy = op("lambda", "GetPolicy", lambda: lam.get_policy(FunctionName=function))
+    if function_policy:
+        check("GetPolicy", json.loads(function_policy["Policy"])["Statement"][0]["Sid"] == "events", str(function_policy))
     expect_error("AddPermission.duplicate", "ResourceConflictException", lambda: lam.add_permission(
         FunctionName=function, StatementId="events", Action="lambda:InvokeFunction", Principal="events.amazonaws.com"), status=409)
     op("lambda", "RemovePermission", lambda: lam.remove_permission(FunctionName=function, StatementId="events"))
+    expect_error("GetPolicy.none", "ResourceNotFoundException", lambda: lam.get_policy(FunctionName=function), status=404)
     op("lambda", "DeleteFunction", lambda: lam.delete_function(FunctionName=function))
     expect_error("GetFunction.missing", "ResourceNotFoundException", lambda: lam.get_function(FunctionName=function), status=404)
     expect_error("CreateFunction.badRuntime", "ValidationException", lambda: client("lambda", validate=False).create_function(
