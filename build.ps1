@@ -7,7 +7,9 @@
            launchers for bash (rlabs) and cmd (rlabs.cmd).
     Test   installs what the tests need, builds, runs xunit and Pester (in a fresh pwsh against the built
            module) and prints 'N passed, N failed'. -Fast runs only the fast tier (no container engine, sshd
-           or AWS emulator); -Tier picks tiers (Fast, Emulator, Ssh, Container, Launcher).
+           or AWS emulator) with xunit and two Pester shards side by side; -Tier picks tiers (Fast, Emulator,
+           Ssh, Container, Launcher). Test, Demo and Bench skip the module build when no file under src/,
+           docs/ or build/ (nor build.ps1, the manifest, the props) changed since the last one.
     Publish builds (unless -NoBuild) and publishes out/Rlabs.Pipelines/ with Publish-PSResource to the
            PSResourceGet repository named by -Repository (Register-PSResourceRepository; -ApiKey for NuGet feeds).
     Demo   runs the sample pipeline in examples/ locally (no AWS, no Docker) and prints the run table.
@@ -57,6 +59,7 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3.0
 $Root = $PSScriptRoot
 $Out = Join-Path $Root 'out'
+$NuGetPackages = $null
 $ModuleOut = Join-Path $Out 'Rlabs.Pipelines'
 $Manifest = Import-PowerShellDataFile (Join-Path $Root 'Rlabs.Pipelines.psd1')
 $Version = $Manifest.ModuleVersion
@@ -87,6 +90,16 @@ $LauncherFiles = @('rlabs', 'rlabs.cmd', 'rlabs.ps1')
 
 # Shipped at the module's root next to the manifest.
 $RootFiles = @('LICENSE', 'CHANGELOG.md')
+# What decides the built module (build/BuildInputs.psm1): Test, Demo and Bench skip the build while it is
+# unchanged and the module is in place; the Build task always builds.
+Import-Module (Join-Path $Root 'build/BuildInputs.psm1') -Force
+$BuildInputs = @{
+    Root      = $Root
+    RootFiles = @('build.ps1', 'Rlabs.Pipelines.psd1', 'Directory.Build.props', 'Directory.Packages.props', 'global.json',
+        'NuGet.config', '.config/dotnet-tools.json') + $RootFiles
+    Salt      = "$Configuration|$Version|$([Environment]::ProcessPath)|$PSHOME"
+}
+
 # The slow test tiers: xunit [Trait("Tier", …)] and Pester -Tag use these names; untagged tests are the fast tier.
 $SlowTiers = @('Emulator', 'Ssh', 'Container', 'Launcher')
 if ($Fast) { $Tier = @('Fast') }
@@ -98,8 +111,23 @@ function Invoke-Native {
     if ($LASTEXITCODE -ne 0) { throw "'$Command $($Arguments -join ' ')' failed with exit code $LASTEXITCODE." }
 }
 
+function Invoke-BuildIfChanged {
+    $stamp = Join-Path $Out 'obj/build-inputs.sha256'
+    $hash = Get-BuildInputHash @BuildInputs
+    $built = (Test-Path $stamp) -and (Test-Path (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1')) -and
+        (Test-Path (Join-Path $ModuleOut 'Dependencies/Rlabs.Pipelines.Core.dll'))
+    if ($built -and (Get-Content $stamp -Raw).Trim() -eq $hash) {
+        Write-Host "Rlabs.Pipelines $Version in $ModuleOut is up to date (no source changed since it was built)."
+        return
+    }
+    Invoke-Build
+}
+
 function Invoke-Build {
     $obj = Join-Path $Out 'obj'
+    $stamp = Join-Path $obj 'build-inputs.sha256'
+    Remove-Item $stamp -Force -ErrorAction Ignore
+    $inputHash = Get-BuildInputHash @BuildInputs
     $corePublish = Join-Path $obj 'core'
     $cmdletBuild = Join-Path $obj 'cmdlets'
     Remove-Item $corePublish, $cmdletBuild, $ModuleOut -Recurse -Force -ErrorAction Ignore
@@ -134,6 +162,8 @@ function Invoke-Build {
     if (Get-ChildItem $ModuleOut -Recurse -Filter 'System.Management.Automation.dll') {
         throw 'The module must not ship System.Management.Automation.dll.'
     }
+    # Stamped with the inputs as they were before the build started: a file edited during the build rebuilds next time.
+    [System.IO.File]::WriteAllText($stamp, $inputHash)
     Write-Host "Built Rlabs.Pipelines $Version in $ModuleOut"
 }
 
@@ -186,23 +216,28 @@ function Install-Launcher([string] $bin) {
 }
 
 function Install-TestPrerequisites {
-    # Pester comes from NuGet through a PackageDownload in tests/tools.
-    Invoke-Native dotnet @('restore', (Join-Path $Root 'tests/tools/tools.csproj'), '--nologo', '-v', 'q')
+    # Pester comes from NuGet through a PackageDownload in tests/tools (restored once).
+    if (-not (Test-Path (Get-PesterModulePath -Unchecked))) {
+        Invoke-Native dotnet @('restore', (Join-Path $Root 'tests/tools/tools.csproj'), '--nologo', '-v', 'q')
+    }
     # Debian packages (as root with apt-get), each proven usable afterwards: build/TestPrerequisites.psm1.
     Import-Module (Join-Path $Root 'build/TestPrerequisites.psm1') -Force
     Install-TestPrerequisite
 }
 
-function Get-PesterModulePath {
-    $packages = (& dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', ''
-    $path = Join-Path $packages.Trim() 'pester/5.9.1/tools/Pester.psd1'
+function Get-PesterModulePath([switch] $Unchecked) {
+    if (-not $script:NuGetPackages) {
+        $script:NuGetPackages = ((& dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', '').Trim()
+    }
+    $path = Join-Path $script:NuGetPackages 'pester/5.9.1/tools/Pester.psd1'
+    if ($Unchecked) { return $path }
     if (-not (Test-Path $path)) { throw "Pester 5.9.1 was not restored to $path (dotnet restore tests/tools/tools.csproj)." }
     $path
 }
 
 function Invoke-Test {
     Install-TestPrerequisites
-    Invoke-Build
+    Invoke-BuildIfChanged
     $results = Join-Path $Out 'test-results'
     Remove-Item $results -Recurse -Force -ErrorAction Ignore
     New-Item -ItemType Directory -Force -Path $results | Out-Null
@@ -239,9 +274,74 @@ function Invoke-TestRunners {
     # xunit: the core, in-process.
     $filter = @()
     if ($ExcludedTiers) { $filter = @('--filter', (($ExcludedTiers | ForEach-Object { "Tier!=$_" }) -join '&')) }
-    & dotnet test (Join-Path $Root 'tests/Rlabs.Pipelines.Core.Tests') -c $Configuration --nologo -v q `
-        --logger "trx;LogFileName=core.trx" --results-directory $results @filter
-    $xunitExit = $LASTEXITCODE
+    $testProject = Join-Path $Root 'tests/Rlabs.Pipelines.Core.Tests'
+    $xunitArgs = @('test', $testProject, '-c', $Configuration, '--nologo', '-v', 'q',
+        '--logger', 'trx;LogFileName=core.trx', '--results-directory', $results) + $filter
+    # The fast tier alone starts no server, engine or emulator, so nothing is shared between the two runners:
+    # xunit runs beside Pester and both cores work. The slow tiers run one runner after the other.
+    $sideBySide = $ExcludedTiers.Count -eq $SlowTiers.Count
+    $xunitJob = $null
+    $xunitExit = 0
+    if ($sideBySide) {
+        Invoke-Native dotnet @('build', $testProject, '-c', $Configuration, '--nologo', '-v', 'q')
+        $xunitJob = Start-ThreadJob -ArgumentList (, ($xunitArgs + '--no-build')) -ScriptBlock {
+            param([string[]] $Arguments)
+            & dotnet @Arguments 2>&1 | ForEach-Object { "$_" }
+            "xunit-exit:$LASTEXITCODE"
+        }
+    } else {
+        & dotnet @xunitArgs
+        $xunitExit = $LASTEXITCODE
+    }
+    # Pester: the cmdlets as users type them, in a fresh pwsh against the built module. Side by side, the test
+    # files are dealt into two shards by size, each in its own pwsh; the first prints as it goes, the second after.
+    $env:RLABS_EMULATOR_DIR = Join-Path $Root "tests/Rlabs.Pipelines.AwsEmulator/bin/$Configuration/net10.0"
+    $runner = Join-Path $Root 'tests/Rlabs.Pipelines.Tests/Invoke-Tests.ps1'
+    $pesterArgs = @('-PesterPath', (Get-PesterModulePath), '-ModulePath', (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1'))
+    if ($ExcludedTiers) { $pesterArgs += '-ExcludeTag', ($ExcludedTiers -join ',') }
+    $shards = @(, @(Join-Path $Root 'tests/Rlabs.Pipelines.Tests'))
+    if ($sideBySide) {
+        $shards = @(@(), @())
+        $weights = @(0L, 0L)
+        $files = Get-ChildItem (Join-Path $Root 'tests/Rlabs.Pipelines.Tests') -Filter '*.Tests.ps1' -Recurse | Sort-Object Length -Descending
+        foreach ($file in $files) {
+            $lighter = if ($weights[0] -le $weights[1]) { 0 } else { 1 }
+            $shards[$lighter] += $file.FullName
+            $weights[$lighter] += $file.Length
+        }
+    }
+    $pesterJobs = @()
+    for ($i = $shards.Count - 1; $i -ge 0; $i--) {
+        $name = if ($shards.Count -eq 1) { 'pester' } else { "pester-$($i + 1)" }
+        $shardArgs = $pesterArgs + @('-SummaryPath', (Join-Path $results "$name.json"), '-ResultsPath', (Join-Path $results "$name.xml"),
+            '-Path', ($shards[$i] -join ','))
+        if ($i -gt 0) {
+            $pesterJobs += Start-ThreadJob -ArgumentList $runner, $shardArgs -ScriptBlock {
+                param([string] $Runner, [string[]] $Arguments)
+                & dotnet pwsh -NoProfile -NonInteractive -File $Runner @Arguments 2>&1 | ForEach-Object { "$_" }
+            }
+        } else {
+            & dotnet pwsh -NoProfile -NonInteractive -File $runner @shardArgs
+        }
+    }
+    foreach ($job in $pesterJobs) { Receive-Job $job -Wait -AutoRemoveJob | Write-Host }
+    $pesterPassed = 0; $pesterFailed = 0; $pesterSkipped = 0
+    for ($i = 0; $i -lt $shards.Count; $i++) {
+        $name = if ($shards.Count -eq 1) { 'pester' } else { "pester-$($i + 1)" }
+        $pesterSummary = Join-Path $results "$name.json"
+        if (-not (Test-Path $pesterSummary)) { $pesterFailed++; continue } # that pwsh did not finish its run
+        $summary = Get-Content $pesterSummary -Raw | ConvertFrom-Json
+        $pesterPassed += $summary.Passed
+        $pesterFailed += $summary.Failed
+        $pesterSkipped += $summary.Skipped
+    }
+    if ($xunitJob) {
+        # The xunit output is printed whole after Pester's, so the two never interleave in a CI log.
+        $lines = @(Receive-Job $xunitJob -Wait -AutoRemoveJob)
+        $exitLine = $lines | Where-Object { $_ -like 'xunit-exit:*' } | Select-Object -Last 1
+        $lines | Where-Object { $_ -notlike 'xunit-exit:*' } | Write-Host
+        $xunitExit = if ($exitLine) { [int]($exitLine -replace '^xunit-exit:', '') } else { 1 }
+    }
     $xunitPassed = 0; $xunitFailed = 0; $xunitSkipped = 0
     $trx = Get-ChildItem $results -Filter '*.trx' -Recurse | Select-Object -First 1
     if ($trx) {
@@ -253,21 +353,6 @@ function Invoke-TestRunners {
         $xunitFailed = 1 # the test project did not even build or run
     }
 
-    # Pester: the cmdlets as users type them, in a fresh pwsh against the built module.
-    $env:RLABS_EMULATOR_DIR = Join-Path $Root "tests/Rlabs.Pipelines.AwsEmulator/bin/$Configuration/net10.0"
-    $pesterSummary = Join-Path $results 'pester.json'
-    $runner = Join-Path $Root 'tests/Rlabs.Pipelines.Tests/Invoke-Tests.ps1'
-    $pesterFilter = @()
-    if ($ExcludedTiers) { $pesterFilter = @('-ExcludeTag', ($ExcludedTiers -join ',')) }
-    & dotnet pwsh -NoProfile -NonInteractive -File $runner -PesterPath (Get-PesterModulePath) `
-        -ModulePath (Join-Path $ModuleOut 'Rlabs.Pipelines.psd1') -SummaryPath $pesterSummary -ResultsPath (Join-Path $results 'pester.xml') @pesterFilter
-    $pesterPassed = 0; $pesterFailed = 1; $pesterSkipped = 0
-    if (Test-Path $pesterSummary) {
-        $summary = Get-Content $pesterSummary -Raw | ConvertFrom-Json
-        $pesterPassed = $summary.Passed
-        $pesterFailed = $summary.Failed
-        $pesterSkipped = $summary.Skipped
-    }
     Write-Host "xunit: $xunitPassed passed, $xunitFailed failed, $xunitSkipped skipped; Pester: $pesterPassed passed, $pesterFailed failed, $pesterSkipped skipped"
     $passed = $xunitPassed + $pesterPassed
     $failed = $xunitFailed + $pesterFailed
@@ -278,7 +363,7 @@ function Invoke-TestRunners {
 }
 
 function Invoke-Demo {
-    Invoke-Build
+    Invoke-BuildIfChanged
     $demo = Join-Path $Out 'demo'
     Remove-Item $demo -Recurse -Force -ErrorAction Ignore
     Copy-Item (Join-Path $Root 'examples') $demo -Recurse
@@ -297,7 +382,7 @@ function Invoke-Demo {
 }
 
 function Invoke-Bench {
-    Invoke-Build
+    Invoke-BuildIfChanged
     Invoke-Native dotnet @('build', (Join-Path $Root 'tests/Rlabs.Pipelines.AwsEmulator'), '-c', $Configuration, '--nologo', '-v', 'q')
     # The container runtime's overhead is measured on the tests' private engine when one can be started.
     $engine = $null

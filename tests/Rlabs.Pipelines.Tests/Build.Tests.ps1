@@ -125,3 +125,40 @@ Describe 'The test tiers' {
         }
     }
 }
+
+Describe "The build's input fingerprint (build.ps1 Test skips a build that would change nothing)" {
+    BeforeAll {
+        Import-Module (Join-Path $root 'build/BuildInputs.psm1') -Force
+        $tree = Join-Path $TestDrive 'repo'
+        foreach ($file in 'src/Core/Engine.cs', 'src/Core/bin/Release/Core.dll', 'src/Core/obj/project.assets.json', 'docs/Invoke.md', 'build/Tool.psm1', 'build.ps1', 'README.md') {
+            $path = Join-Path $tree $file
+            New-Item -ItemType Directory -Force -Path (Split-Path $path) | Out-Null
+            Set-Content -Path $path -Value "content of $file" -NoNewline
+        }
+        $inputs = @{ Root = $tree; RootFiles = @('build.ps1', 'missing.props'); Salt = 'Release|0.1.0' }
+        function Get-Hash { Get-BuildInputHash @inputs }
+    }
+
+    It 'is stable while nothing changes, and ignores bin/, obj/ and files outside its inputs' {
+        $before = Get-Hash
+        Set-Content -Path (Join-Path $tree 'src/Core/bin/Release/Core.dll') -Value 'rebuilt output'
+        Set-Content -Path (Join-Path $tree 'src/Core/obj/project.assets.json') -Value 'restored again'
+        Set-Content -Path (Join-Path $tree 'README.md') -Value 'not a build input'
+        Get-Hash | Should -Be $before
+        $before | Should -Match '^[0-9A-F]{64}$'
+    }
+
+    It 'changes when <Change>' -ForEach @(
+        @{ Change = 'a source file is edited'; Action = { Add-Content -Path (Join-Path $tree 'src/Core/Engine.cs') -Value '// edited' } }
+        @{ Change = 'a source file is only touched'; Action = { (Get-Item (Join-Path $tree 'docs/Invoke.md')).LastWriteTimeUtc = [datetime]::UtcNow.AddMinutes(5) } }
+        @{ Change = 'a source file is added'; Action = { Set-Content -Path (Join-Path $tree 'src/Core/New.cs') -Value 'class New {}' } }
+        @{ Change = 'a build script is removed'; Action = { Remove-Item (Join-Path $tree 'build/Tool.psm1') } }
+        @{ Change = 'a named root file changes'; Action = { Add-Content -Path (Join-Path $tree 'build.ps1') -Value '# more' } }
+        @{ Change = 'a named root file appears'; Action = { Set-Content -Path (Join-Path $tree 'missing.props') -Value '<Project />' } }
+        @{ Change = 'the salt (configuration, version, PowerShell) differs'; Action = { $inputs.Salt = 'Debug|0.1.0' } }
+    ) {
+        $before = Get-Hash
+        & $Action
+        Get-Hash | Should -Not -Be $before
+    }
+}

@@ -63,6 +63,9 @@ pipeline:
   - { name: score, job_suffix: S, code: step.py, input_data: "data/<job_id>", output_path: data }
 '@
 
+    function Get-EmulatorCalls([string] $Service, [string] $Operation) {
+        @(Invoke-AwsEmulatorAdmin $emulator GET "requests?service=$Service&operation=$Operation" | ForEach-Object { $_ }).Count
+    }
     function Get-Executions {
         @((Invoke-AwsEmulatorAdmin $emulator GET 'sagemaker/pipeline-executions'))
     }
@@ -197,3 +200,41 @@ Describe 'Invoke-RlabsPipeline on SageMaker Pipelines' -Tag 'Emulator' {
         }
     }
 }
+
+Describe 'Export-RlabsPipelineDefinition' -Tag 'Emulator' {
+    BeforeEach {
+        Invoke-AwsEmulatorAdmin $emulator POST reset | Out-Null
+    }
+
+    It 'Should return the definition the engine runs, with no AWS call when the bucket is given' {
+        $json = Export-RlabsPipelineDefinition -Path $pipeline -RepositoryPath $repo -InstanceType ml.t3.medium -RoleArn $role -Bucket my-team-bucket
+
+        $definition = $json | ConvertFrom-Json
+        $definition.Version | Should -Be '2020-12-01'
+        $definition.Parameters.Name | Should -Be 'JobId'
+        $definition.Steps.Name | Should -Be @('extract', 'clean', 'train', 'score')
+        $definition.Steps[2].DependsOn | Should -Be @('clean')
+        $definition.Steps[0].Arguments.ProcessingResources.ClusterConfig.InstanceType | Should -Be 'ml.t3.medium'
+        $definition.Steps[0].Arguments.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri.'Std:Join'.Values[0] | Should -Be 's3://my-team-bucket/rlabs/engine/data/data/'
+        @(Invoke-AwsEmulatorAdmin $emulator GET requests | ForEach-Object { $_ }).Count | Should -Be 0
+    }
+
+    It 'Should write the file only without -WhatIf' {
+        $out = Join-Path $TestDrive 'four.sagemaker.json'
+        Export-RlabsPipelineDefinition -Path $pipeline -RepositoryPath $repo -InstanceType ml.t3.medium -RoleArn $role -OutFile $out -WhatIf
+        Test-Path $out | Should -BeFalse
+
+        $file = Export-RlabsPipelineDefinition -Path $pipeline -RepositoryPath $repo -InstanceType ml.t3.medium -RoleArn $role -OutFile $out
+
+        $file.FullName | Should -Be $out
+        (Get-Content $out -Raw | ConvertFrom-Json).Steps.Count | Should -Be 4
+        # No -Bucket: each export (the -WhatIf one too; it reads, it changes nothing) learns the account for the default bucket.
+        (Get-EmulatorCalls sts GetCallerIdentity) | Should -Be 2
+    }
+
+    It 'Should refuse a pipeline whose steps run locally' {
+        { Export-RlabsPipelineDefinition -Path $pipeline -RepositoryPath $repo -InstanceType local -RoleArn $role -Bucket b } |
+            Should -Throw -ErrorId 'LocalPipelineNotExportable,Rlabs.Pipelines.Commands.ExportRlabsPipelineDefinitionCommand'
+    }
+}
+

@@ -221,7 +221,11 @@ public sealed class S3Storage : IDisposable
     }
 
     /// <summary>Writes a small object encrypted at rest (SSE-KMS with <paramref name="kmsKeyId"/>, else SSE-S3).</summary>
-    public async Task PutTextAsync(string bucket, string key, string content, string? kmsKeyId, CancellationToken cancellationToken)
+    public Task PutTextAsync(string bucket, string key, string content, string? kmsKeyId, CancellationToken cancellationToken) =>
+        PutTextAsync(bucket, key, content, kmsKeyId, null, cancellationToken);
+
+    /// <summary>Stores text encrypted at rest, with one object tag (e.g. the one an expiry lifecycle rule matches).</summary>
+    public async Task PutTextAsync(string bucket, string key, string content, string? kmsKeyId, KeyValuePair<string, string>? tag, CancellationToken cancellationToken)
     {
         var request = new PutObjectRequest
         {
@@ -232,12 +236,62 @@ public sealed class S3Storage : IDisposable
             ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
             ServerSideEncryptionMethod = kmsKeyId is null ? ServerSideEncryptionMethod.AES256 : ServerSideEncryptionMethod.AWSKMS,
         };
+        if (tag is { } t)
+        {
+            request.TagSet = [new Tag { Key = t.Key, Value = t.Value }];
+        }
         if (kmsKeyId is not null)
         {
             request.ServerSideEncryptionKeyManagementServiceKeyId = kmsKeyId;
         }
         await AwsSdkCalls.RunAsync(AwsService.S3, "PutObject", () => _client.PutObjectAsync(request, cancellationToken)).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Makes sure the bucket has an enabled lifecycle rule <paramref name="ruleId"/> that expires objects carrying the
+    /// tag <paramref name="tag"/> after <paramref name="days"/> days. The bucket's other rules are kept as they are;
+    /// nothing is written when the rule is already there. Returns whether the configuration was written.
+    /// </summary>
+    public async Task<bool> EnsureTagExpiryRuleAsync(string bucket, string ruleId, KeyValuePair<string, string> tag, int days, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(days, 1);
+        List<LifecycleRule> rules;
+        try
+        {
+            var current = await AwsSdkCalls.RunAsync(AwsService.S3, "GetBucketLifecycleConfiguration",
+                () => _client.GetLifecycleConfigurationAsync(new GetLifecycleConfigurationRequest { BucketName = bucket, ExpectedBucketOwner = OwnerOf(bucket) }, cancellationToken)).ConfigureAwait(false);
+            rules = current.Configuration?.Rules ?? [];
+        }
+        catch (AwsServiceException ex) when (ex.ErrorCode == "NoSuchLifecycleConfiguration")
+        {
+            rules = [];
+        }
+        var existing = rules.FirstOrDefault(r => r.Id == ruleId);
+        if (existing is not null && existing.Status == LifecycleRuleStatus.Enabled && existing.Expiration?.Days == days
+            && FilterTag(existing.Filter) is { } present && present.Key == tag.Key && present.Value == tag.Value)
+        {
+            return false;
+        }
+        rules = [.. rules.Where(r => r.Id != ruleId), new LifecycleRule
+        {
+            Id = ruleId,
+            Status = LifecycleRuleStatus.Enabled,
+            Filter = new LifecycleFilter { Tag = new Tag { Key = tag.Key, Value = tag.Value } },
+            Expiration = new LifecycleRuleExpiration { Days = days },
+        }];
+        await AwsSdkCalls.RunAsync(AwsService.S3, "PutBucketLifecycleConfiguration",
+            () => _client.PutLifecycleConfigurationAsync(new PutLifecycleConfigurationRequest
+            {
+                BucketName = bucket,
+                ExpectedBucketOwner = OwnerOf(bucket),
+                Configuration = new LifecycleConfiguration { Rules = rules },
+            }, cancellationToken)).ConfigureAwait(false);
+        return true;
+    }
+
+    // The SDK reads a rule's tag filter into either shape of LifecycleFilter.
+    private static Tag? FilterTag(LifecycleFilter? filter) =>
+        filter?.Tag ?? (filter?.LifecycleFilterPredicate as LifecycleTagPredicate)?.Tag;
 
     /// <summary>The object's text, or null when there is no such key.</summary>
     public async Task<string?> TryGetTextAsync(string bucket, string key, CancellationToken cancellationToken)

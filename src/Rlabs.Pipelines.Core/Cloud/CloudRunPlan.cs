@@ -110,6 +110,30 @@ public sealed class CloudRunPlan
     /// <summary>Key of the run's manifest.</summary>
     public string ManifestKey => CloudNaming.ManifestKey(Prefix, Request.JobId);
 
+    /// <summary>The tag key on a run's credentials copy that the bucket's expiry lifecycle rule matches.</summary>
+    public const string CredentialsExpiryTagKey = "rlabs-expire";
+
+    /// <summary>
+    /// After how many days S3 deletes a run's credentials copy that nobody removed (a -NoWait run nobody waited
+    /// for): the run's longest possible duration (every step's max_runtime, one after the other) plus a day,
+    /// rounded up to 2, 7 or 30 days so a bucket holds at most three such rules.
+    /// </summary>
+    public int CredentialsExpiryDays
+    {
+        get
+        {
+            var seconds = Steps.Sum(s => (long)(s.Request.StoppingCondition?.MaxRuntimeInSeconds ?? 86_400));
+            var days = (int)Math.Min(int.MaxValue, (seconds + 86_399) / 86_400) + 1;
+            return days <= 2 ? 2 : days <= 7 ? 7 : 30;
+        }
+    }
+
+    /// <summary>The tag value for <paramref name="days"/> (e.g. "credentials-7d").</summary>
+    public static string CredentialsExpiryTagValue(int days) => string.Create(CultureInfo.InvariantCulture, $"credentials-{days}d");
+
+    /// <summary>The lifecycle rule's id for <paramref name="days"/>.</summary>
+    public static string CredentialsExpiryRuleId(int days) => string.Create(CultureInfo.InvariantCulture, $"rlabs-expire-run-credentials-{days}d");
+
     /// <summary>Every AWS call the run would make, for -WhatIf.</summary>
     public IEnumerable<string> Describe()
     {
@@ -126,7 +150,9 @@ public sealed class CloudRunPlan
         }
         if (CredentialsKey is not null)
         {
-            yield return $"s3:PutObject s3://{Bucket}/{CredentialsKey} (credentials without AWS keys, encrypted at rest)";
+            var days = CredentialsExpiryDays;
+            yield return $"s3:GetBucketLifecycleConfiguration {Bucket}, and s3:PutBucketLifecycleConfiguration when its rule '{CredentialsExpiryRuleId(days)}' (expire objects tagged {CredentialsExpiryTagKey}={CredentialsExpiryTagValue(days)} after {days} days) is missing; the bucket's other rules are kept";
+            yield return $"s3:PutObject s3://{Bucket}/{CredentialsKey} (credentials without AWS keys, encrypted at rest, tagged {CredentialsExpiryTagKey}={CredentialsExpiryTagValue(days)}: S3 deletes it after {days} days if no Wait-/Stop-RlabsPipelineRun has)";
         }
         yield return $"s3:PutObject s3://{Bucket}/{ManifestKey} (run manifest)";
         foreach (var step in Steps)

@@ -90,7 +90,23 @@ public sealed class CloudRunService : IDisposable
         }
         if (plan.CredentialsKey is not null)
         {
-            await _store.PutTextAsync(plan.Bucket, plan.CredentialsKey, plan.Request.Credentials!.StrippedYaml, kms, cancellationToken).ConfigureAwait(false);
+            // A run nobody waits for (-NoWait, a closed laptop) must not keep its credentials copy for ever: S3
+            // deletes objects with this tag once the run cannot need them any more.
+            var days = plan.CredentialsExpiryDays;
+            var tag = new KeyValuePair<string, string>(CloudRunPlan.CredentialsExpiryTagKey, CloudRunPlan.CredentialsExpiryTagValue(days));
+            try
+            {
+                if (await _store.EnsureTagExpiryRuleAsync(plan.Bucket, CloudRunPlan.CredentialsExpiryRuleId(days), tag, days, cancellationToken).ConfigureAwait(false))
+                {
+                    reporter.Verbose($"Added the lifecycle rule '{CloudRunPlan.CredentialsExpiryRuleId(days)}' to bucket {plan.Bucket}: objects tagged {tag.Key}={tag.Value} expire after {days} days (the bucket's other rules kept).");
+                }
+            }
+            catch (AwsServiceException ex) when (ex.Kind is AwsErrorKind.AccessDenied or AwsErrorKind.Validation
+                || ex.StatusCode is System.Net.HttpStatusCode.NotImplemented or System.Net.HttpStatusCode.MethodNotAllowed)
+            {
+                reporter.Warning($"Could not add the lifecycle rule that expires run credentials to bucket {plan.Bucket} ({ex.ErrorCode}: {ex.Message}). The credentials copy of this run is deleted when the run is waited for or stopped (Wait-RlabsPipelineRun, Stop-RlabsPipelineRun); grant s3:GetLifecycleConfiguration and s3:PutLifecycleConfiguration on the bucket to have S3 delete it otherwise.");
+            }
+            await _store.PutTextAsync(plan.Bucket, plan.CredentialsKey, plan.Request.Credentials!.StrippedYaml, kms, tag, cancellationToken).ConfigureAwait(false);
             reporter.Verbose($"Credentials without AWS keys stored encrypted at s3://{plan.Bucket}/{plan.CredentialsKey}");
         }
         var manifest = new CloudRunManifest

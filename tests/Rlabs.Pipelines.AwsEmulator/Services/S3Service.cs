@@ -214,6 +214,9 @@ public sealed partial class S3Service
             {
                 "PUT" when query.ContainsKey("publicAccessBlock") => "PutPublicAccessBlock",
                 "PUT" when query.ContainsKey("encryption") => "PutBucketEncryption",
+                "PUT" when query.ContainsKey("lifecycle") => "PutBucketLifecycleConfiguration",
+                "GET" when query.ContainsKey("lifecycle") => "GetBucketLifecycleConfiguration",
+                "DELETE" when query.ContainsKey("lifecycle") => "DeleteBucketLifecycle",
                 "PUT" => "CreateBucket",
                 "HEAD" => "HeadBucket",
                 "GET" when query.GetValueOrDefault("list-type") == "2" => "ListObjectsV2",
@@ -229,6 +232,7 @@ public sealed partial class S3Service
             "PUT" when query.ContainsKey("partNumber") && query.ContainsKey("uploadId") => "UploadPart",
             "PUT" when headers.ContainsKey("x-amz-copy-source") => "CopyObject",
             "PUT" => "PutObject",
+            "GET" when query.ContainsKey("tagging") => "GetObjectTagging",
             "GET" => "GetObject",
             "HEAD" => "HeadObject",
             "POST" when query.ContainsKey("uploads") => "CreateMultipartUpload",
@@ -429,6 +433,43 @@ public sealed partial class S3Service
                 case "PutBucketEncryption":
                     RequireBucket().Encryption = input["ServerSideEncryptionConfiguration"]?.DeepClone();
                     break;
+                case "PutBucketLifecycleConfiguration":
+                {
+                    // Kept as sent (validated against the model above) and answered back whole by Get.
+                    var bucket = RequireBucket();
+                    var rules = input["LifecycleConfiguration"]?["Rules"]?.AsArray();
+                    var ids = rules?.Select(r => (string?)r?["ID"]).Where(id => id is not null).ToList() ?? [];
+                    if (ids.Count != ids.Distinct(StringComparer.Ordinal).Count())
+                    {
+                        throw new EmulatorError("InvalidArgument", "Rule ID must be unique. Found same ID for more than one rule", 400);
+                    }
+                    bucket.Lifecycle = XDocument.Parse(Encoding.UTF8.GetString(body)).Root!;
+                    break;
+                }
+
+                case "GetBucketLifecycleConfiguration":
+                {
+                    var lifecycle = RequireBucket().Lifecycle
+                        ?? throw new EmulatorError("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist", 404);
+                    xml = new XElement(s_ns + "LifecycleConfiguration", lifecycle.Elements().Select(Namespaced)).ToString(SaveOptions.DisableFormatting);
+                    break;
+                }
+
+                case "DeleteBucketLifecycle":
+                    RequireBucket().Lifecycle = null;
+                    response.StatusCode = 204;
+                    break;
+                case "GetObjectTagging":
+                {
+                    var found = RequireBucket().Objects.GetValueOrDefault(key!)
+                        ?? throw new EmulatorError("NoSuchKey", "The specified key does not exist.", 404);
+                    var tags = System.Web.HttpUtility.ParseQueryString(found.Tagging ?? string.Empty);
+                    xml = new XElement(s_ns + "Tagging", new XElement(s_ns + "TagSet",
+                        tags.AllKeys.Where(k => k is not null).Select(k => new XElement(s_ns + "Tag",
+                            new XElement(s_ns + "Key", k), new XElement(s_ns + "Value", tags[k]))))).ToString(SaveOptions.DisableFormatting);
+                    break;
+                }
+
                 case "ListObjectsV2":
                     xml = List(RequireBucket(), query);
                     break;
@@ -440,7 +481,7 @@ public sealed partial class S3Service
                     var bucket = RequireBucket();
                     var metadata = headers.Where(h => h.Key.StartsWith("x-amz-meta-", StringComparison.OrdinalIgnoreCase))
                         .ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value, StringComparer.Ordinal);
-                    var stored = new S3Object(body, headers.GetValueOrDefault("Content-Type") ?? "binary/octet-stream", metadata, Md5ETag(body), now, Sha256Checksum(headers, body, headers.ContainsKey("x-amz-checksum-sha256") || IsSha256(headers)));
+                    var stored = new S3Object(body, headers.GetValueOrDefault("Content-Type") ?? "binary/octet-stream", metadata, Md5ETag(body), now, Sha256Checksum(headers, body, headers.ContainsKey("x-amz-checksum-sha256") || IsSha256(headers)), headers.GetValueOrDefault("x-amz-tagging"));
                     bucket.Objects[key!] = stored;
                     response.Headers.ETag = stored.ETag;
                     break;
@@ -767,9 +808,16 @@ public sealed partial class S3Service
         public JsonNode? PublicAccessBlock { get; set; }
 
         public JsonNode? Encryption { get; set; }
+
+        public XElement? Lifecycle { get; set; }
     }
 
-    private sealed record S3Object(byte[] Data, string ContentType, Dictionary<string, string> Metadata, string ETag, DateTimeOffset LastModified, string? ChecksumSha256 = null);
+    private sealed record S3Object(byte[] Data, string ContentType, Dictionary<string, string> Metadata, string ETag, DateTimeOffset LastModified, string? ChecksumSha256 = null, string? Tagging = null);
+
+    // An element of a stored request body, re-rooted in the S3 namespace for an answer.
+    private static XElement Namespaced(XElement element) => new(
+        s_ns + element.Name.LocalName,
+        element.HasElements ? element.Elements().Select(Namespaced) : element.Value);
 
     private sealed class Upload(string bucket, string key, string contentType)
     {

@@ -172,6 +172,21 @@ def s3():
     e2 = s3c.upload_part(Bucket=bucket, Key="small.bin", UploadId=small, PartNumber=2, Body=b"b")["ETag"]
     expect_error("CompleteMultipartUpload.tooSmall", "EntityTooSmall", lambda: s3c.complete_multipart_upload(Bucket=bucket, Key="small.bin", UploadId=small, MultipartUpload={
         "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]}))
+    expect_error("GetBucketLifecycleConfiguration.none", "NoSuchLifecycleConfiguration", lambda: s3c.get_bucket_lifecycle_configuration(Bucket=bucket), status=404)
+    rules = [{"ID": "expire-tagged", "Status": "Enabled", "Filter": {"Tag": {"Key": "rlabs-expire", "Value": "credentials-2d"}}, "Expiration": {"Days": 2}},
+             {"ID": "tmp", "Status": "Disabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 30}}]
+    op("s3", "PutBucketLifecycleConfiguration", lambda: s3c.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules}))
+    lifecycle = op("s3", "GetBucketLifecycleConfiguration", lambda: s3c.get_bucket_lifecycle_configuration(Bucket=bucket))
+    if lifecycle:
+        check("GetBucketLifecycleConfiguration", lifecycle["Rules"] == rules, str(lifecycle["Rules"]))
+    expect_error("PutBucketLifecycleConfiguration.duplicateId", "InvalidArgument", lambda: s3c.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": [rules[0], rules[0]]}))
+    op("s3", "PutObject", lambda: s3c.put_object(Bucket=bucket, Key="tagged.txt", Body=b"x", Tagging="rlabs-expire=credentials-2d&team=a%20b"))
+    tagging = op("s3", "GetObjectTagging", lambda: s3c.get_object_tagging(Bucket=bucket, Key="tagged.txt"))
+    if tagging:
+        check("GetObjectTagging", tagging["TagSet"] == [{"Key": "rlabs-expire", "Value": "credentials-2d"}, {"Key": "team", "Value": "a b"}], str(tagging["TagSet"]))
+    op("s3", "DeleteBucketLifecycle", lambda: s3c.delete_bucket_lifecycle(Bucket=bucket))
+    expect_error("GetBucketLifecycleConfiguration.deleted", "NoSuchLifecycleConfiguration", lambda: s3c.get_bucket_lifecycle_configuration(Bucket=bucket), status=404)
     op("s3", "DeleteObject", lambda: s3c.delete_object(Bucket=bucket, Key="big.bin"))
     deleted = op("s3", "DeleteObjects", lambda: s3c.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "dir/a b.txt"}]}))
     if deleted:

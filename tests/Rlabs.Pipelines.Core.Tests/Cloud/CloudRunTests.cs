@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Rlabs.Pipelines.Aws;
+using Rlabs.Pipelines.AwsEmulator;
 using Rlabs.Pipelines.AwsEmulator.Services;
 using Rlabs.Pipelines.Cloud;
 using Rlabs.Pipelines.Config;
@@ -487,6 +489,58 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
             using var zip = new System.IO.Compression.ZipArchive(new MemoryStream(_fixture.Emulator.S3.GetObjectBytes("sagemaker-eu-west-1-123456789012", key)!));
             Assert.DoesNotContain(zip.Entries, e => e.Name == "credentials.yaml");
         }
+    }
+
+    [Fact]
+    public async Task Should_have_s3_expire_the_credentials_of_a_run_nobody_waits_for_keeping_the_buckets_own_lifecycle_rules()
+    {
+        // The bucket already has a lifecycle rule of its owner's: it must survive.
+        using (var session = _fixture.Session())
+        using (var store = new S3Storage(session))
+        {
+            await store.EnsureBucketAsync(Bucket, null, CancellationToken.None);
+            await store.EnsureTagExpiryRuleAsync(Bucket, "owners-own-rule", new("team", "scratch"), 30, CancellationToken.None);
+        }
+        var credentials = CredentialsFile.Load(_repo.Write("credentials.yaml", "warehouse:\n  password: pwQQQ\n"));
+        _fixture.Emulator.Requests.Clear();
+
+        var started = await RunAsync(Plan(Pipeline(ThreeSteps), "c12nw", credentials: credentials), noWait: true);
+
+        Assert.Equal(RlabsRunStatus.Running, started.Status);
+        // Three steps of the default max_runtime (one day each): 3 days + 1 rounds up to the 7-day rule.
+        var put = _fixture.Emulator.Requests.For("s3", "PutObject").Single(r => r.Parameters?["Key"]?.GetValue<string>() == "rlabs/churn/runs/c12nw/credentials/credentials.yaml");
+        Assert.Equal("rlabs-expire=credentials-7d", put.Parameters!["Tagging"]!.GetValue<string>());
+        Assert.Single(_fixture.Emulator.S3.ListKeys(Bucket, "rlabs/churn/runs/c12nw/credentials/"));
+        var lifecycle = Assert.Single(_fixture.Emulator.Requests.For("s3", "PutBucketLifecycleConfiguration"));
+        var rules = lifecycle.Parameters!["LifecycleConfiguration"]!["Rules"]!.AsArray();
+        Assert.Equal(["owners-own-rule", "rlabs-expire-run-credentials-7d"], rules.Select(r => r!["ID"]!.GetValue<string>()));
+        var ours = rules[1]!;
+        Assert.Equal("Enabled", ours["Status"]!.GetValue<string>());
+        Assert.Equal("7", ours["Expiration"]!["Days"]!.ToString());
+        Assert.Equal("rlabs-expire", ours["Filter"]!["Tag"]!["Key"]!.GetValue<string>());
+        Assert.Equal("credentials-7d", ours["Filter"]!["Tag"]!["Value"]!.GetValue<string>());
+        Assert.Equal("30", rules[0]!["Expiration"]!["Days"]!.ToString());
+
+        // A second run reads the configuration and writes nothing: the rule is there.
+        _fixture.Emulator.Requests.Clear();
+        await RunAsync(Plan(Pipeline(ThreeSteps), "c12nw2", credentials: credentials), noWait: true);
+        Assert.Single(_fixture.Emulator.Requests.For("s3", "GetBucketLifecycleConfiguration"));
+        Assert.Empty(_fixture.Emulator.Requests.For("s3", "PutBucketLifecycleConfiguration"));
+    }
+
+    [Fact]
+    public async Task Should_warn_and_still_run_when_the_bucket_lifecycle_may_not_be_changed()
+    {
+        _fixture.Emulator.Faults.Add(new FaultRule { Service = "s3", Operation = "PutBucketLifecycleConfiguration", Kind = "Error", ErrorCode = "AccessDenied", StatusCode = 403, Message = "Access Denied" });
+        var credentials = CredentialsFile.Load(_repo.Write("credentials.yaml", "warehouse:\n  password: pwQQQ\n"));
+        var reporter = new LineReporter();
+
+        var run = await RunAsync(Plan(Pipeline(ThreeSteps), "c12ad", credentials: credentials), reporter: reporter);
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var warning = Assert.Single(reporter.Lines, l => l.Contains("lifecycle rule", StringComparison.Ordinal) && l.StartsWith("Could not", StringComparison.Ordinal));
+        Assert.Contains("s3:PutLifecycleConfiguration", warning, StringComparison.Ordinal);
+        Assert.Empty(_fixture.Emulator.S3.ListKeys(Bucket, "rlabs/churn/runs/c12ad/credentials/"));
     }
 
     [Fact]

@@ -257,4 +257,21 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Single(_fixture.Emulator.SageMaker.Pipelines.Snapshot());
         Assert.Equal(1, JobsOf("train"));
     }
+
+    [Fact]
+    public async Task A_role_SageMaker_refuses_stops_the_run_naming_the_trust_it_needs_and_leaves_no_credentials()
+    {
+        _fixture.Emulator.Faults.Add(new FaultRule { Service = "sagemaker", Operation = "CreatePipeline", Kind = "Error", ErrorCode = "ValidationException", StatusCode = 400, Message = "Could not assume role arn:aws:iam::123456789012:role/rlabs-sagemaker." });
+        var credentials = CredentialsFile.Load(_repo.Write("credentials.yaml", "db:\n  password: x\n"));
+        var request = Request(Pipeline(FourSteps), "e8");
+
+        var error = await Assert.ThrowsAsync<RlabsRunException>(() => StartAsync(new RunRequest { Pipeline = request.Pipeline, JobId = "e8", Credentials = credentials, Cloud = request.Cloud }));
+
+        Assert.Equal("PipelineRoleRefused", error.ErrorId);
+        Assert.Contains("sagemaker.amazonaws.com", error.Message, StringComparison.Ordinal);
+        Assert.Contains(RoleArn, error.Message, StringComparison.Ordinal);
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "StartPipelineExecution"));
+        Assert.Null(_fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e8/credentials/credentials.yaml"));
+        Assert.Single(_fixture.Emulator.Requests.For("s3", "DeleteObjects"));
+    }
 }

@@ -385,7 +385,7 @@ public sealed class LocalRunTests : IDisposable
         var pidFile = Path.Combine(_repo.Root, "pids2.txt");
         var pipeline = Pipeline($$"""
             pipeline:
-              - { name: a, job_suffix: A, code: step.py, output_path: data, max_runtime: 2, params: { mode: hang, pidfile: "{{pidFile.Replace("\\", "/", StringComparison.Ordinal)}}" } }
+              - { name: a, job_suffix: A, code: step.py, output_path: data, max_runtime: 6, params: { mode: hang, pidfile: "{{pidFile.Replace("\\", "/", StringComparison.Ordinal)}}" } }
             """);
 
         var (run, _, _) = await RunAsync(pipeline, "j11");
