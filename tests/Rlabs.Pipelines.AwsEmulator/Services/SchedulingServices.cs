@@ -35,6 +35,51 @@ public sealed class IamService : IEmulatedService
         }
     }
 
+    /// <summary>
+    /// Whether the role's inline policies allow <paramref name="action"/> on <paramref name="resource"/>: an
+    /// Allow statement matches (IAM wildcards * and ?) and no Deny statement does.
+    /// </summary>
+    public bool RoleAllows(string roleArn, string action, string resource)
+    {
+        lock (_roles)
+        {
+            var role = _roles.Values.FirstOrDefault(r => (string?)r.Data["Arn"] == roleArn);
+            if (role is null)
+            {
+                return false;
+            }
+
+            var allowed = false;
+            foreach (var document in role.Policies.Values)
+            {
+                var statements = JsonNode.Parse(document)!["Statement"];
+                foreach (var statement in statements is JsonArray array ? array.OfType<JsonObject>() : statements is JsonObject single ? [single] : [])
+                {
+                    if (!Matches(statement["Action"], action, ignoreCase: true) || !Matches(statement["Resource"], resource, ignoreCase: false))
+                    {
+                        continue;
+                    }
+
+                    if ((string?)statement["Effect"] == "Deny")
+                    {
+                        return false;
+                    }
+
+                    allowed |= (string?)statement["Effect"] == "Allow";
+                }
+            }
+
+            return allowed;
+        }
+    }
+
+    private static bool Matches(JsonNode? patterns, string value, bool ignoreCase)
+    {
+        var list = patterns is JsonArray array ? array.Select(p => (string?)p) : [(string?)patterns];
+        return list.Any(p => p is not null && Regex.IsMatch(value, "^" + Regex.Escape(p).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$",
+            ignoreCase ? RegexOptions.IgnoreCase : RegexOptions.None));
+    }
+
     /// <summary>Inline policy documents of a role, for test assertions.</summary>
     public IReadOnlyDictionary<string, string> InlinePolicies(string roleName)
     {
