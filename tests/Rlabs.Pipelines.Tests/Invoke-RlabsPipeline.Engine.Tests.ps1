@@ -141,7 +141,9 @@ Describe 'Invoke-RlabsPipeline on SageMaker Pipelines' -Tag 'Emulator' {
             $run.Steps.Status | Should -Be @('Completed', 'Failed', 'Skipped')
             $run.Steps[1].ExitCode | Should -Be 7
             $run.Steps[1].LogTail | Should -Contain 'the model did not converge'
+            $errors[0].FullyQualifiedErrorId | Should -Be 'ProcessingJobFailed,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
             $errors[0].Exception.Message | Should -Match 'exit code 7'
+            $errors[0].ErrorDetails.RecommendedAction | Should -Match '-Engine SageMakerPipelines -Resume'
             $errors[0].TargetObject.LogTail | Should -Contain 'the model did not converge'
             (Get-Executions)[0].status | Should -Be 'Failed'
         }

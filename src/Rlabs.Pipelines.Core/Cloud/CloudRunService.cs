@@ -247,6 +247,13 @@ public sealed class CloudRunService : IDisposable
         }
     }
 
+    /// <summary>A run's manifest alone (no job is described), or null when there is none.</summary>
+    internal async Task<CloudRunManifest?> ReadManifestAsync(string bucket, string projectName, string jobId, CancellationToken cancellationToken)
+    {
+        var json = await _store.TryGetTextAsync(bucket, CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(projectName), jobId), cancellationToken).ConfigureAwait(false);
+        return json is null ? null : CloudRunManifest.FromJson(json);
+    }
+
     /// <summary>Reads a run back: its manifest, then the state of each started job.</summary>
     public async Task<(CloudRunManifest Manifest, RlabsPipelineRun Run)?> GetAsync(string bucket, string projectName, string jobId, CancellationToken cancellationToken)
     {

@@ -132,6 +132,24 @@ public static partial class SageMakerPipelinesEngine
         return true;
     }
 
+    /// <summary>
+    /// A client-driven -Resume of a run SageMaker Pipelines drove would run its steps again as new jobs (and
+    /// overwrite its manifest): refused, naming the engine that resumes it.
+    /// </summary>
+    internal static async Task RefuseClientResumeAsync(CloudRunService service, CloudRunPlan plan, CancellationToken cancellationToken)
+    {
+        if (plan.BucketOwner is { } owner)
+        {
+            service.ExpectBucketOwner(plan.Bucket, owner);
+        }
+        var previous = await service.ReadManifestAsync(plan.Bucket, plan.Request.Pipeline.ProjectName, plan.Request.JobId, cancellationToken).ConfigureAwait(false);
+        if (previous is { IsEngineRun: true })
+        {
+            throw new RlabsRunException($"Run {plan.Request.JobId} ran on SageMaker Pipelines; resume it with -Engine SageMakerPipelines -Resume (RetryPipelineExecution reruns only its failed and stopped steps).",
+                "ResumeEngineMismatch", RlabsRunErrorKind.InvalidArgument, plan.Request.JobId);
+        }
+    }
+
     /// <summary>The run as SageMaker Pipelines sees it now; failed steps carry the reason and their log tail.</summary>
     public static async Task<RlabsPipelineRun> ReadAsync(CloudRunService service, CloudRunManifest manifest, CancellationToken cancellationToken)
     {

@@ -143,7 +143,7 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
             {
                 _service.ExpectBucketOwner(_bound.Bucket, owner);
             }
-            previous = (await _service.GetAsync(_bound.Bucket, plan.Pipeline.ProjectName, request.JobId, cancellationToken).ConfigureAwait(false))?.Manifest;
+            previous = await _service.ReadManifestAsync(_bound.Bucket, plan.Pipeline.ProjectName, request.JobId, cancellationToken).ConfigureAwait(false);
             if (previous is { IsEngineRun: false })
             {
                 throw new RlabsRunException($"Run {request.JobId} was driven by the client, not SageMaker Pipelines; resume it with -Engine Client.", "ResumeEngineMismatch", RlabsRunErrorKind.InvalidArgument, request.JobId);

@@ -42,6 +42,8 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
             sys.exit(4)
         if params.get('mode') == 'slow':
             time.sleep(60)
+        if params.get('mode') == 'nap':
+            time.sleep(1.5)
         """;
 
     private const string FourSteps = """
@@ -274,4 +276,76 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Null(_fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e8/credentials/credentials.yaml"));
         Assert.Single(_fixture.Emulator.Requests.For("s3", "DeleteObjects"));
     }
+
+    [Fact]
+    public async Task A_client_driven_resume_of_an_engine_run_is_refused_before_any_job_or_manifest_write()
+    {
+        var pipeline = Pipeline(FourSteps);
+        await StartAsync(Request(pipeline, "e9"));
+        await WaitAsync("e9");
+        var manifestBefore = _fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e9/run.json");
+
+        using var runtime = new SageMakerRuntime(_fixture.Session());
+        var plan = RunEngine.Plan(new RunRequest { Pipeline = pipeline, JobId = "e9", Cloud = new CloudRunOptions { Resume = true } }, runtime);
+        var error = await Assert.ThrowsAsync<RlabsRunException>(() => RunEngine.RunAsync(plan, runtime, NullRunReporter.Instance, CancellationToken.None));
+
+        Assert.Equal("ResumeEngineMismatch", error.ErrorId);
+        Assert.Contains("-Engine SageMakerPipelines", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob"));
+        Assert.Equal(manifestBefore, _fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e9/run.json"));
+    }
+
+    [Fact]
+    public async Task A_diamond_runs_its_two_branches_at_once_and_joins_them()
+    {
+        await StartAsync(Request(Pipeline("""
+              - { name: a, job_suffix: A, code: step.py, output_path: a }
+              - { name: b, job_suffix: B, code: step.py, input_data: "a/<job_id>", output_path: b, depends_on: [a], params: { mode: nap } }
+              - { name: c, job_suffix: C, code: step.py, input_data: "a/<job_id>", output_path: c, depends_on: [a], params: { mode: nap } }
+              - { name: d, job_suffix: D, code: step.py, input_data: "b/<job_id>", output_path: d, depends_on: [b, c] }
+            """), "e10"));
+        var run = await WaitAsync("e10");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var (a, b, c, d) = (run.Steps[0], run.Steps[1], run.Steps[2], run.Steps[3]);
+        Assert.True(b.StartTime < c.EndTime && c.StartTime < b.EndTime, $"b ran {b.StartTime:O}..{b.EndTime:O}, c {c.StartTime:O}..{c.EndTime:O}: one after the other");
+        Assert.True(a.EndTime <= b.StartTime && a.EndTime <= c.StartTime && b.EndTime <= d.StartTime && c.EndTime <= d.StartTime);
+    }
+
+    [Fact]
+    public async Task Ctrl_C_while_following_an_attached_run_stops_the_execution()
+    {
+        await StartAsync(Request(Pipeline(FourSteps.Replace("output_path: data }\n  - { name: train", "output_path: data, params: { mode: slow } }\n  - { name: train", StringComparison.Ordinal)), "e11"));
+        using var service = new CloudRunService(_fixture.Session());
+        var found = (await service.GetAsync(Bucket, "churn", "e11", CancellationToken.None))!.Value;
+        using var cancel = new CancellationTokenSource();
+
+        var run = await SageMakerPipelinesEngine.FollowAsync(service, found.Manifest, found.Run, new CancelWhenRunning(cancel, "prepare"), stopOnCancel: true, cancel.Token);
+
+        Assert.Equal(RlabsRunStatus.Stopped, run.Status);
+        Assert.Equal(RlabsRunStatus.Stopped, run.Steps[1].Status);
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StopPipelineExecution"));
+        Assert.Equal(RlabsRunStatus.Stopped, (await WaitAsync("e11")).Status);
+    }
+
+    /// <summary>Presses Ctrl-C (cancels) once the named step is running.</summary>
+    private sealed class CancelWhenRunning(CancellationTokenSource cancel, string step) : IRunReporter
+    {
+        public void Progress(RunProgress progress)
+        {
+            if (progress.Status.Contains("running: " + step, StringComparison.Ordinal))
+            {
+                cancel.Cancel();
+            }
+        }
+
+        public void Verbose(string message)
+        {
+        }
+
+        public void Warning(string message)
+        {
+        }
+    }
 }
+
