@@ -82,6 +82,15 @@ public sealed class PipelineDefaults
     /// </summary>
     public IReadOnlyList<string> PackageSecrets { get; init; } = [];
 
+    /// <summary>The most steps in flight at once (<c>parallelism:</c>); null for the runtime's default.</summary>
+    public int? Parallelism { get; init; }
+
+    /// <summary>The retry policy of every step without its own (<c>retry:</c>); null: a step runs once.</summary>
+    public RlabsRetryPolicy? Retry { get; init; }
+
+    /// <summary>The step cache of every step without its own (<c>cache:</c>); null: off.</summary>
+    public RlabsCacheSettings? Cache { get; init; }
+
     internal static readonly IReadOnlyDictionary<string, string> EmptyMap = new Dictionary<string, string>();
 }
 
@@ -106,8 +115,20 @@ public sealed class RlabsPipelineStep
     /// <summary>Extra arguments for the code script, in file order.</summary>
     public IReadOnlyDictionary<string, string> Params { get; init; } = PipelineDefaults.EmptyMap;
 
-    /// <summary>Names of earlier steps this one needs.</summary>
+    /// <summary>Names of the steps this one needs, as written in <c>depends_on</c> (see <see cref="HasDependsOn"/>).</summary>
     public IReadOnlyList<string> DependsOn { get; init; } = [];
+
+    /// <summary>
+    /// Whether the step has a <c>depends_on</c> key. Without one it depends on the step before it (the seed's
+    /// order); with one, even <c>[]</c>, only on the steps it names.
+    /// </summary>
+    public bool HasDependsOn { get; init; }
+
+    /// <summary>The step's own retry policy (<c>retry:</c>), else null (the pipeline's applies).</summary>
+    public RlabsRetryPolicy? Retry { get; init; }
+
+    /// <summary>The step's own cache setting (<c>cache:</c>), else null (the pipeline's applies).</summary>
+    public RlabsCacheSettings? Cache { get; init; }
 
     /// <summary>Requirements file relative to the repository.</summary>
     public string? Requirements { get; init; }
@@ -148,6 +169,51 @@ public sealed class RlabsPipelineStep
     /// <inheritdoc/>
     public override string ToString() => Name;
 }
+
+/// <summary>Why a step's attempt failed, as far as the runtime can tell; <c>retry.on</c> names the kinds retried.</summary>
+public enum RlabsFailureKind
+{
+    /// <summary>The code script failed (a non-zero exit code, its own bug): not retried unless its exit code is listed.</summary>
+    Script,
+
+    /// <summary>No capacity for the instance type (SageMaker CapacityError, ResourceLimitExceeded).</summary>
+    Capacity,
+
+    /// <summary>A service refused for its request rate (ThrottlingException).</summary>
+    Throttling,
+
+    /// <summary>The service or the local engine failed (InternalServerError, an engine that went away).</summary>
+    Internal,
+
+    /// <summary>The step ran longer than its max_runtime.</summary>
+    Timeout,
+}
+
+/// <summary>How a step is tried again (<c>retry:</c>): plain data, the same for every runtime and for a SageMaker Pipelines RetryPolicy.</summary>
+/// <param name="Attempts">Attempts in all, the first included (1: no retry).</param>
+/// <param name="Backoff">Wait before the second attempt; doubled before each later one.</param>
+/// <param name="On">Failure kinds that are retried (never <see cref="RlabsFailureKind.Script"/> unless the exit code is listed).</param>
+/// <param name="ExitCodes">Exit codes of the code script that mean "try again" (e.g. 75, EX_TEMPFAIL).</param>
+public sealed record RlabsRetryPolicy(int Attempts, TimeSpan Backoff, IReadOnlyList<RlabsFailureKind> On, IReadOnlyList<int> ExitCodes)
+{
+    /// <summary>One attempt, no retry.</summary>
+    public static RlabsRetryPolicy None { get; } = new(1, TimeSpan.Zero, [], []);
+
+    /// <summary>The kinds retried when <c>retry:</c> does not say (<c>on:</c> omitted).</summary>
+    public static IReadOnlyList<RlabsFailureKind> DefaultOn { get; } = [RlabsFailureKind.Capacity, RlabsFailureKind.Throttling, RlabsFailureKind.Internal];
+
+    /// <summary>The wait before attempt <paramref name="attempt"/> (2 for the first retry).</summary>
+    public TimeSpan BackoffBefore(int attempt) => attempt <= 1 ? TimeSpan.Zero : Backoff * Math.Pow(2, Math.Min(attempt - 2, 10));
+
+    /// <summary>Whether a failed attempt of this kind (and exit code, when the script ran) is tried again.</summary>
+    public bool Retries(RlabsFailureKind kind, int? exitCode) =>
+        kind == RlabsFailureKind.Script ? exitCode is { } code && ExitCodes.Contains(code) : On.Contains(kind);
+}
+
+/// <summary>Whether a step's output may come from an earlier run with the same key (<c>cache:</c>).</summary>
+/// <param name="Enabled">Whether the cache is on.</param>
+/// <param name="ExpireAfter">How long an entry is valid; null for ever.</param>
+public sealed record RlabsCacheSettings(bool Enabled, TimeSpan? ExpireAfter);
 
 /// <summary>Severity of a configuration diagnostic.</summary>
 public enum RlabsDiagnosticSeverity

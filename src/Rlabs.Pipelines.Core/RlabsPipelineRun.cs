@@ -172,6 +172,57 @@ public sealed class RlabsPipelineStepRun
     /// <summary>The command line the step ran (interpreter, script and arguments).</summary>
     public IReadOnlyList<string> Command { get; internal set; } = [];
 
+    /// <summary>The job id whose output this step reused from the step cache (its status is then Completed without running), else null.</summary>
+    public string? CachedFrom { get; internal set; }
+
+    /// <summary>Names of the steps this one waited for (its depends_on, else the step above it).</summary>
+    public IReadOnlyList<string> DependsOn { get; internal set; } = [];
+
+    /// <summary>Each attempt of this run of the step, the first included; more than one when it was retried.</summary>
+    public IReadOnlyList<RlabsPipelineStepAttempt> Attempts => _attempts;
+
+    private readonly List<RlabsPipelineStepAttempt> _attempts = [];
+
+    internal void AddAttempt(RlabsPipelineStepAttempt attempt) => _attempts.Add(attempt);
+
     /// <inheritdoc/>
     public override string ToString() => $"{StepName} {Status}";
+}
+
+/// <summary>One attempt of a step: the first run, or a retry after a failure its retry policy names.</summary>
+public sealed class RlabsPipelineStepAttempt
+{
+    internal RlabsPipelineStepAttempt(int number, string jobName, DateTimeOffset startTime)
+    {
+        Number = number;
+        JobName = jobName;
+        StartTime = startTime;
+    }
+
+    /// <summary>1 for the first attempt.</summary>
+    public int Number { get; }
+
+    /// <summary>The job (a SageMaker processing job name in the cloud) the attempt ran as.</summary>
+    public string JobName { get; }
+
+    /// <summary>When the attempt started.</summary>
+    public DateTimeOffset StartTime { get; }
+
+    /// <summary>When it ended.</summary>
+    public DateTimeOffset? EndTime { get; internal set; }
+
+    /// <summary>Completed, Failed or Stopped.</summary>
+    public RlabsRunStatus Status { get; internal set; } = RlabsRunStatus.Running;
+
+    /// <summary>Why it failed: the script, capacity, throttling, internal or timeout; null when it completed.</summary>
+    public RlabsFailureKind? FailureKind { get; internal set; }
+
+    /// <summary>Why it did not complete.</summary>
+    public string? FailureReason { get; internal set; }
+
+    /// <summary>The code script's exit code, when known.</summary>
+    public int? ExitCode { get; internal set; }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Number} {Status}";
 }

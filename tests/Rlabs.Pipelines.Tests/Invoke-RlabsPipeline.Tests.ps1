@@ -98,6 +98,95 @@ pipeline:
         }
     }
 
+    Context 'Given steps that do not depend on each other' {
+        BeforeAll {
+            $graphRepo = Join-Path $TestDrive 'graph'
+            New-Item -ItemType Directory -Path $graphRepo | Out-Null
+            # Each middle step records when it started and ended; together they wait (up to a minute) until both have started.
+            Set-Content -Path (Join-Path $graphRepo 'step.py') -Value @'
+import argparse, json, os, sys, time
+p = argparse.ArgumentParser()
+for a in ('--job-id', '--input-data-path', '--output-data-path', '--source-code-zip', '--requirements-path'):
+    p.add_argument(a)
+args, extra = p.parse_known_args()
+params = dict(zip([e[2:] for e in extra[::2]], extra[1::2]))
+name = os.environ['RLABS_STEP_NAME']
+start = time.time()
+meet = params.get('meet')
+if meet:
+    os.makedirs(meet, exist_ok=True)
+    open(os.path.join(meet, name), 'w').close()
+    deadline = time.time() + 60
+    while time.time() < deadline and len(os.listdir(meet)) < 2:
+        time.sleep(0.05)
+print('step', name, 'ran', flush=True)
+os.makedirs(args.output_data_path, exist_ok=True)
+json.dump({'start': start, 'end': time.time()}, open(os.path.join(args.output_data_path, name + '.json'), 'w'))
+'@
+            $meet = (Join-Path $TestDrive 'meet').Replace('\', '/')
+            $graphFile = Join-Path $graphRepo 'graph.yaml'
+            Set-Content -Path $graphFile -Value @"
+pipeline:
+  - { name: a, job_suffix: A, code: step.py, output_path: a }
+  - { name: b, job_suffix: B, code: step.py, input_data: "a/<job_id>", output_path: mid, params: { meet: "$meet" } }
+  - { name: c, job_suffix: C, code: step.py, input_data: "a/<job_id>", output_path: mid, depends_on: [a], params: { meet: "$meet" } }
+  - { name: d, job_suffix: D, code: step.py, input_data: "mid/<job_id>", output_path: d, depends_on: [b, c] }
+"@
+            $graphOutput = Invoke-RlabsPipeline -Path $graphFile -RepositoryPath $graphRepo -InstanceType local -JobId 'graph-1' -ThrottleLimit 2 -Verbose 4>&1
+            $graphRun = $graphOutput | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+            $graphLines = $graphOutput | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
+        }
+
+        It 'Should run them side by side, each verbose line prefixed with its step' {
+            $graphRun.Status | Should -Be 'Completed' -Because ($graphRun.Steps | ForEach-Object { "$($_.StepName) $($_.FailureReason)" })
+            $b = Get-Content (Join-Path $graphRepo '.rlabs/data/mid/graph-1/b.json') -Raw | ConvertFrom-Json
+            $c = Get-Content (Join-Path $graphRepo '.rlabs/data/mid/graph-1/c.json') -Raw | ConvertFrom-Json
+            ($b.start -lt $c.end -and $c.start -lt $b.end) | Should -BeTrue -Because "b ran $($b.start)-$($b.end) and c $($c.start)-$($c.end)"
+            $graphLines | Should -Contain '[b] step b ran'
+            $graphLines | Should -Contain '[c] step c ran'
+            $graphRun.Steps[3].DependsOn | Should -Be @('b', 'c')
+            $graphRun.Steps[1].DependsOn | Should -Be @('a')
+            $graphRun.Steps[0].Attempts.Count | Should -Be 1
+        }
+
+        It 'Should say in -WhatIf what each step waits for and how many run at once' {
+            # What-if text goes to the host, so run it in a child session and read what it printed.
+            $result = Invoke-ChildPwsh -ArgumentList $env:RLABS_MODULE_PATH, $graphFile, $graphRepo -ScriptBlock {
+                param($module, $file, $repo)
+                Import-Module $module
+                Invoke-RlabsPipeline -Path $file -RepositoryPath $repo -InstanceType local -JobId 'graph-2' -ThrottleLimit 3 -WhatIf
+            }
+            $plan = $result.Output -join "`n"
+            $plan | Should -Match 'Up to 3 step\(s\) at once'
+            $plan | Should -Match "Step 'd' after 'b', 'c'"
+        }
+
+        It 'Should complete step names from the pipeline file on Tab' {
+            $line = "Invoke-RlabsPipeline -Path '$graphFile' -RepositoryPath '$graphRepo' -Step "
+            $completions = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+            $completions.CompletionMatches.CompletionText | Should -Be @('a', 'b', 'c', 'd')
+            $line = "Invoke-RlabsPipeline -Path '$graphFile' -RepositoryPath '$graphRepo' -FromStep c"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('c')
+        }
+
+        It 'Should run only the selected step on the outputs of a reference run' {
+            $slice = Invoke-RlabsPipeline -Path $graphFile -RepositoryPath $graphRepo -InstanceType local -JobId 'graph-3' -Step d -ReferenceJobId 'graph-1'
+            $slice.Status | Should -Be 'Completed'
+            $slice.Steps.CachedFrom | Should -Be @('graph-1', 'graph-1', 'graph-1', $null)
+            Join-Path $graphRepo '.rlabs/data/mid/graph-3/b.json' | Should -Exist
+            Join-Path $graphRepo '.rlabs/data/d/graph-3/d.json' | Should -Exist
+        }
+
+        It 'Should reject an unknown step and -Step with -FromStep' {
+            { Invoke-RlabsPipeline -Path $graphFile -RepositoryPath $graphRepo -InstanceType local -Step nope } | Should -Throw -ErrorId 'UnknownStep,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+            { Invoke-RlabsPipeline -Path $graphFile -RepositoryPath $graphRepo -InstanceType local -Step a -FromStep b } | Should -Throw -ErrorId 'StepSelectionConflict,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+        }
+
+        It 'Should reject a throttle limit of 0' {
+            { Invoke-RlabsPipeline -Path $graphFile -RepositoryPath $graphRepo -InstanceType local -ThrottleLimit 0 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand'
+        }
+    }
+
     Context 'Given a pipeline object from Get-RlabsPipeline' {
         It 'Should run it from the pipeline' {
             $run = Get-RlabsPipeline -Path $sample -RepositoryPath $repo | Invoke-RlabsPipeline -InstanceType local -JobId 'piped'
@@ -256,6 +345,36 @@ time.sleep(300)
                 $ps.InvocationStateInfo.State | Should -Be 'Stopped'
             } finally {
                 $ps.Dispose()
+            }
+        }
+    }
+
+    Context 'Given the PowerShell process of a local run is killed with SIGKILL' {
+        It 'Should leave no step process behind within 5 s' -Skip:$IsWindows {
+            $killRepo = Copy-ExampleRepository (Join-Path $TestDrive 'kill9')
+            $pidFile = Join-Path $TestDrive 'kill9.pid'
+            Set-Content (Join-Path $killRepo 'sleeper.py') @"
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])
+open(r'$pidFile', 'w').write(f'{os.getpid()} {child.pid}')
+time.sleep(300)
+"@
+            $slow = Join-Path $killRepo 'pipelines/slow.yaml'
+            "pipeline:`n  - { name: sleep, job_suffix: Z, code: sleeper.py, output_path: data }" | Set-Content $slow
+            $child = Start-ChildPwsh -LogPath (Join-Path $TestDrive 'kill9.log') -Command "Import-Module '$env:RLABS_MODULE_PATH'; Invoke-RlabsPipeline -Path '$slow' -RepositoryPath '$killRepo' -InstanceType local"
+            try {
+                Wait-Until { (Test-Path $pidFile) -and ((Get-Content $pidFile -Raw) -split ' ').Count -eq 2 } -Message "The step never started: $(Get-Content (Join-Path $TestDrive 'kill9.log') -Raw -ErrorAction Ignore)"
+                $pids = (Get-Content $pidFile -Raw) -split ' ' | ForEach-Object { [int]$_ }
+
+                $child.Kill() # SIGKILL: no Ctrl-C handler, no finally block runs in the orchestrator
+
+                $child.WaitForExit(10000) | Should -BeTrue
+                foreach ($p in $pids) {
+                    { Wait-Until { Test-ProcessGone $p } -TimeoutSeconds 5 } | Should -Not -Throw -Because "step process $p must die with its orchestrator"
+                }
+            } finally {
+                if (-not $child.HasExited) { $child.Kill() }
+                foreach ($p in @($pids)) { if ($p -and -not (Test-ProcessGone $p)) { Stop-Process -Id $p -Force -ErrorAction Ignore } }
             }
         }
     }

@@ -8,6 +8,8 @@
     3. With -ContainerImage (an image the engine of DOCKER_HOST has): the same pipeline with
        -LocalRuntime Container versus -LocalRuntime Process, per step.
     4. Packaging throughput versus zip -r; 5. bytes uploaded by a second unchanged cloud run (emulator).
+    6. The step graph (a diamond, parallel versus -ThrottleLimit 1) and the step cache (an unchanged
+       second run versus the first): Invoke-GraphBench.ps1.
     Rounds alternate the two sides so drift hits both alike; medians are reported.
 #>
 param(
@@ -195,3 +197,6 @@ if ($uploads) {
 } else {
     'cloud upload figures skipped: the emulator is not built (run build.ps1 Test once)'
 }
+
+# 6. The engine's graph and cache, side by side (tests/bench/Invoke-GraphBench.ps1).
+& (Join-Path $PSScriptRoot 'Invoke-GraphBench.ps1') -ModulePath $ModulePath -Rounds ([Math]::Min($Rounds, 3))

@@ -185,6 +185,26 @@ public sealed class S3Storage : IDisposable
         return [Convert.ToBase64String(whole.GetHashAndReset()), $"{Convert.ToBase64String(parts.GetHashAndReset())}-{count}"];
     }
 
+    /// <summary>Copies an object inside a bucket on the server side (no bytes go through this machine), encrypted at rest like the other objects.</summary>
+    public async Task CopyObjectAsync(string bucket, string sourceKey, string destinationKey, string? kmsKeyId, CancellationToken cancellationToken)
+    {
+        var request = new CopyObjectRequest
+        {
+            SourceBucket = bucket,
+            SourceKey = sourceKey,
+            DestinationBucket = bucket,
+            DestinationKey = destinationKey,
+            ExpectedBucketOwner = OwnerOf(bucket),
+            ExpectedSourceBucketOwner = OwnerOf(bucket),
+            ServerSideEncryptionMethod = kmsKeyId is null ? ServerSideEncryptionMethod.AES256 : ServerSideEncryptionMethod.AWSKMS,
+        };
+        if (kmsKeyId is not null)
+        {
+            request.ServerSideEncryptionKeyManagementServiceKeyId = kmsKeyId;
+        }
+        await AwsSdkCalls.RunAsync(AwsService.S3, "CopyObject", () => _client.CopyObjectAsync(request, cancellationToken)).ConfigureAwait(false);
+    }
+
     /// <summary>Whether any object lies under the prefix (one ListObjectsV2 of one key); false when the bucket does not exist.</summary>
     public async Task<bool> AnyObjectAsync(string bucket, string prefix, CancellationToken cancellationToken)
     {

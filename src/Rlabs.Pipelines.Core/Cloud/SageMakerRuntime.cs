@@ -18,6 +18,7 @@ public sealed class SageMakerRuntime : IPipelineRuntime
     private CloudRunPlan? _bound;
     private string? _account;
     private CloudRunManifest? _manifest;
+    private BucketDataStore? _dataStore;
 
     /// <summary>Creates the runtime over a resolved session, which it owns from now on.</summary>
     public SageMakerRuntime(AwsSession session)
@@ -40,7 +41,7 @@ public sealed class SageMakerRuntime : IPipelineRuntime
     public CloudRunPlan Bound => _bound ?? throw new InvalidOperationException("The runtime has no plan yet.");
 
     /// <inheritdoc/>
-    public IStepRunner StepRunner => _service.StepRunner(_manifest ?? throw new InvalidOperationException("The run is not prepared."), stopOnCancel: true);
+    public IStepRunner StepRunner => new RetryingRunner(this, _service.StepRunner(_manifest ?? throw new InvalidOperationException("The run is not prepared."), stopOnCancel: true));
 
     /// <summary>Packages the repository and binds the plan without calling AWS; a plan SageMaker cannot run is <see cref="RlabsRunException"/> CloudRunInvalid.</summary>
     public void Validate(RunPlan plan)
@@ -92,11 +93,25 @@ public sealed class SageMakerRuntime : IPipelineRuntime
         }
         _manifest = await _service.PrepareAsync(_bound, reporter, cancellationToken).ConfigureAwait(false);
         var run = CloudRunService.NewRun(_manifest, plan.Pipeline);
-        if (plan.Request.Cloud.Resume)
-        {
-            await _service.ApplyResumeAsync(_manifest, run, reporter, cancellationToken).ConfigureAwait(false);
-        }
+        // -Resume keeps completed steps and adopts a job still running; any other job an earlier invocation with
+        // this job id left running is stopped first (a new job id calls nothing here).
+        await _service.ReconcileAsync(_manifest, run, plan.Request.Cloud.Resume, reporter, cancellationToken).ConfigureAwait(false);
         return run;
+    }
+
+    /// <inheritdoc/>
+    public IStepDataStore? DataStore => _dataStore ??= new BucketDataStore(this);
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> SourceExclusions(RunPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var excluded = new List<string> { Path.Combine(plan.Pipeline.RepositoryPath, RunPlanner.WorkFolder) };
+        if (plan.Request.Credentials is not null)
+        {
+            excluded.Add(plan.Request.Credentials.Path);
+        }
+        return excluded;
     }
 
     /// <inheritdoc/>
@@ -124,6 +139,7 @@ public sealed class SageMakerRuntime : IPipelineRuntime
     /// <inheritdoc/>
     public void Dispose()
     {
+        _dataStore?.Dispose();
         _service.Dispose();
         _session.Dispose();
         try
@@ -153,5 +169,107 @@ public sealed class SageMakerRuntime : IPipelineRuntime
         {
             _account = await _service.GetAccountAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// A retry is a new job: SageMaker job names are unique, so the step gets a fresh attempt suffix
+    /// (&lt;project&gt;-&lt;job_id&gt;-&lt;job_suffix&gt;-&lt;attempt&gt;), recorded in the manifest before the job is created.
+    /// </summary>
+    private sealed class RetryingRunner : IStepRunner
+    {
+        private readonly SageMakerRuntime _runtime;
+        private readonly IStepRunner _inner;
+
+        public RetryingRunner(SageMakerRuntime runtime, IStepRunner inner)
+        {
+            _runtime = runtime;
+            _inner = inner;
+        }
+
+        public string RuntimeName => _inner.RuntimeName;
+
+        public Task<StepOutcome> RunStepAsync(int index, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken) =>
+            _inner.RunStepAsync(index, stepRun, reporter, cancellationToken);
+
+        public async Task PrepareRetryAsync(int index, int attempt, RlabsPipelineStepRun stepRun, CancellationToken cancellationToken)
+        {
+            var manifest = _runtime._manifest!;
+            var step = manifest.Steps[index];
+            var planned = _runtime.Bound.Steps[index];
+            var name = ProjectNaming.JobName(manifest.ProjectName, manifest.JobId, planned.Step.JobSuffix, Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(2)));
+            step.Request = CloudRunService.WithName(step.Request, name);
+            step.Started = false;
+            stepRun.JobName = name;
+            await _runtime._service.SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The run's bucket as the step cache sees it: inputs fingerprinted by their keys and ETags, the index under
+    /// rlabs/&lt;project&gt;/cache/ (so a teammate's run can hit it), outputs reused by server-side copies.
+    /// </summary>
+    private sealed class BucketDataStore : IStepDataStore, IDisposable
+    {
+        private readonly SageMakerRuntime _runtime;
+        private readonly S3Storage _store;
+
+        public BucketDataStore(SageMakerRuntime runtime)
+        {
+            _runtime = runtime;
+            _store = new S3Storage(runtime._session);
+        }
+
+        public void Dispose() => _store.Dispose();
+
+        public async Task<string> InputFingerprintAsync(RunPlan plan, StepPlan stepPlan, CancellationToken cancellationToken)
+        {
+            if (stepPlan.InputKey is null)
+            {
+                return "none";
+            }
+            if (stepPlan.InputEmpty)
+            {
+                return "empty";
+            }
+            var key = DataKey(plan, stepPlan.InputKey);
+            var prefix = stepPlan.InputIsZip ? key : key + "/";
+            var objects = await _store.ListObjectsAsync(Bucket(plan), prefix, cancellationToken).ConfigureAwait(false);
+            var listed = objects.Where(o => !stepPlan.InputIsZip || o.Key == key).Select(o => (o.Key[prefix.Length..], o.ETag)).ToList();
+            return listed.Count == 0 ? "empty" : StepCache.HashListing(listed);
+        }
+
+        public Task<string?> ReadIndexAsync(RunPlan plan, string key, CancellationToken cancellationToken) =>
+            _store.TryGetTextAsync(Bucket(plan), $"{CloudNaming.ProjectPrefix(plan.Pipeline.ProjectName)}/{key}", cancellationToken);
+
+        public Task WriteIndexAsync(RunPlan plan, string key, string text, CancellationToken cancellationToken) =>
+            _store.PutTextAsync(Bucket(plan), $"{CloudNaming.ProjectPrefix(plan.Pipeline.ProjectName)}/{key}", text, plan.Pipeline.Defaults.KmsKeyId, cancellationToken);
+
+        public Task<bool> OutputExistsAsync(RunPlan plan, string outputKey, CancellationToken cancellationToken) =>
+            _store.AnyObjectAsync(Bucket(plan), DataKey(plan, outputKey) + "/", cancellationToken);
+
+        public async Task<int> ReuseOutputAsync(RunPlan plan, string fromOutputKey, string toOutputKey, CancellationToken cancellationToken)
+        {
+            var from = DataKey(plan, fromOutputKey) + "/";
+            var to = DataKey(plan, toOutputKey) + "/";
+            var bucket = Bucket(plan);
+            var objects = await _store.ListObjectsAsync(bucket, from, cancellationToken).ConfigureAwait(false);
+            foreach (var item in objects)
+            {
+                await _store.CopyObjectAsync(bucket, item.Key, to + item.Key[from.Length..], plan.Pipeline.Defaults.KmsKeyId, cancellationToken).ConfigureAwait(false);
+            }
+            return objects.Count;
+        }
+
+        private string Bucket(RunPlan plan)
+        {
+            var bucket = ProcessingJobBinder.Bucket(plan.Request, _runtime._session.Region, _runtime._account);
+            if (ProcessingJobBinder.NeedsAccount(plan.Request) && _runtime._account is { } account)
+            {
+                _store.ExpectOwner(bucket, account);
+            }
+            return bucket;
+        }
+
+        private static string DataKey(RunPlan plan, string key) => $"{CloudNaming.ProjectPrefix(plan.Pipeline.ProjectName)}/data/{key}";
     }
 }

@@ -5,7 +5,7 @@ using Rlabs.Pipelines.Running;
 namespace Rlabs.Pipelines.Cloud;
 
 /// <summary>Runs a step as a SageMaker Processing job: create, poll with a growing interval, stream its logs.</summary>
-internal sealed class SageMakerStepRunner : IStepRunner
+internal sealed partial class SageMakerStepRunner : IStepRunner
 {
     internal const string LogGroup = "/aws/sagemaker/ProcessingJobs";
     private readonly CloudRunService _service;
@@ -20,6 +20,40 @@ internal sealed class SageMakerStepRunner : IStepRunner
     }
 
     public string RuntimeName => "SageMaker";
+
+    /// <summary>The longest wait between two DescribeProcessingJob calls of a healthy job.</summary>
+    internal static readonly TimeSpan MaxPollInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// What a failed job's FailureReason says about the failure: capacity, throttling or an internal error of
+    /// SageMaker (worth another attempt), else the script's own (AlgorithmError, ClientError), with the exit
+    /// code when the reason gives one ("exit code 75").
+    /// </summary>
+    internal static (RlabsFailureKind Kind, int? ExitCode) Classify(string? failureReason)
+    {
+        var reason = failureReason ?? string.Empty;
+        int? exitCode = ExitCodeRegex().Match(reason) is { Success: true } match && int.TryParse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var code) ? code : null;
+        bool Has(string word) => reason.Contains(word, StringComparison.OrdinalIgnoreCase);
+        var kind = Has("CapacityError") || Has("InsufficientInstanceCapacity") || Has("ResourceLimitExceeded") || Has("capacity")
+            ? RlabsFailureKind.Capacity
+            : Has("Throttl") || Has("Rate exceeded")
+                ? RlabsFailureKind.Throttling
+                : Has("InternalServerError") || Has("InternalFailure") || Has("ServiceUnavailable") || Has("InternalError")
+                    ? RlabsFailureKind.Internal
+                    : RlabsFailureKind.Script;
+        return (kind, exitCode);
+    }
+
+    private static StepOutcome Failed(DescribeProcessingJobResponse job, RlabsPipelineStepRun stepRun, IReadOnlyList<string> tail)
+    {
+        var reason = job.FailureReason ?? job.ExitMessage;
+        var (kind, exitCode) = Classify(reason);
+        stepRun.ExitCode = exitCode;
+        return new StepOutcome(RlabsRunStatus.Failed, $"The processing job {job.ProcessingJobName} failed: {reason ?? "no reason given"}", tail) { Kind = kind };
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"exit code:?\s*(\d{1,3})\b", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex ExitCodeRegex();
 
     public async Task<StepOutcome> RunStepAsync(int index, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
     {
@@ -74,13 +108,13 @@ internal sealed class SageMakerStepRunner : IStepRunner
                     {
                         "Completed" => StepOutcome.Completed,
                         "Stopped" => new StepOutcome(RlabsRunStatus.Stopped, job.ExitMessage ?? "The processing job was stopped.", log.Tail),
-                        _ => new StepOutcome(RlabsRunStatus.Failed, $"The processing job {jobName} failed: {job.FailureReason ?? job.ExitMessage ?? "no reason given"}", log.Tail),
+                        _ => Failed(job, stepRun, log.Tail),
                     };
                 }
-                reporter.Progress(new RunProgress($"Pipeline {_manifest.PipelineName} (job {_manifest.JobId})", $"Step {index + 1}/{_manifest.Steps.Count}: {step.Name} ({job.ProcessingJobStatus})", (int)(100.0 * index / _manifest.Steps.Count), jobName, false));
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                // Grows so long jobs cost few calls; DescribeProcessingJob throttling is retried by the client.
-                delay = TimeSpan.FromSeconds(Math.Min(30, delay.TotalSeconds * 1.5));
+                // Grows to 5 s: a job's end is noticed within 5 s at no more than 12 Describe calls per job-minute
+                // (a 30 s cap noticed a long job's end ~15 s late on average). Throttling is retried by the client.
+                delay = TimeSpan.FromSeconds(Math.Min(MaxPollInterval.TotalSeconds, delay.TotalSeconds * 1.5));
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && _stopOnCancel)

@@ -18,6 +18,12 @@ public static partial class PipelineConfigReader
 
         public List<RlabsPipelineDiagnostic> Diagnostics { get; } = [];
 
+        /// <summary>Each step's depends_on entries with their positions, checked once every step is read.</summary>
+        private readonly Dictionary<RlabsPipelineStep, List<YamlScalarNode>> _dependencyNodes = [];
+
+        /// <summary>Each step's input_data node, for the check that its writer is one of its dependencies.</summary>
+        private readonly Dictionary<RlabsPipelineStep, YamlScalarNode> _inputNodes = [];
+
         public RlabsPipeline? Run()
         {
             var text = ReadText(_file, (rule, message, hint) => Error(rule, 1, 1, message, hint));
@@ -92,6 +98,9 @@ public static partial class PipelineConfigReader
                 Subnets = subnets,
                 SecurityGroupIds = groups,
                 PackageSecrets = StringList(entries, "package_secrets", 1, 100) ?? [],
+                Parallelism = Integer(entries, "parallelism", 1, 100),
+                Retry = ReadRetry(entries, "the top level"),
+                Cache = ReadCache(entries, "the top level"),
             };
         }
 
@@ -154,7 +163,60 @@ public static partial class PipelineConfigReader
                 }
                 steps.Add(step);
             }
+            CheckGraph(steps, names);
             return steps;
+        }
+
+        /// <summary>
+        /// depends_on names steps of the file (above or below), the graph has no cycle, and a step's input is not
+        /// written by a step that may run at the same time (neither its ancestor nor its descendant).
+        /// </summary>
+        private void CheckGraph(List<RlabsPipelineStep> steps, Dictionary<string, RlabsPipelineStep> names)
+        {
+            var known = true;
+            foreach (var step in steps)
+            {
+                foreach (var node in _dependencyNodes.GetValueOrDefault(step) ?? [])
+                {
+                    if (!names.ContainsKey(node.Value))
+                    {
+                        known = false;
+                        var hint = Suggest(node.Value, names.Keys) is { } near
+                            ? $"Did you mean '{near}'?"
+                            : $"Steps of this file: {string.Join(", ", names.Keys.Take(10))}.";
+                        Error("UnknownDependency", node.Line, node.Column, $"Step '{step.Name}' depends on '{node.Value}', which is not a step of this file.", hint);
+                    }
+                }
+            }
+            if (!known || steps.Count != names.Count)
+            {
+                return; // unknown or duplicate names: the graph is not defined yet
+            }
+            var graph = Planning.StepGraph.Build(steps);
+            if (graph.Cycle is { } cycle)
+            {
+                var first = steps[cycle[0]];
+                var node = (_dependencyNodes.GetValueOrDefault(first) ?? []).FirstOrDefault(n => string.Equals(n.Value, steps[cycle[1]].Name, StringComparison.OrdinalIgnoreCase));
+                var path = string.Join(" -> ", cycle.Select(i => steps[i].Name).Append(first.Name));
+                Error("DependencyCycle", node?.Line ?? first.Line, node?.Column ?? 1, $"The steps depend on each other in a cycle: {path} (a step without depends_on depends on the step above it).", "Remove one of these dependencies, or give the step an explicit 'depends_on:'.");
+                return;
+            }
+            for (var index = 0; index < steps.Count; index++)
+            {
+                if (!_inputNodes.TryGetValue(steps[index], out var input))
+                {
+                    continue;
+                }
+                var inputKey = Planning.StepContract.InputKey(steps[index], "x");
+                foreach (var other in Enumerable.Range(0, steps.Count).Where(o => o != index && !graph.Related(o, index)))
+                {
+                    if (inputKey is not null && Planning.StepGraph.Overlaps(Planning.StepContract.OutputKey(steps[other], "x"), inputKey))
+                    {
+                        Warning("UndeclaredDependency", input.Line, input.Column, $"Step '{steps[index].Name}' reads '{input.Value}', which step '{steps[other].Name}' writes, but neither depends on the other: they may run at the same time.", $"Add '{steps[other].Name}' to the depends_on of step '{steps[index].Name}', or give the steps different output_path folders.");
+                        break;
+                    }
+                }
+            }
         }
 
         private RlabsPipelineStep? ReadStep(YamlMappingNode map, int index, Dictionary<string, RlabsPipelineStep> earlier)
@@ -196,7 +258,7 @@ public static partial class PipelineConfigReader
                 CheckRepositoryFile(requirements, "RequirementsNotFound", $"The requirements file '{requirements.Value}' of {label} does not exist in the repository.", "Check the path, relative to the repository root.", RlabsDiagnosticSeverity.Error);
             }
             var parameters = ReadParams(entries, label);
-            var dependsOn = ReadDependsOn(entries, label, name?.Value, earlier);
+            var dependsOn = ReadDependsOn(entries, label, name?.Value);
             var distribution = OptionalString(entries, "input_distribution");
             if (distribution is not null && distribution.Value is not ("FullyReplicated" or "ShardedByS3Key"))
             {
@@ -217,7 +279,10 @@ public static partial class PipelineConfigReader
                 InputData = input?.Value,
                 OutputPath = output?.Value ?? string.Empty,
                 Params = parameters,
-                DependsOn = dependsOn,
+                DependsOn = dependsOn.Select(n => n.Value).ToList(),
+                HasDependsOn = entries.ContainsKey("depends_on"),
+                Retry = ReadRetry(entries, label),
+                Cache = ReadCache(entries, label),
                 Requirements = requirements?.Value,
                 Image = OptionalString(entries, "image")?.Value,
                 InstanceType = InstanceType(entries),
@@ -230,6 +295,11 @@ public static partial class PipelineConfigReader
                 Network = network ?? false,
                 Line = map.Line,
             };
+            _dependencyNodes[step] = dependsOn;
+            if (input is not null)
+            {
+                _inputNodes[step] = input;
+            }
             // Kept even when other keys are missing, so duplicate names are still reported.
             return name is null ? null : step;
         }
@@ -295,9 +365,9 @@ public static partial class PipelineConfigReader
             return result;
         }
 
-        private List<string> ReadDependsOn(Dictionary<string, (YamlScalarNode Key, YamlNodeBase Value)> entries, string label, string? self, Dictionary<string, RlabsPipelineStep> earlier)
+        private List<YamlScalarNode> ReadDependsOn(Dictionary<string, (YamlScalarNode Key, YamlNodeBase Value)> entries, string label, string? self)
         {
-            var result = new List<string>();
+            var result = new List<YamlScalarNode>();
             if (!entries.TryGetValue("depends_on", out var entry) || entry.Value is YamlScalarNode { IsNull: true })
             {
                 return result;
@@ -310,7 +380,7 @@ public static partial class PipelineConfigReader
             };
             if (items is null)
             {
-                WrongType("depends_on", entry.Value, "a list of earlier step names");
+                WrongType("depends_on", entry.Value, "a list of step names");
                 return result;
             }
             foreach (var item in items)
@@ -322,18 +392,119 @@ public static partial class PipelineConfigReader
                 }
                 if (string.Equals(dependency.Value, self, StringComparison.OrdinalIgnoreCase))
                 {
-                    Error("UnknownDependency", dependency.Line, dependency.Column, $"{Capitalize(label)} depends on itself.", "Remove it from its own depends_on.");
+                    Error("DependencyCycle", dependency.Line, dependency.Column, $"{Capitalize(label)} depends on itself.", "Remove it from its own depends_on.");
+                    continue;
                 }
-                else if (!earlier.ContainsKey(dependency.Value))
+                if (result.Any(r => string.Equals(r.Value, dependency.Value, StringComparison.OrdinalIgnoreCase)))
                 {
-                    var hint = Suggest(dependency.Value, earlier.Keys) is { } near
-                        ? $"Did you mean '{near}'? Steps run in file order, so a step can depend only on steps above it."
-                        : "Steps run in file order, so a step can depend only on steps above it.";
-                    Error("UnknownDependency", dependency.Line, dependency.Column, $"{Capitalize(label)} depends on '{dependency.Value}', which is not a step above it.", hint);
+                    Warning("DuplicateDependency", dependency.Line, dependency.Column, $"{Capitalize(label)} lists '{dependency.Value}' twice in depends_on.", "Keep one of them.");
+                    continue;
                 }
-                result.Add(dependency.Value);
+                result.Add(dependency);
             }
             return result;
+        }
+
+        private RlabsRetryPolicy? ReadRetry(Dictionary<string, (YamlScalarNode Key, YamlNodeBase Value)> entries, string label)
+        {
+            if (!entries.TryGetValue("retry", out var entry) || entry.Value is YamlScalarNode { IsNull: true })
+            {
+                return null;
+            }
+            if (entry.Value is not YamlMappingNode map)
+            {
+                WrongType("retry", entry.Value, "a mapping such as { attempts: 3, backoff: \"PT30S\", on: [capacity, throttling, internal], exit_codes: [75] }");
+                return null;
+            }
+            var retry = Entries(map, s_retryKeys, $"'retry' of {label}");
+            var attempts = Integer(retry, "attempts", 1, 20) ?? 3;
+            var backoff = TimeSpan.FromSeconds(30);
+            if (OptionalString(retry, "backoff") is { } backoffNode)
+            {
+                if (TryParseIsoDuration(backoffNode.Value, out var parsed) && parsed <= TimeSpan.FromHours(1))
+                {
+                    backoff = parsed;
+                }
+                else
+                {
+                    Error("InvalidValue", backoffNode.Line, backoffNode.Column, $"'backoff' of {label} is '{backoffNode.Value}'.", "Give an ISO-8601 duration of at most an hour, e.g. \"PT30S\" or \"PT2M\" (seconds such as 30 work too).");
+                }
+            }
+            var on = new List<RlabsFailureKind>();
+            if (retry.TryGetValue("on", out var onEntry))
+            {
+                var items = onEntry.Value switch { YamlSequenceNode seq => seq.Items, YamlScalarNode scalar => [scalar], _ => [] };
+                foreach (var item in items)
+                {
+                    if (item is YamlScalarNode { IsNull: false } kind
+                        && Enum.TryParse<RlabsFailureKind>(kind.Value, ignoreCase: true, out var parsed)
+                        && parsed != RlabsFailureKind.Script && !int.TryParse(kind.Value, CultureInfo.InvariantCulture, out _))
+                    {
+                        if (!on.Contains(parsed))
+                        {
+                            on.Add(parsed);
+                        }
+                        continue;
+                    }
+                    var text = (item as YamlScalarNode)?.Value ?? item.KindName;
+                    Error("InvalidValue", item.Line, item.Column, $"'on' of the retry of {label} lists '{text}'.", "Use capacity, throttling, internal or timeout. A script's own failures are retried only for the codes listed in 'exit_codes'.");
+                }
+            }
+            else
+            {
+                on.AddRange(RlabsRetryPolicy.DefaultOn);
+            }
+            var exitCodes = new List<int>();
+            if (retry.TryGetValue("exit_codes", out var codesEntry))
+            {
+                var items = codesEntry.Value switch { YamlSequenceNode seq => seq.Items, YamlScalarNode scalar => [scalar], _ => [] };
+                foreach (var item in items)
+                {
+                    if (item is YamlScalarNode code && int.TryParse(code.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value is > 0 and < 256)
+                    {
+                        exitCodes.Add(value);
+                        continue;
+                    }
+                    Error("InvalidValue", item.Line, item.Column, $"'exit_codes' of the retry of {label} lists '{(item as YamlScalarNode)?.Value ?? item.KindName}'.", "List exit codes from 1 to 255, e.g. exit_codes: [75].");
+                }
+            }
+            return new RlabsRetryPolicy(attempts, backoff, on, exitCodes);
+        }
+
+        private RlabsCacheSettings? ReadCache(Dictionary<string, (YamlScalarNode Key, YamlNodeBase Value)> entries, string label)
+        {
+            if (!entries.TryGetValue("cache", out var entry) || entry.Value is YamlScalarNode { IsNull: true })
+            {
+                return null;
+            }
+            if (entry.Value is YamlScalarNode scalar)
+            {
+                if (bool.TryParse(scalar.Value, out var enabled))
+                {
+                    return new RlabsCacheSettings(enabled, null);
+                }
+                WrongType("cache", scalar, "true, false or a mapping such as { expire_after: \"P7D\" }");
+                return null;
+            }
+            if (entry.Value is not YamlMappingNode map)
+            {
+                WrongType("cache", entry.Value, "true, false or a mapping such as { expire_after: \"P7D\" }");
+                return null;
+            }
+            var cache = Entries(map, s_cacheKeys, $"'cache' of {label}");
+            TimeSpan? expire = null;
+            if (OptionalString(cache, "expire_after") is { } expireNode)
+            {
+                if (TryParseIsoDuration(expireNode.Value, out var parsed) && parsed > TimeSpan.Zero)
+                {
+                    expire = parsed;
+                }
+                else
+                {
+                    Error("InvalidValue", expireNode.Line, expireNode.Column, $"'expire_after' of the cache of {label} is '{expireNode.Value}'.", "Give an ISO-8601 duration such as \"P7D\" (7 days) or \"PT12H\".");
+                }
+            }
+            return new RlabsCacheSettings(Boolean(cache, "enabled") ?? true, expire);
         }
 
         private static string Capitalize(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];

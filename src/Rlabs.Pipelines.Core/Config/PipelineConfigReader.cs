@@ -50,14 +50,19 @@ public static partial class PipelineConfigReader
     [
         "pipeline", "project", "image", "instance_type", "instance_count", "volume_size_gb", "max_runtime",
         "environment", "tags", "bucket", "role_arn", "kms_key_id", "network_isolation", "vpc", "package_secrets",
+        "parallelism", "retry", "cache",
     ];
 
     internal static readonly string[] StepKeys =
     [
         "name", "job_suffix", "code", "input_data", "output_path", "params", "depends_on", "requirements",
         "image", "instance_type", "instance_count", "volume_size_gb", "max_runtime", "environment",
-        "input_distribution", "network_isolation", "network",
+        "input_distribution", "network_isolation", "network", "retry", "cache",
     ];
+
+    private static readonly string[] s_retryKeys = ["attempts", "backoff", "on", "exit_codes"];
+
+    private static readonly string[] s_cacheKeys = ["enabled", "expire_after"];
 
     private static readonly string[] s_vpcKeys = ["subnets", "security_group_ids"];
 
@@ -170,6 +175,36 @@ public static partial class PipelineConfigReader
         }
         value = TimeSpan.FromSeconds(total);
         return true;
+    }
+
+    /// <summary>Parses an ISO-8601 duration ("PT30S", "P7D"), as SageMaker Pipelines' CacheConfig takes, or plain seconds / a max_runtime-style duration.</summary>
+    internal static bool TryParseIsoDuration(string text, out TimeSpan value)
+    {
+        text = text.Trim();
+        if (text.StartsWith('P') || text.StartsWith('p'))
+        {
+            try
+            {
+                value = System.Xml.XmlConvert.ToTimeSpan(text.ToUpperInvariant());
+                return value >= TimeSpan.Zero;
+            }
+            catch (FormatException)
+            {
+                value = default;
+                return false;
+            }
+            catch (OverflowException)
+            {
+                value = default;
+                return false;
+            }
+        }
+        if (text == "0")
+        {
+            value = TimeSpan.Zero;
+            return true;
+        }
+        return TryParseDuration(text, out value);
     }
 
     [GeneratedRegex(@"^(?:(?<d>\d{1,4})d)?(?:(?<h>\d{1,6})h)?(?:(?<m>\d{1,8})m)?(?:(?<s>\d{1,9})s)?$", RegexOptions.CultureInvariant)]

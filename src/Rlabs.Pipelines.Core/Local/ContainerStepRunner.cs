@@ -58,7 +58,7 @@ internal sealed class ContainerStepRunner : IStepRunner
         {
             return new StepOutcome(RlabsRunStatus.Failed, step.ImageProblem ?? "The step has no image.", []);
         }
-        if (LocalWorkspace.Stage(_plan, step) is { } problem)
+        if (LocalWorkspace.Stage(_plan, step, linkInput: true) is { } problem)
         {
             return new StepOutcome(RlabsRunStatus.Failed, problem, []);
         }
@@ -70,12 +70,12 @@ internal sealed class ContainerStepRunner : IStepRunner
         }
         catch (ContainerEngineException ex)
         {
-            return new StepOutcome(RlabsRunStatus.Failed, ex.Message, []);
+            return new StepOutcome(RlabsRunStatus.Failed, ex.Message, []) { Kind = RlabsFailureKind.Internal };
         }
         catch (Exception ex) when (ex is not OperationCanceledException && ContainerEngine.IsConnectionFailure(ex))
         {
             // The engine went away or refused mid-step (restarted, socket gone): this step fails, the run reports it.
-            return new StepOutcome(RlabsRunStatus.Failed, $"The container engine at {_engine.Endpoint.Uri} failed during the step: {ex.GetBaseException().Message}", []);
+            return new StepOutcome(RlabsRunStatus.Failed, $"The container engine at {_engine.Endpoint.Uri} failed during the step: {ex.GetBaseException().Message}", []) { Kind = RlabsFailureKind.Internal };
         }
         if (outcome.Status == RlabsRunStatus.Completed)
         {
@@ -183,7 +183,7 @@ internal sealed class ContainerStepRunner : IStepRunner
         }
         catch (DockerApiException ex)
         {
-            return new StepOutcome(RlabsRunStatus.Failed, $"The engine could not create the step's container: {ContainerEngine.ApiMessage(ex)}", []);
+            return new StepOutcome(RlabsRunStatus.Failed, $"The engine could not create the step's container: {ContainerEngine.ApiMessage(ex)}", []) { Kind = RlabsFailureKind.Internal };
         }
 
         using var timeout = new CancellationTokenSource(step.MaxRuntime);
@@ -197,7 +197,7 @@ internal sealed class ContainerStepRunner : IStepRunner
             }
             catch (DockerApiException ex)
             {
-                return new StepOutcome(RlabsRunStatus.Failed, $"The engine could not start the step's container: {ContainerEngine.ApiMessage(ex)}", []);
+                return new StepOutcome(RlabsRunStatus.Failed, $"The engine could not start the step's container: {ContainerEngine.ApiMessage(ex)}", []) { Kind = RlabsFailureKind.Internal };
             }
             // Logs from the start (follow also replays what was written before it attached), until the container ends.
             var started = clock.ElapsedMilliseconds;
@@ -221,7 +221,7 @@ internal sealed class ContainerStepRunner : IStepRunner
             id = string.Empty;
             return byUser
                 ? new StepOutcome(RlabsRunStatus.Stopped, "Stopped by the user; the step's container was killed and removed.", log.Tail)
-                : new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.MaxRuntime}) and its container was killed."), log.Tail);
+                : new StepOutcome(RlabsRunStatus.Failed, string.Create(CultureInfo.InvariantCulture, $"The step ran longer than its max_runtime ({step.MaxRuntime}) and its container was killed."), log.Tail) { Kind = RlabsFailureKind.Timeout };
         }
         finally
         {

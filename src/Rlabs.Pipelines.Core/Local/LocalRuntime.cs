@@ -23,6 +23,7 @@ public sealed class LocalStepLayout
             Path.Combine(StepDirectory, StepContract.SourceFolder, StepContract.SourceZipName),
             Path.Combine(StepDirectory, StepContract.RequirementsFolder, StepContract.RequirementsName));
         Command = [run.Python ?? StepContract.ContainerInterpreter, Paths.CodeFile, .. plan.Arguments(Paths)];
+        _run = run;
         var environment = new Dictionary<string, string>(plan.Environment, StringComparer.Ordinal);
         if (run.CredentialsCopy is not null)
         {
@@ -32,8 +33,13 @@ public sealed class LocalStepLayout
         Environment = environment;
     }
 
+    private readonly LocalRunLayout _run;
+
     /// <summary>The runtime-neutral step.</summary>
     public StepPlan Plan { get; }
+
+    /// <summary>The executable a process step starts: the interpreter, resolved through a version manager's shim once per run.</summary>
+    internal string Interpreter => _run.RealPython ?? Command[0];
 
     /// <summary>The step as written in the pipeline file.</summary>
     public RlabsPipelineStep Step => Plan.Step;
@@ -89,7 +95,14 @@ public sealed class LocalRunLayout
         RunDirectory = Path.Combine(repository, RunPlanner.WorkFolder, "runs", plan.JobId);
         Python = python;
         PythonProblem = pythonProblem;
+        _realPython = new Lazy<string?>(() => python is null ? null : PythonLocator.RealExecutable(python, plan.Pipeline.RepositoryPath), LazyThreadSafetyMode.ExecutionAndPublication);
     }
+
+    private readonly Lazy<string?> _realPython;
+    private Lazy<SourcePackage>? _package;
+
+    /// <summary>The interpreter behind <see cref="Python"/> when that is a version manager's shim; asked when the first process step starts.</summary>
+    internal string? RealPython => _realPython.Value;
 
     /// <summary>The runtime-neutral plan.</summary>
     public RunPlan Run { get; }
@@ -172,8 +185,12 @@ public sealed class LocalRunLayout
         }
     }
 
-    /// <summary>Creates the run folder, the source zip and the stripped credentials; called once before the steps.</summary>
-    internal SourcePackage Prepare(IRunReporter reporter, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the run folder and the stripped credentials; called once before the steps. The source zip is built
+    /// when the first step that runs needs it (<see cref="EnsureSourceZip"/>): a run whose steps all come from the
+    /// cache, or are kept by -Resume, never packs the repository.
+    /// </summary>
+    internal void Prepare(IRunReporter reporter, CancellationToken cancellationToken)
     {
         var repository = Request.Pipeline.RepositoryPath;
         var work = Path.Combine(repository, RunPlanner.WorkFolder);
@@ -186,6 +203,24 @@ public sealed class LocalRunLayout
         }
         Directory.CreateDirectory(RunDirectory);
         Directory.CreateDirectory(DataRoot);
+        _package = new Lazy<SourcePackage>(() => Package(reporter, cancellationToken), LazyThreadSafetyMode.ExecutionAndPublication);
+        if (CredentialsCopy is { } copy)
+        {
+            Request.Credentials!.WriteStripped(copy);
+        }
+    }
+
+    /// <summary>The run's source zip, built on first use (once, whichever step asks first).</summary>
+    internal string EnsureSourceZip()
+    {
+        _ = (_package ??= new Lazy<SourcePackage>(() => Package(NullRunReporter.Instance, CancellationToken.None), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+        return SourceZip;
+    }
+
+    private SourcePackage Package(IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        var repository = Request.Pipeline.RepositoryPath;
+        var work = Path.Combine(repository, RunPlanner.WorkFolder);
         var excluded = new List<string> { DataRoot, work };
         if (Request.Credentials is not null)
         {
@@ -200,10 +235,6 @@ public sealed class LocalRunLayout
         if (package.SkippedLinks.Count > 0)
         {
             reporter.Warning($"Left {package.SkippedLinks.Count} link(s) pointing outside the repository (or nowhere) out of the source zip: {string.Join(", ", package.SkippedLinks.Take(5))}{(package.SkippedLinks.Count > 5 ? ", …" : string.Empty)}.");
-        }
-        if (CredentialsCopy is { } copy)
-        {
-            Request.Credentials!.WriteStripped(copy);
         }
         return package;
     }
@@ -324,6 +355,20 @@ public sealed class LocalRuntime : IPipelineRuntime
     public Task<bool> StartWithoutWaitingAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken) => Task.FromResult(false);
 
     /// <inheritdoc/>
+    public IStepDataStore? DataStore => _layout is null ? null : new LocalDataStore(_layout);
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> SourceExclusions(RunPlan plan)
+    {
+        var excluded = new List<string> { Layout.DataRoot, Path.Combine(_request.Pipeline.RepositoryPath, RunPlanner.WorkFolder) };
+        if (_request.Credentials is not null)
+        {
+            excluded.Add(_request.Credentials.Path);
+        }
+        return excluded;
+    }
+
+    /// <inheritdoc/>
     public Task CleanupAsync(RunPlan plan, RlabsPipelineRun? run)
     {
         _layout?.Cleanup();
@@ -332,4 +377,58 @@ public sealed class LocalRuntime : IPipelineRuntime
 
     /// <inheritdoc/>
     public void Dispose() => _runner?.Dispose();
+}
+
+/// <summary>The data root as the step cache and resume see it: inputs hashed, the index under &lt;data root&gt;/.rlabs-index, outputs hard-linked.</summary>
+internal sealed class LocalDataStore : IStepDataStore
+{
+    /// <summary>Folder of the cache index under the data root.</summary>
+    public const string IndexRoot = ".rlabs-index";
+
+    private readonly LocalRunLayout _layout;
+
+    public LocalDataStore(LocalRunLayout layout)
+    {
+        _layout = layout;
+    }
+
+    public Task<string> InputFingerprintAsync(RunPlan plan, StepPlan stepPlan, CancellationToken cancellationToken) =>
+        Task.FromResult(stepPlan.InputKey is null ? "none" : stepPlan.InputEmpty ? "empty" : StepCache.HashTree(Path.Combine(_layout.DataRoot, stepPlan.InputKey)));
+
+    public async Task<string?> ReadIndexAsync(RunPlan plan, string key, CancellationToken cancellationToken)
+    {
+        var file = IndexPath(key);
+        return File.Exists(file) ? await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false) : null;
+    }
+
+    public async Task WriteIndexAsync(RunPlan plan, string key, string text, CancellationToken cancellationToken)
+    {
+        var file = IndexPath(key);
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        var aside = file + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
+        await File.WriteAllTextAsync(aside, text, cancellationToken).ConfigureAwait(false);
+        File.Move(aside, file, overwrite: true); // a reader never sees half an entry
+    }
+
+    public Task<bool> OutputExistsAsync(RunPlan plan, string outputKey, CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(_layout.DataRoot, outputKey);
+        return Task.FromResult(Directory.Exists(folder) && Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Any());
+    }
+
+    public Task<int> ReuseOutputAsync(RunPlan plan, string fromOutputKey, string toOutputKey, CancellationToken cancellationToken)
+    {
+        var from = Path.Combine(_layout.DataRoot, fromOutputKey);
+        var to = Path.Combine(_layout.DataRoot, toOutputKey);
+        var count = 0;
+        foreach (var file in Directory.EnumerateFiles(from, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint }))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            HardLink.LinkOrCopy(file, Path.Combine(to, Path.GetRelativePath(from, file)));
+            count++;
+        }
+        return Task.FromResult(count);
+    }
+
+    private string IndexPath(string key) => Path.Combine(_layout.DataRoot, IndexRoot, key.Replace('/', Path.DirectorySeparatorChar));
 }

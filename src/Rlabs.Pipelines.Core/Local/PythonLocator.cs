@@ -31,6 +31,64 @@ public static class PythonLocator
             file: null);
     }
 
+    /// <summary>
+    /// The real interpreter behind a version manager's shim (pyenv, asdf: a script in a 'shims' folder), asked once
+    /// per run in <paramref name="workingDirectory"/> (where the shim reads .python-version), so each step starts
+    /// Python directly instead of through the shim (~100 ms a step). The shim itself when it cannot say.
+    /// </summary>
+    public static string RealExecutable(string interpreter, string workingDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(interpreter);
+        if (!string.Equals(Path.GetFileName(Path.GetDirectoryName(interpreter)), "shims", StringComparison.Ordinal) || !IsScript(interpreter))
+        {
+            return interpreter;
+        }
+        try
+        {
+            var info = new System.Diagnostics.ProcessStartInfo(interpreter, ["-c", "import sys; sys.stdout.write(sys.executable)"])
+            {
+                WorkingDirectory = workingDirectory,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                RedirectStandardInput = true,
+                UseShellExecute = false,
+            };
+            using var process = System.Diagnostics.Process.Start(info);
+            if (process is null)
+            {
+                return interpreter;
+            }
+            process.StandardInput.Close();
+            var stderr = process.StandardError.ReadToEndAsync();
+            var output = process.StandardOutput.ReadToEndAsync();
+            if (!process.WaitForExit(10_000))
+            {
+                process.Kill(entireProcessTree: true);
+                return interpreter;
+            }
+            var real = output.GetAwaiter().GetResult().Trim();
+            _ = stderr.GetAwaiter().GetResult();
+            return process.ExitCode == 0 && real.Length > 0 && Path.IsPathRooted(real) && File.Exists(real) ? real : interpreter;
+        }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
+        {
+            return interpreter;
+        }
+    }
+
+    private static bool IsScript(string file)
+    {
+        try
+        {
+            using var stream = File.OpenRead(file);
+            return stream.ReadByte() == '#' && stream.ReadByte() == '!';
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     private static string ResolveNamed(string value, string source)
     {
         var hasDirectory = value.Contains(Path.DirectorySeparatorChar, StringComparison.Ordinal) || value.Contains(Path.AltDirectorySeparatorChar, StringComparison.Ordinal);

@@ -21,11 +21,29 @@ public sealed class RunRequest
     /// <summary>The run's job id (validated by the caller with <see cref="ProjectNaming.ValidateJobId"/>).</summary>
     public required string JobId { get; init; }
 
+    /// <summary>Local -Resume: steps that completed in an earlier run of this job id with the same key are kept.</summary>
+    public bool Resume { get; init; }
+
     /// <summary>The instance type given for the whole run (it beats the file's); null to use the file's.</summary>
     public string? InstanceType { get; init; }
 
     /// <summary>The seed's credentials file, loaded.</summary>
     public CredentialsFile? Credentials { get; init; }
+
+    /// <summary>The most steps in flight at once (-ThrottleLimit); null: the file's parallelism, else the runtime's default.</summary>
+    public int? ThrottleLimit { get; init; }
+
+    /// <summary>
+    /// The slice to run (-Step, or -FromStep/-ToStep resolved by <see cref="RunSlice.Select"/>); null for every
+    /// step. Steps outside it are not run: their outputs come from <see cref="ReferenceJobId"/>'s run.
+    /// </summary>
+    public IReadOnlyList<string>? Steps { get; init; }
+
+    /// <summary>The run whose outputs stand in for the steps outside the slice; null: this job id's own earlier outputs.</summary>
+    public string? ReferenceJobId { get; init; }
+
+    /// <summary>-NoCache: every step runs, whatever the file's cache settings.</summary>
+    public bool NoCache { get; init; }
 
     /// <summary>Options a local run uses (ignored by a cloud run).</summary>
     public LocalRunOptions Local { get; init; } = new();
@@ -92,8 +110,13 @@ public sealed record StepResources(string InstanceType, int InstanceCount, int V
 /// </summary>
 public sealed class StepPlan
 {
-    internal StepPlan(RunPlan run, RlabsPipelineStep step, int index, string? inputProducer, string? image, string? imageProblem, StepResources resources)
+    internal StepPlan(RunPlan run, RlabsPipelineStep step, int index, IReadOnlyList<int> dependencies, string? inputProducer, string? image, string? imageProblem, StepResources resources)
     {
+        Dependencies = dependencies;
+        DependsOn = dependencies.Select(d => run.Pipeline.Steps[d].Name).ToList();
+        Retry = step.Retry ?? run.Pipeline.Defaults.Retry ?? RlabsRetryPolicy.None;
+        var cache = step.Cache ?? run.Pipeline.Defaults.Cache;
+        Cache = cache is { Enabled: true } ? cache : null;
         Run = run;
         Step = step;
         Index = index;
@@ -119,6 +142,21 @@ public sealed class StepPlan
     /// <summary>Its job name: &lt;project&gt;-&lt;job_id&gt;-&lt;job_suffix&gt; (SageMaker adds an attempt).</summary>
     public string JobName { get; }
 
+    /// <summary>
+    /// Names of the steps that must complete before this one starts: its <c>depends_on</c>, else the step above
+    /// it (none for the first step). A SageMaker Pipelines definition takes them as DependsOn.
+    /// </summary>
+    public IReadOnlyList<string> DependsOn { get; }
+
+    /// <summary>The same steps as <see cref="DependsOn"/>, by index in <see cref="RunPlan.Steps"/>.</summary>
+    public IReadOnlyList<int> Dependencies { get; }
+
+    /// <summary>How a failed attempt is tried again: the step's retry, else the file's, else one attempt.</summary>
+    public RlabsRetryPolicy Retry { get; }
+
+    /// <summary>The step's cache setting (the step's, else the file's) when the cache is on for it, else null. -NoCache is the request's (<see cref="RunRequest.NoCache"/>).</summary>
+    public RlabsCacheSettings? Cache { get; }
+
     /// <summary>The input relative to the data root (&lt;job_id&gt; replaced), or null.</summary>
     public string? InputKey { get; }
 
@@ -129,8 +167,9 @@ public sealed class StepPlan
     public bool InputIsZip => StepContract.IsZipInput(InputKey) && !InputEmpty;
 
     /// <summary>
-    /// The earlier step whose output holds the input (its output key and the input key overlap), or null
-    /// when no earlier step of the run writes it (the data is placed there before the run, or is absent).
+    /// The step this one depends on (directly or not) whose output holds its input (the output key and the input
+    /// key overlap; the nearest in file order), or null when none writes it (the data is placed there before
+    /// the run, or is absent).
     /// </summary>
     public string? InputProducer { get; }
 
@@ -164,11 +203,25 @@ public sealed class RunPlan
 {
     private readonly List<StepPlan> _steps = [];
 
+    /// <summary>How many steps run at once when neither -ThrottleLimit nor 'parallelism:' says: on this computer.</summary>
+    public const int DefaultLocalParallelism = 4;
+
+    /// <summary>How many steps run at once when neither -ThrottleLimit nor 'parallelism:' says: SageMaker jobs.</summary>
+    public const int DefaultCloudParallelism = 10;
+
     internal RunPlan(RunRequest request, RunTarget target)
     {
         Request = request;
         Target = target;
+        Graph = StepGraph.Build(request.Pipeline.Steps);
+        Parallelism = request.ThrottleLimit ?? request.Pipeline.Defaults.Parallelism ?? (target == RunTarget.Local ? DefaultLocalParallelism : DefaultCloudParallelism);
     }
+
+    /// <summary>The steps' dependency graph.</summary>
+    public StepGraph Graph { get; }
+
+    /// <summary>The most steps in flight at once: -ThrottleLimit, else the file's 'parallelism:', else 4 locally and 10 on SageMaker.</summary>
+    public int Parallelism { get; }
 
     /// <summary>The request the run was planned from.</summary>
     public RunRequest Request { get; }

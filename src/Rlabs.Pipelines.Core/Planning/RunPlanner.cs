@@ -45,6 +45,10 @@ public static class RunPlanner
         var pipeline = request.Pipeline;
         var defaults = pipeline.Defaults;
         var plan = new RunPlan(request, target);
+        if (plan.Graph.Cycle is { } cycle)
+        {
+            throw new RlabsRunException($"The steps of {pipeline.Path} depend on each other in a cycle: {string.Join(" -> ", cycle.Select(i => pipeline.Steps[i].Name))}. Run Test-RlabsPipeline to see where.", "DependencyCycle", RlabsRunErrorKind.InvalidArgument, pipeline.Path);
+        }
         for (var index = 0; index < pipeline.Steps.Count; index++)
         {
             var step = pipeline.Steps[index];
@@ -64,18 +68,17 @@ public static class RunPlanner
                 step.VolumeSizeGb ?? defaults.VolumeSizeGb ?? 30,
                 step.MaxRuntime ?? defaults.MaxRuntime ?? DefaultMaxRuntime);
             var inputKey = StepContract.InputKey(step, request.JobId);
-            var producer = inputKey is null ? null : pipeline.Steps.Take(index).LastOrDefault(earlier => Overlaps(StepContract.OutputKey(earlier, request.JobId), inputKey))?.Name;
-            plan.Add(new StepPlan(plan, step, index, producer, image, imageProblem, resources));
+            var producer = inputKey is null
+                ? null
+                : Enumerable.Range(0, pipeline.Steps.Count).Reverse()
+                    .Where(other => plan.Graph.IsAncestor(other, index) && StepGraph.Overlaps(StepContract.OutputKey(pipeline.Steps[other], request.JobId), inputKey))
+                    .Select(other => pipeline.Steps[other].Name)
+                    .FirstOrDefault();
+            plan.Add(new StepPlan(plan, step, index, plan.Graph.Dependencies[index], producer, image, imageProblem, resources));
         }
         return plan;
     }
 
     private static string InstanceType(RunRequest request, RlabsPipelineStep step) =>
         request.InstanceType ?? step.InstanceType ?? request.Pipeline.Defaults.InstanceType ?? InstanceTypes.Default;
-
-    /// <summary>Whether an earlier step's output key and an input key share data: the same folder, or one inside the other.</summary>
-    private static bool Overlaps(string outputKey, string inputKey) =>
-        string.Equals(outputKey, inputKey, StringComparison.Ordinal)
-        || inputKey.StartsWith(outputKey + "/", StringComparison.Ordinal)
-        || outputKey.StartsWith(inputKey + "/", StringComparison.Ordinal);
 }

@@ -39,6 +39,12 @@ public interface IPipelineRuntime : IDisposable
     /// <summary>Starts the next pending step and returns without waiting (cloud runs with NoWait); false when the runtime always waits.</summary>
     Task<bool> StartWithoutWaitingAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken);
 
+    /// <summary>The runtime's data as the step cache and resume need it; null when the runtime cannot serve them.</summary>
+    IStepDataStore? DataStore => null;
+
+    /// <summary>Paths left out of the source hash of the cache key, as they are left out of the source zip (work folder, data root, credentials file).</summary>
+    IReadOnlyList<string> SourceExclusions(RunPlan plan) => [];
+
     /// <summary>After the run (or its failure, even in preparation, when <paramref name="run"/> is null): removes what must not linger, such as the credentials copy. Not called for a run left running.</summary>
     Task CleanupAsync(RunPlan plan, RlabsPipelineRun? run);
 }

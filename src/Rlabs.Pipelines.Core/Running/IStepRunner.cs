@@ -11,6 +11,12 @@ public interface IStepRunner
     /// Cancellation stops what the step started before the task ends.
     /// </summary>
     Task<StepOutcome> RunStepAsync(int index, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Readies step <paramref name="index"/> for attempt <paramref name="attempt"/> (2 for the first retry) after a
+    /// failed one; a SageMaker job needs a new name. Nothing to do by default.
+    /// </summary>
+    Task PrepareRetryAsync(int index, int attempt, RlabsPipelineStepRun stepRun, CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>How a step ended.</summary>
@@ -19,6 +25,9 @@ public interface IStepRunner
 /// <param name="LogTail">The last lines of its log, for error messages.</param>
 public sealed record StepOutcome(RlabsRunStatus Status, string? FailureReason, IReadOnlyList<string> LogTail)
 {
+    /// <summary>Why a failed step failed: its script (the default), or the world it ran in; decides a retry.</summary>
+    public RlabsFailureKind Kind { get; init; } = RlabsFailureKind.Script;
+
     /// <summary>A completed step.</summary>
     public static StepOutcome Completed { get; } = new(RlabsRunStatus.Completed, null, []);
 }

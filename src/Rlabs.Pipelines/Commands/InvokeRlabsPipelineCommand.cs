@@ -80,6 +80,38 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
     [Parameter]
     public SwitchParameter Resume { get; set; }
 
+    /// <summary>The most steps in flight at once; default: the file's 'parallelism:', else 4 locally and 10 on SageMaker.</summary>
+    [Parameter]
+    [ValidateRange(1, 100)]
+    public int ThrottleLimit { get; set; }
+
+    /// <summary>Run only these steps; the others' outputs come from -ReferenceJobId's run (or this job id's own).</summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(StepNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[]? Step { get; set; }
+
+    /// <summary>Run this step and every step that depends on it (with -ToStep: up to that step).</summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(StepNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string? FromStep { get; set; }
+
+    /// <summary>Run this step and every step it depends on (with -FromStep: from that step on).</summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(StepNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string? ToStep { get; set; }
+
+    /// <summary>The run whose outputs stand in for the steps a partial run leaves out.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ReferenceJobId { get; set; }
+
+    /// <summary>Run every step, neither reading nor writing the step cache that 'cache:' turns on.</summary>
+    [Parameter]
+    public SwitchParameter NoCache { get; set; }
+
     /// <summary>Also write the run as JUnit XML (one test case per step) to this file, for CI test tabs.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -106,6 +138,23 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
         {
             ThrowTerminatingError(ErrorMapping.Record(new ArgumentException(jobIdProblem + " Example: -JobId 20261125-run1."), "InvalidJobId", ErrorCategory.InvalidArgument, jobId));
         }
+        if (Step is { Length: > 0 } && (FromStep is not null || ToStep is not null))
+        {
+            ThrowTerminatingError(ErrorMapping.Record(new ArgumentException("-Step names the steps to run; -FromStep and -ToStep give a range. Use one or the other."), "StepSelectionConflict", ErrorCategory.InvalidArgument, null));
+        }
+        if (ReferenceJobId is not null && ProjectNaming.ValidateJobId(ReferenceJobId) is { } referenceProblem)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(new ArgumentException("-ReferenceJobId: " + referenceProblem), "InvalidJobId", ErrorCategory.InvalidArgument, ReferenceJobId));
+        }
+        IReadOnlyList<string>? slice = null;
+        try
+        {
+            slice = RunSlice.Select(pipeline, Step, FromStep, ToStep);
+        }
+        catch (RlabsRunException ex)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(ex, ex.ErrorId, ex.Target));
+        }
         var credentials = LoadCredentials();
         // A client-driven -NoWait run cannot finish alone, so -NoWait means the server-side engine unless told otherwise.
         var engine = Engine is null ? (NoWait ? CloudEngine.SageMakerPipelines : CloudEngine.Client) : Enum.Parse<CloudEngine>(Engine, ignoreCase: true);
@@ -115,6 +164,11 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             JobId = jobId,
             // Only an explicit -InstanceType beats the file's instance_type.
             InstanceType = MyInvocation.BoundParameters.ContainsKey(nameof(InstanceType)) ? InstanceType : null,
+            ThrottleLimit = MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit)) ? ThrottleLimit : null,
+            NoCache = NoCache,
+            Steps = slice,
+            ReferenceJobId = ReferenceJobId,
+            Resume = Resume,
             Credentials = credentials,
             Local = new LocalRunOptions
             {
@@ -133,7 +187,8 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             var plan = RunEngine.Plan(request, runtime);
             WarnAboutOtherTargetsParameters(plan.Target);
             var where = plan.Target == RunTarget.Local ? "locally" : "on SageMaker";
-            var description = RunEngine.DescribeAsync(plan, runtime, CancellationToken).GetAwaiter().GetResult();
+            // The cache's per-step hit or miss costs hashing: said under -WhatIf, decided by the run otherwise.
+            var description = RunEngine.DescribeAsync(plan, runtime, withCache: PlansWithoutCalls, CancellationToken).GetAwaiter().GetResult();
             if (!ShouldProcess(Describe($"Run pipeline {where} ({runtime.Name}):", description), $"Run {plan.Steps.Count} step(s) of {pipeline.Name} {where} with job id {jobId}?", "Invoke-RlabsPipeline"))
             {
                 return;
@@ -193,9 +248,9 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
 
     private void WarnAboutOtherTargetsParameters(RunTarget target)
     {
-        if (target == RunTarget.Local && (NoWait || Resume || Engine is not null))
+        if (target == RunTarget.Local && (NoWait || Engine is not null))
         {
-            WriteWarning("-NoWait, -Resume and -Engine apply to cloud runs; a local run always runs every step and waits.");
+            WriteWarning("-NoWait and -Engine apply to cloud runs; a local run always waits.");
         }
         if (target == RunTarget.Cloud && (DataRoot is not null || PythonPath is not null))
         {

@@ -134,7 +134,7 @@ public sealed partial class Dispatcher
 
             var (delay, fault) = _emulator.Faults.Take(service.Name, operation);
             answer.DelayMs = delay;
-            if (fault is not null && fault.Kind != "AnswerLost")
+            if (fault is not null && fault.Kind != "AnswerLost" && !fault.AfterInvoke)
             {
                 throw FaultError(service, fault);
             }
@@ -170,8 +170,8 @@ public sealed partial class Dispatcher
             var output = service.Invoke(operation, input, context);
             if (fault is not null)
             {
-                // AnswerLost: the call took effect, but the caller sees a 5xx (as when a connection drops after
-                // the service acted): its retry must not act twice.
+                // AnswerLost or AfterInvoke: the call took effect, but the caller sees the error (as when a
+                // connection drops after the service acted): its retry must not act twice.
                 throw FaultError(service, fault);
             }
 

@@ -94,6 +94,16 @@ public static class RestRoute
         return templateParts.Length == pathParts.Length ? values : null;
     }
 
+    /// <summary>
+    /// S3 takes x-amz-copy-source URL-encoded, with or without its leading slash (SDKs send "bucket%2Fkey"); the
+    /// value is checked decoded, and with the slash that Debian's older model's pattern (\/.+\/.+) expects.
+    /// </summary>
+    private static string CopySource(string header)
+    {
+        var decoded = Uri.UnescapeDataString(header);
+        return decoded.StartsWith('/') ? decoded : "/" + decoded;
+    }
+
     public static void Bind(BotocoreModel model, Matched route, JsonObject input, IReadOnlyDictionary<string, string> query, IReadOnlyDictionary<string, string> headers)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -113,6 +123,7 @@ public static class RestRoute
             {
                 "uri" => route.PathValues.GetValueOrDefault(locationName),
                 "querystring" => query.GetValueOrDefault(locationName),
+                "header" when locationName == "x-amz-copy-source" && headers.GetValueOrDefault(locationName) is { } source => CopySource(source),
                 "header" => headers.GetValueOrDefault(locationName),
                 _ => null,
             };

@@ -283,7 +283,7 @@ public sealed class PipelineConfigReaderTests : IDisposable
     }
 
     [Fact]
-    public void Should_reject_dependencies_on_unknown_or_later_steps()
+    public void Should_report_a_dependency_cycle_where_it_closes()
     {
         var result = Read("""
             pipeline:
@@ -291,7 +291,119 @@ public sealed class PipelineConfigReaderTests : IDisposable
               - { name: b, job_suffix: B, code: run_notebook_wrapper.py, output_path: data, depends_on: [a] }
             """);
 
-        Assert.Equal(2, Single(result, "UnknownDependency").Line);
+        var cycle = Single(result, "DependencyCycle");
+        Assert.Equal(2, cycle.Line);
+        Assert.Equal(94, cycle.Column); // the b of depends_on: [b]
+        Assert.Contains("a -> b -> a", cycle.Message, StringComparison.Ordinal);
+        Assert.Null(result.Pipeline);
+    }
+
+    [Fact]
+    public void Should_count_the_implicit_dependency_on_the_step_above_in_a_cycle()
+    {
+        // b has no depends_on, so it depends on a; a naming b closes the cycle.
+        var result = Read("""
+            pipeline:
+              - { name: a, job_suffix: A, code: run_notebook_wrapper.py, output_path: data, depends_on: [b] }
+              - { name: b, job_suffix: B, code: run_notebook_wrapper.py, output_path: data }
+            """);
+
+        Assert.Equal(2, Single(result, "DependencyCycle").Line);
+    }
+
+    [Fact]
+    public void Should_report_an_unknown_dependency_at_its_line_and_column_with_a_suggestion()
+    {
+        var result = Read("""
+            pipeline:
+              - { name: prepare, job_suffix: A, code: run_notebook_wrapper.py, output_path: data }
+              - name: b
+                job_suffix: B
+                code: run_notebook_wrapper.py
+                output_path: data
+                depends_on: [prepare, prepar]
+            """);
+
+        var unknown = Single(result, "UnknownDependency");
+        Assert.Equal(7, unknown.Line);
+        Assert.Equal(27, unknown.Column); // the second entry
+        Assert.Contains("'prepare'", unknown.Hint, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Should_allow_a_dependency_on_a_step_below_and_an_empty_list()
+    {
+        var result = Read("""
+            pipeline:
+              - { name: report, job_suffix: R, code: run_notebook_wrapper.py, output_path: reports, depends_on: [load] }
+              - { name: load, job_suffix: L, code: run_notebook_wrapper.py, output_path: data, depends_on: [] }
+            """);
+
+        Assert.False(result.HasErrors, string.Join(" | ", result.Diagnostics));
+        var graph = Rlabs.Pipelines.Planning.StepGraph.Build(result.Pipeline!.Steps);
+        Assert.Equal([1], graph.Dependencies[0]);
+        Assert.Empty(graph.Dependencies[1]);
+        Assert.Equal([1, 0], graph.TopologicalOrder());
+    }
+
+    [Fact]
+    public void Should_warn_when_a_step_reads_what_a_step_running_beside_it_writes()
+    {
+        var result = Read("""
+            pipeline:
+              - { name: a, job_suffix: A, code: run_notebook_wrapper.py, output_path: data }
+              - { name: b, job_suffix: B, code: run_notebook_wrapper.py, input_data: "data/<job_id>", output_path: b, depends_on: [] }
+            """);
+
+        var warning = Single(result, "UndeclaredDependency");
+        Assert.Equal(RlabsDiagnosticSeverity.Warning, warning.Severity);
+        Assert.Equal(3, warning.Line);
+        Assert.Contains("depends_on", warning.Hint, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Should_read_parallelism_retry_and_cache_at_the_top_and_per_step()
+    {
+        var result = Read("""
+            parallelism: 3
+            retry: { attempts: 4, backoff: "PT2S", on: [capacity, internal], exit_codes: [75] }
+            cache: { expire_after: "P7D" }
+            pipeline:
+              - { name: a, job_suffix: A, code: run_notebook_wrapper.py, output_path: data, retry: { exit_codes: [75, 76] }, cache: false }
+              - { name: b, job_suffix: B, code: run_notebook_wrapper.py, output_path: data }
+            """);
+
+        Assert.False(result.HasErrors, string.Join(" | ", result.Diagnostics));
+        var pipeline = result.Pipeline!;
+        Assert.Equal(3, pipeline.Defaults.Parallelism);
+        Assert.Equal(4, pipeline.Defaults.Retry!.Attempts);
+        Assert.Equal(TimeSpan.FromSeconds(2), pipeline.Defaults.Retry.Backoff);
+        Assert.Equal([RlabsFailureKind.Capacity, RlabsFailureKind.Internal], pipeline.Defaults.Retry.On);
+        Assert.Equal([75], pipeline.Defaults.Retry.ExitCodes);
+        Assert.Equal(new RlabsCacheSettings(true, TimeSpan.FromDays(7)), pipeline.Defaults.Cache);
+        var stepRetry = pipeline.Steps[0].Retry!;
+        Assert.Equal(3, stepRetry.Attempts);
+        Assert.Equal(RlabsRetryPolicy.DefaultOn, stepRetry.On);
+        Assert.Equal([75, 76], stepRetry.ExitCodes);
+        Assert.Equal(new RlabsCacheSettings(false, null), pipeline.Steps[0].Cache);
+        Assert.Null(pipeline.Steps[1].Retry);
+    }
+
+    [Fact]
+    public void Should_reject_unknown_retry_kinds_bad_durations_and_exit_codes()
+    {
+        var result = Read("""
+            parallelism: 0
+            retry: { on: [capacity, bug, script], backoff: "soon", exit_codes: [0, 75] }
+            cache: { expire_after: "7 days" }
+            pipeline:
+              - { name: a, job_suffix: A, code: run_notebook_wrapper.py, output_path: data }
+            """);
+
+        Assert.Equal(1, Single(result, "OutOfRange").Line);
+        var invalid = result.Diagnostics.Where(d => d.RuleName == "InvalidValue").ToList();
+        Assert.Equal(5, invalid.Count);
+        Assert.Equal([2, 2, 2, 2, 3], invalid.Select(d => d.Line));
     }
 
     [Fact]

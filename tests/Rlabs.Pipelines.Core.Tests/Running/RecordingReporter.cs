@@ -51,12 +51,16 @@ internal sealed class RecordingReporter : IRunReporter
         }
     }
 
+    /// <summary>Called with each verbose line as it comes (a test reacting to the run, e.g. between two attempts).</summary>
+    public Action<string>? OnVerbose { get; init; }
+
     public void Verbose(string message)
     {
         lock (_gate)
         {
             _lines.Add(message);
         }
+        OnVerbose?.Invoke(message);
     }
 
     public void Warning(string message)
