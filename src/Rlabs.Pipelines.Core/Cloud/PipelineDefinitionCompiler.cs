@@ -135,6 +135,20 @@ public static partial class PipelineDefinitionCompiler
                 stepJson["DependsOn"] = new JsonArray(dependsOn.Select(d => (JsonNode)d).ToArray());
             }
             stepJson["Arguments"] = Parameterize(arguments);
+            if (!request.NoCache && step.Plan.Cache is { } cache)
+            {
+                // SageMaker's own step cache: an execution reuses a step of an earlier one whose arguments match.
+                var cacheJson = new JsonObject { ["Enabled"] = true };
+                if (cache.ExpireAfter is { } expireAfter)
+                {
+                    cacheJson["ExpireAfter"] = System.Xml.XmlConvert.ToString(expireAfter);
+                }
+                stepJson["CacheConfig"] = cacheJson;
+            }
+            if (RetryPolicies(step.Plan.Retry) is { } retryPolicies)
+            {
+                stepJson["RetryPolicies"] = retryPolicies;
+            }
             stepsJson.Add(stepJson);
             compiledSteps.Add(new CompiledPipelineStep(step.Step.Name, names[step.Index], dependsOn));
         }
@@ -160,23 +174,61 @@ public static partial class PipelineDefinitionCompiler
     /// </summary>
     private static SortedSet<int> Upstream(RunPlan plan, StepPlan step)
     {
-        var upstream = new SortedSet<int>();
-        if (step.Step.DependsOn.Count > 0)
-        {
-            foreach (var name in step.Step.DependsOn)
-            {
-                upstream.Add(plan.Steps.First(s => s.Step.Name == name).Index);
-            }
-        }
-        else if (step.Index > 0)
-        {
-            upstream.Add(step.Index - 1);
-        }
+        // The plan's graph (depends_on, an explicit [] included, else the step above): the same one every runtime runs.
+        var upstream = new SortedSet<int>(step.Dependencies);
         if (step.InputProducer is { } producer)
         {
             upstream.Add(plan.Steps.First(s => s.Step.Name == producer).Index);
         }
         return upstream;
+    }
+
+    /// <summary>
+    /// A step's retry as SageMaker RetryPolicies: one policy for the service's own faults (Step.*) and one for
+    /// the job's (SageMaker.*), each with the attempts after the first, the first wait and a doubling backoff.
+    /// A script's exit codes cannot be told apart by SageMaker Pipelines (a failed script is a failed job), so
+    /// they are not retried server-side. Null when the step is tried once.
+    /// </summary>
+    internal static JsonArray? RetryPolicies(RlabsRetryPolicy retry)
+    {
+        if (retry.Attempts <= 1)
+        {
+            return null;
+        }
+        var stepTypes = new List<string>();
+        var jobTypes = new List<string>();
+        foreach (var kind in retry.On)
+        {
+            switch (kind)
+            {
+                case RlabsFailureKind.Throttling:
+                    stepTypes.Add("Step.THROTTLING");
+                    break;
+                case RlabsFailureKind.Internal:
+                    stepTypes.Add("Step.SERVICE_FAULT");
+                    jobTypes.Add("SageMaker.JOB_INTERNAL_ERROR");
+                    break;
+                case RlabsFailureKind.Capacity:
+                    jobTypes.Add("SageMaker.CAPACITY_ERROR");
+                    jobTypes.Add("SageMaker.RESOURCE_LIMIT");
+                    break;
+                default:
+                    break;
+            }
+        }
+        var interval = (int)Math.Clamp(Math.Ceiling(retry.Backoff.TotalSeconds), 1, 300);
+        var policies = new JsonArray();
+        foreach (var types in new[] { stepTypes, jobTypes }.Where(t => t.Count > 0))
+        {
+            policies.Add(new JsonObject
+            {
+                ["ExceptionType"] = new JsonArray(types.Distinct(StringComparer.Ordinal).Select(t => (JsonNode)t).ToArray()),
+                ["IntervalSeconds"] = interval,
+                ["BackoffRate"] = 2.0,
+                ["MaxAttempts"] = retry.Attempts - 1,
+            });
+        }
+        return policies.Count > 0 ? policies : null;
     }
 
     /// <summary>Definition step names: the file's names with what SageMaker refuses replaced, unique, at most 64 characters.</summary>

@@ -147,6 +147,47 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
     }
 
     [Fact]
+    public void Should_let_an_empty_depends_on_start_a_step_at_once_as_every_runtime_does()
+    {
+        var compiled = Compile(Plan("""
+              - { name: a, job_suffix: A, code: step.py, output_path: a }
+              - { name: b, job_suffix: B, code: step.py, output_path: b, depends_on: [] }
+              - { name: c, job_suffix: C, code: step.py, output_path: c }
+            """));
+
+        Assert.Empty(compiled.Steps[0].DependsOn);
+        Assert.Empty(compiled.Steps[1].DependsOn);
+        Assert.Equal(["b"], compiled.Steps[2].DependsOn);
+        Assert.Null(Steps(compiled, "b")["DependsOn"]);
+        PipelineDefinitionValidation.AssertValid(compiled.Json);
+    }
+
+    [Fact]
+    public void Should_compile_cache_and_retry_into_CacheConfig_and_RetryPolicies()
+    {
+        var plan = Plan("""
+              - { name: load, job_suffix: L, code: step.py, output_path: a, cache: false, retry: { attempts: 4, backoff: "PT30S", on: [capacity, throttling] } }
+              - { name: train, job_suffix: T, code: step.py, output_path: b, cache: { expire_after: "P7D" } }
+              - { name: score, job_suffix: S, code: step.py, output_path: c, retry: { attempts: 1 } }
+            """, extra: "cache: true\n");
+        var compiled = Compile(plan);
+
+        var load = Steps(compiled, "load");
+        Assert.Null(load["CacheConfig"]);
+        Assert.Equal("""[{"ExceptionType":["Step.THROTTLING"],"IntervalSeconds":30,"BackoffRate":2,"MaxAttempts":3},{"ExceptionType":["SageMaker.CAPACITY_ERROR","SageMaker.RESOURCE_LIMIT"],"IntervalSeconds":30,"BackoffRate":2,"MaxAttempts":3}]""", load["RetryPolicies"]!.ToJsonString());
+        Assert.Equal("""{"Enabled":true,"ExpireAfter":"P7D"}""", Steps(compiled, "train")["CacheConfig"]!.ToJsonString());
+        Assert.Equal("""{"Enabled":true}""", Steps(compiled, "score")["CacheConfig"]!.ToJsonString());
+        Assert.Null(Steps(compiled, "score")["RetryPolicies"]);
+        PipelineDefinitionValidation.AssertValid(compiled.Json);
+
+        // -NoCache: no step asks SageMaker for a cached result.
+        var uncached = PipelineDefinitionCompiler.Compile(
+            RunPlanner.Plan(new RunRequest { Pipeline = plan.Request.Pipeline, JobId = "job-1", NoCache = true }, Region),
+            Region, Account, ProcessingJobBinder.Package(plan.Request, _work, CancellationToken.None));
+        Assert.DoesNotContain("CacheConfig", uncached.Json, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Should_name_steps_as_SageMaker_allows_and_keep_them_unique()
     {
         var compiled = Compile(Plan("""
