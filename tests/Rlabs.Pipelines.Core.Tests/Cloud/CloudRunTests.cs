@@ -675,7 +675,7 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     {
         var pipeline = Pipeline(FourSteps);
         // The orchestrator dies while train's job runs: nothing stops the job, the manifest says it was started.
-        await CrashAsync(RunAsync(Plan(pipeline, "adopt1"), reporter: new CrashingReporter(progress: p => p.Status.EndsWith("train (InProgress)", StringComparison.Ordinal))));
+        await CrashAsync(RunAsync(Plan(pipeline, "adopt1"), reporter: new CrashingReporter(verbose: l => l.StartsWith("[train] step train saw", StringComparison.Ordinal))));
         var train = Created("train")!["ProcessingJobName"]!.GetValue<string>();
         Assert.Equal("InProgress", Jobs("adopt1").Single(j => StepOf(j) == "train")["processingJobStatus"]!.GetValue<string>());
         var before = _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count;
@@ -722,7 +722,7 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     {
         _fixture.Emulator.SageMaker.SetBehaviour(null, new ProcessingJobBehaviour { Execute = true, StopDurationMs = 1500 });
         var slow = Pipeline(FourSteps.Replace("seconds: \"4\"", "seconds: \"60\"", StringComparison.Ordinal), outsideRepository: true);
-        await CrashAsync(RunAsync(Plan(slow, "adopt3"), reporter: new CrashingReporter(progress: p => p.Status.EndsWith("train (InProgress)", StringComparison.Ordinal))));
+        await CrashAsync(RunAsync(Plan(slow, "adopt3"), reporter: new CrashingReporter(verbose: l => l.StartsWith("[train] step train saw", StringComparison.Ordinal))));
         var old = Created("train")!["ProcessingJobName"]!.GetValue<string>();
         var changed = Pipeline(FourSteps.Replace("seconds: \"4\"", "seconds: \"1\"", StringComparison.Ordinal), outsideRepository: true);
 
@@ -744,7 +744,7 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     public async Task Should_stop_what_an_earlier_invocation_left_running_before_running_a_job_id_again()
     {
         var pipeline = Pipeline(FourSteps.Replace("seconds: \"4\"", "seconds: \"60\"", StringComparison.Ordinal));
-        await CrashAsync(RunAsync(Plan(pipeline, "again2"), reporter: new CrashingReporter(progress: p => p.Status.EndsWith("train (InProgress)", StringComparison.Ordinal))));
+        await CrashAsync(RunAsync(Plan(pipeline, "again2"), reporter: new CrashingReporter(verbose: l => l.StartsWith("[train] step train saw", StringComparison.Ordinal))));
         var fast = Pipeline(FourSteps);
 
         var reporter = new RecordingReporter();
