@@ -66,6 +66,21 @@ public static partial class ProjectNaming
         return $"{full[..room].TrimEnd('-')}-{hash}";
     }
 
+    /// <summary>
+    /// What every job name of the run <paramref name="jobId"/> of <paramref name="projectName"/> contains, even one
+    /// that <see cref="JobName"/> shortened: project-jobid (cut where a shortened name is cut). ListProcessingJobs
+    /// NameContains finds a run's jobs with it; the job's own environment then tells runs with similar ids apart.
+    /// </summary>
+    public static string JobNamePrefix(string projectName, string jobId)
+    {
+        var prefix = $"{projectName}-{jobId}";
+        var room = MaxJobNameLength - 8 - 1;
+        return (prefix.Length <= room ? prefix : prefix[..room]).TrimEnd('-');
+    }
+
+    /// <summary>A new random attempt token for <see cref="JobName"/>.</summary>
+    public static string NewAttempt() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
+
     [GeneratedRegex(@"^[A-Za-z0-9](-*[A-Za-z0-9])*$", RegexOptions.CultureInvariant)]
     private static partial Regex NameRegex();
 

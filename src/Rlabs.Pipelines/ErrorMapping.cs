@@ -30,6 +30,7 @@ internal static class ErrorMapping
         ["CloudRunInvalid"] = "Fix the pipeline file or the parameters named in the message, then run again.",
         ["AwsSessionInvalid"] = "Pass -Region and credentials (-ProfileName, -Credential, -AccessKey/-SecretKey), or set them with Set-AWSCredential and Set-DefaultAWSRegion.",
         ["RunNotFound"] = "List the project's runs with Get-RlabsPipelineRun, and check -ProjectName, -Bucket and -Region.",
+        ["EarlierJobStillRunning"] = "Wait until the named job has stopped (Get-RlabsPipelineRun shows it), then run the same command again.",
         ["RunWaitTimedOut"] = "The run goes on in SageMaker: wait again with Wait-RlabsPipelineRun -JobId <id>, or stop it with Stop-RlabsPipelineRun.",
         ["ScheduleNotFound"] = "List the schedules with Get-RlabsPipelineSchedule.",
         ["ScheduleExpressionInvalid"] = "Use an EventBridge expression such as 'cron(0 6 * * ? *)' or 'rate(1 day)'.",

@@ -73,7 +73,8 @@ internal static partial class RunReport
     internal static string ErrorMessage(RlabsPipelineRun run, RlabsPipelineStepRun failed)
     {
         var message = new StringBuilder($"Step '{failed.StepName}' of pipeline '{run.PipelineName}' (job {run.JobId}) failed");
-        message.Append(failed.ExitCode is { } code ? $" with exit code {code}" : string.Empty).Append(": ");
+        // Exit code 0 with a failure is not the script's doing (its output could not be published): not named.
+        message.Append(failed.ExitCode is { } code and not 0 ? $" with exit code {code}" : string.Empty).Append(": ");
         // The traceback's last line: stdout and stderr interleave (Python flushes a piped stdout only at exit),
         // so the last line that names an error wins over the last line printed.
         var lastLine = (failed.LogTail.LastOrDefault(l => ErrorLine().IsMatch(l)) ?? failed.LogTail.LastOrDefault(l => !string.IsNullOrWhiteSpace(l)))?.Trim();

@@ -100,6 +100,10 @@ public sealed class AdminApi
                 _emulator.Sts.Trust(await ReadAsync<WebIdentityTrust>(http).ConfigureAwait(false));
                 http.Response.StatusCode = 204;
                 return true;
+            case ("GET", "/sagemaker/processing-jobs"):
+                http.Response.ContentType = "application/json";
+                await http.Response.WriteAsync(_emulator.SageMaker.Snapshot().ToJsonString()).ConfigureAwait(false);
+                return true;
             case ("GET", "/sagemaker/pipeline-executions"):
                 var pipelineName = http.Request.Query["pipelineName"].ToString();
                 http.Response.ContentType = "application/json";

@@ -110,6 +110,12 @@ public sealed class FaultRule
 
     public string? Message { get; set; }
 
+    /// <summary>
+    /// Answer with the error only after the call took effect (SageMaker and the other JSON and query services;
+    /// not S3): an answer lost on its way back, which a client retries although its first call succeeded.
+    /// </summary>
+    public bool AfterInvoke { get; set; }
+
     internal bool Matches(string service, string operation) =>
         (Service is null || string.Equals(Service, service, StringComparison.OrdinalIgnoreCase))
         && (Operation is null || string.Equals(Operation, operation, StringComparison.Ordinal));

@@ -18,6 +18,9 @@ BeforeAll {
     function Get-EmulatorRequests([string] $Service, [string] $Operation) {
         @((Invoke-AwsEmulatorAdmin $emulator GET "requests?service=$Service&operation=$Operation"))
     }
+    function Get-EmulatorJobs([string] $JobId) {
+        @((Invoke-AwsEmulatorAdmin $emulator GET 'sagemaker/processing-jobs') | Where-Object { $_.environment.RLABS_JOB_ID -eq $JobId })
+    }
 }
 
 AfterAll {
@@ -142,6 +145,98 @@ Describe 'Invoke-RlabsPipeline on SageMaker' -Tag 'Emulator' {
         }
     }
 
+    Context 'Given the PowerShell process of a 4-step cloud run killed with SIGKILL, then -Resume' {
+        BeforeAll {
+            $killRepo = Join-Path $TestDrive 'kill-cloud'
+            New-Item -ItemType Directory -Path (Join-Path $killRepo 'pipelines') -Force | Out-Null
+            # Each step checks that every earlier step's output is in its input, so a Completed run is a correct one.
+            Set-Content (Join-Path $killRepo 'kill_step.py') @'
+import argparse, json, os, sys, time
+p = argparse.ArgumentParser()
+p.add_argument('-j', '--job-id', required=True)
+p.add_argument('-ip', '--input-data-path')
+p.add_argument('-o', '--output-data-path', required=True)
+p.add_argument('-s', '--source-code-zip', required=True)
+p.add_argument('-r', '--requirements-path', required=True)
+p.add_argument('--sleep', default='0')
+a, _ = p.parse_known_args()
+name = os.environ['RLABS_STEP_NAME']
+order = ['one', 'two', 'three', 'four']
+seen = sorted(os.listdir(a.input_data_path)) if a.input_data_path else []
+missing = [s for s in order[:order.index(name)] if s + '.json' not in seen]
+if missing:
+    sys.exit('missing the output of ' + ', '.join(missing))
+time.sleep(float(a.sleep))
+os.makedirs(a.output_data_path, exist_ok=True)
+with open(os.path.join(a.output_data_path, name + '.json'), 'w') as f:
+    json.dump({'seen': seen}, f)
+print(name, 'saw', seen, flush=True)
+'@
+            Set-Content (Join-Path $killRepo 'requirements.txt') '# none'
+            $killPipeline = Join-Path $killRepo 'pipelines/kill.yaml'
+            @"
+project: killrun
+pipeline:
+  - { name: one, job_suffix: A, code: kill_step.py, output_path: data, params: { sleep: "2" } }
+  - { name: two, job_suffix: B, code: kill_step.py, input_data: "data/<job_id>", output_path: data, params: { sleep: "3" } }
+  - { name: three, job_suffix: C, code: kill_step.py, input_data: "data/<job_id>", output_path: data, params: { sleep: "1" } }
+  - { name: four, job_suffix: D, code: kill_step.py, input_data: "data/<job_id>", output_path: data }
+"@ | Set-Content $killPipeline
+        }
+
+        It 'Should complete with one job per step and none left running when killed <Moment>' -ForEach @(
+            @{ Moment = 'during the upload'; JobId = 'kill-upload' }
+            @{ Moment = 'while a job runs'; JobId = 'kill-running' }
+            @{ Moment = 'between two steps'; JobId = 'kill-between' }
+            @{ Moment = 'right after a CreateProcessingJob'; JobId = 'kill-created' }
+        ) {
+            $log = Join-Path $TestDrive "$JobId.log"
+            # The moment is made to last (a slow answer) where it would otherwise be a few milliseconds.
+            switch ($Moment) {
+                'during the upload' { Invoke-AwsEmulatorAdmin $emulator POST faults @{ service = 's3'; operation = 'PutObject'; kind = 'Latency'; delayMs = 30000; count = 1 } | Out-Null }
+                'between two steps' { Invoke-AwsEmulatorAdmin $emulator POST faults @{ service = 's3'; operation = 'ListObjectsV2'; kind = 'Latency'; delayMs = 30000; count = 1 } | Out-Null }
+            }
+            $child = Start-ChildPwsh -LogPath $log -Command "Import-Module '$env:RLABS_MODULE_PATH'; Invoke-RlabsPipeline -Path '$killPipeline' -RepositoryPath '$killRepo' -InstanceType ml.t3.xlarge -JobId '$JobId' -RoleArn '$role'"
+            try {
+                $failed = "the moment never came: $(Get-Content $log -Raw -ErrorAction Ignore)"
+                switch ($Moment) {
+                    'during the upload' { Wait-Until { (Get-EmulatorRequests s3 PutObject).Count -ge 1 } -Message $failed }
+                    'while a job runs' { Wait-Until { Get-EmulatorJobs $JobId | Where-Object { $_.environment.RLABS_STEP_NAME -eq 'two' -and $_.processingJobStatus -eq 'InProgress' } } -Message $failed }
+                    'between two steps' { Wait-Until { (Get-EmulatorRequests s3 ListObjectsV2).Count -ge 1 } -Message $failed }
+                    'right after a CreateProcessingJob' {
+                        Wait-Until { (Get-EmulatorRequests sagemaker CreateProcessingJob | Where-Object statusCode -EQ 200).Count -ge 1 } -Message $failed
+                        # Step one's job runs for 2 s: the next Create (step two's) is answered 30 s late, after the kill.
+                        Invoke-AwsEmulatorAdmin $emulator POST faults @{ service = 'sagemaker'; operation = 'CreateProcessingJob'; kind = 'Latency'; delayMs = 30000; count = 1 } | Out-Null
+                        Wait-Until { (Get-EmulatorRequests sagemaker CreateProcessingJob).Count -ge 2 } -Message $failed
+                    }
+                }
+                $child.Kill()
+                $child.WaitForExit(10000) | Should -BeTrue
+            } finally {
+                if (-not $child.HasExited) { $child.Kill() }
+            }
+            $before = @(Get-EmulatorJobs $JobId)
+            switch ($Moment) {
+                'during the upload' { $before.Count | Should -Be 0 }
+                'while a job runs' { $before.environment.RLABS_STEP_NAME | Should -Be @('one', 'two') }
+                'between two steps' { @($before.processingJobStatus) | Should -Be @('Completed') }
+                'right after a CreateProcessingJob' { $before.environment.RLABS_STEP_NAME | Should -Be @('one', 'two') }
+            }
+            Invoke-AwsEmulatorAdmin $emulator DELETE faults | Out-Null
+
+            $run = Invoke-RlabsPipeline -Path $killPipeline -RepositoryPath $killRepo -InstanceType ml.t3.xlarge -JobId $JobId -RoleArn $role -Resume
+
+            $run.Status | Should -Be 'Completed' -Because ($run.Steps | ForEach-Object { "$($_.StepName): $($_.FailureReason) $($_.LogTail -join ' | ')" })
+            $jobs = Get-EmulatorJobs $JobId
+            # One job per step: no completed step ran again, no running job got a twin; every job ended.
+            ($jobs.environment.RLABS_STEP_NAME | Sort-Object) | Should -Be @('four', 'one', 'three', 'two')
+            $jobs.processingJobStatus | Should -Not -Contain 'InProgress'
+            $jobs.processingJobStatus | Should -Not -Contain 'Stopping'
+            @($jobs.processingJobStatus | Select-Object -Unique) | Should -Be @('Completed')
+            foreach ($job in $before) { $run.Steps.JobName | Should -Contain $job.processingJobName }
+        }
+    }
+
     Context 'Given bad cloud settings' {
         It 'Should refuse a run without an execution role before calling AWS' {
             $before = (Invoke-AwsEmulatorAdmin $emulator GET requests).Count
@@ -158,6 +253,17 @@ Describe 'Invoke-RlabsPipeline on SageMaker' -Tag 'Emulator' {
 
             $err.FullyQualifiedErrorId | Should -BeLike 'AwsCallFailed,*'
             $err.CategoryInfo.Category | Should -Be 'PermissionDenied'
+        }
+
+        It 'Should fail with a clear error when S3 denies the upload, and create no job' {
+            Invoke-AwsEmulatorAdmin $emulator POST faults @{ service = 's3'; operation = 'PutObject'; kind = 'Error'; errorCode = 'AccessDenied'; statusCode = 403; message = 'Access Denied' } | Out-Null
+
+            $err = { Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId 's3-denied' -RoleArn $role } | Should -Throw -PassThru
+
+            $err.FullyQualifiedErrorId | Should -BeLike 'AwsCallFailed,*'
+            $err.CategoryInfo.Category | Should -Be 'PermissionDenied'
+            $err.Exception.Message | Should -Match '^S3 PutObject failed: AccessDenied: Access Denied \[HTTP 403\]'
+            (Get-EmulatorRequests sagemaker CreateProcessingJob).Count | Should -Be 0
         }
     }
 

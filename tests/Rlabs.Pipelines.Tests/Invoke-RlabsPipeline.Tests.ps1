@@ -349,6 +349,36 @@ time.sleep(300)
         }
     }
 
+    Context 'Given the PowerShell process of a local run is killed with SIGKILL' {
+        It 'Should leave no step process behind within 5 s' -Skip:$IsWindows {
+            $killRepo = Copy-ExampleRepository (Join-Path $TestDrive 'kill9')
+            $pidFile = Join-Path $TestDrive 'kill9.pid'
+            Set-Content (Join-Path $killRepo 'sleeper.py') @"
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])
+open(r'$pidFile', 'w').write(f'{os.getpid()} {child.pid}')
+time.sleep(300)
+"@
+            $slow = Join-Path $killRepo 'pipelines/slow.yaml'
+            "pipeline:`n  - { name: sleep, job_suffix: Z, code: sleeper.py, output_path: data }" | Set-Content $slow
+            $child = Start-ChildPwsh -LogPath (Join-Path $TestDrive 'kill9.log') -Command "Import-Module '$env:RLABS_MODULE_PATH'; Invoke-RlabsPipeline -Path '$slow' -RepositoryPath '$killRepo' -InstanceType local"
+            try {
+                Wait-Until { (Test-Path $pidFile) -and ((Get-Content $pidFile -Raw) -split ' ').Count -eq 2 } -Message "The step never started: $(Get-Content (Join-Path $TestDrive 'kill9.log') -Raw -ErrorAction Ignore)"
+                $pids = (Get-Content $pidFile -Raw) -split ' ' | ForEach-Object { [int]$_ }
+
+                $child.Kill() # SIGKILL: no Ctrl-C handler, no finally block runs in the orchestrator
+
+                $child.WaitForExit(10000) | Should -BeTrue
+                foreach ($p in $pids) {
+                    { Wait-Until { Test-ProcessGone $p } -TimeoutSeconds 5 } | Should -Not -Throw -Because "step process $p must die with its orchestrator"
+                }
+            } finally {
+                if (-not $child.HasExited) { $child.Kill() }
+                foreach ($p in @($pids)) { if ($p -and -not (Test-ProcessGone $p)) { Stop-Process -Id $p -Force -ErrorAction Ignore } }
+            }
+        }
+    }
+
     Context 'Given the notebook pipeline and a Python with nbclient' {
         It 'Should execute the notebook with the injected parameters' {
             $python = '/usr/bin/python3'

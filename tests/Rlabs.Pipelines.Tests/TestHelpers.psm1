@@ -28,6 +28,38 @@ function Invoke-ChildPwsh {
     [pscustomobject]@{ Output = @($output | ForEach-Object { "$_" }); ExitCode = $LASTEXITCODE }
 }
 
+function Start-ChildPwsh {
+    <#
+    Starts a fresh pwsh -NoProfile running $Command (its output goes to $LogPath) and returns the process
+    without waiting: for tests that kill it (Process.Kill is SIGKILL on Linux and macOS). It inherits this
+    process's environment, AWS_ENDPOINT_URL included.
+    #>
+    param([Parameter(Mandatory)] [string] $Command, [Parameter(Mandatory)] [string] $LogPath)
+    $pwsh = Join-Path $PSHOME ([OperatingSystem]::IsWindows() ? 'pwsh.exe' : 'pwsh')
+    $info = if (Test-Path $pwsh) { [Diagnostics.ProcessStartInfo]::new($pwsh) } else { [Diagnostics.ProcessStartInfo]::new('dotnet') }
+    if (-not (Test-Path $pwsh)) { $info.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll')) }
+    foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', "& { $Command } *> '$($LogPath -replace "'", "''")'") { $info.ArgumentList.Add($argument) }
+    $info.UseShellExecute = $false
+    [Diagnostics.Process]::Start($info)
+}
+
+function Test-ProcessGone {
+    <# Whether process $Id has exited (a zombie waiting for its parent counts as gone). #>
+    param([Parameter(Mandatory)] [int] $Id)
+    $process = Get-Process -Id $Id -ErrorAction Ignore
+    -not $process -or $process.HasExited -or ($IsLinux -and ((Get-Content "/proc/$Id/stat" -ErrorAction Ignore) -split ' ')[2] -eq 'Z')
+}
+
+function Wait-Until {
+    <# Polls $Condition every 100 ms until it is true; throws $Message after $TimeoutSeconds. #>
+    param([Parameter(Mandatory)] [scriptblock] $Condition, [double] $TimeoutSeconds = 60, [string] $Message = 'The condition never became true')
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while (-not (& $Condition)) {
+        if ([DateTime]::UtcNow -gt $deadline) { throw "$Message (waited $TimeoutSeconds s)" }
+        Start-Sleep -Milliseconds 100
+    }
+}
+
 function Get-TestEngineProblem {
     <#
     Why the container tests cannot run here, or $null when the engine of DOCKER_HOST answers and has the image.
@@ -93,4 +125,4 @@ print('sample_step ran', a.notebook_path, 'with train_id', a.train_id, flush=Tru
     [pscustomobject]@{ Repository = (Resolve-Path $Destination).Path; Pipeline = $pipeline; Yaml = ($yaml -join "`n").TrimEnd() }
 }
 
-Export-ModuleMember -Function Copy-ExampleRepository, Get-RepositoryRoot, Get-NuGetPackagesPath, Invoke-ChildPwsh, Get-TestEngineProblem, New-SeedExampleRepository
+Export-ModuleMember -Function Copy-ExampleRepository, Get-RepositoryRoot, Get-NuGetPackagesPath, Invoke-ChildPwsh, Start-ChildPwsh, Test-ProcessGone, Wait-Until, Get-TestEngineProblem, New-SeedExampleRepository

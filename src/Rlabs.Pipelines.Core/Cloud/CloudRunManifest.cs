@@ -71,6 +71,13 @@ public sealed class CloudManifestStep
     /// <summary>Whether the job was created (its name is Request.ProcessingJobName).</summary>
     public bool Started { get; set; }
 
+    /// <summary>
+    /// The names earlier invocations with this job id planned for the step, whether or not they created the job. The
+    /// manifest is written before every CreateProcessingJob, so a job created just before a crash is always found
+    /// again by name (-Resume adopts or stops it), even where ListProcessingJobs does not show it yet.
+    /// </summary>
+    public List<string> EarlierJobNames { get; init; } = [];
+
     /// <summary>Input and output locations, for the run object.</summary>
     public string? InputUri { get; init; }
 

@@ -253,7 +253,7 @@ public static class ProcessingJobBinder
         File.WriteAllText(emptyRequirements, string.Empty);
 
         string? credentialsKey = request.Credentials is null ? null : $"{prefix}/runs/{request.JobId}/credentials/{StepContract.CredentialsName}";
-        var attempt = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
+        var attempt = ProjectNaming.NewAttempt();
         var steps = new List<CloudStepPlan>();
         foreach (var stepPlan in run.Steps)
         {

@@ -114,6 +114,9 @@ public sealed class CloudRunService : IDisposable
             await _store.PutTextAsync(plan.Bucket, plan.CredentialsKey, plan.Request.Credentials!.StrippedYaml, kms, tag, cancellationToken).ConfigureAwait(false);
             reporter.Verbose($"Credentials without AWS keys stored encrypted at s3://{plan.Bucket}/{plan.CredentialsKey}");
         }
+        // Every name an earlier invocation with this job id planned is carried forward, so the jobs it may have
+        // created can always be found again (-Resume adopts or stops them); a new name never repeats one of them.
+        var previous = await ReadManifestAsync(plan.Bucket, plan.Request.Pipeline.ProjectName, plan.Request.JobId, cancellationToken).ConfigureAwait(false);
         var manifest = new CloudRunManifest
         {
             JobId = plan.Request.JobId,
@@ -127,10 +130,27 @@ public sealed class CloudRunService : IDisposable
             Region = plan.Region,
             CredentialsKey = plan.CredentialsKey,
             InstanceType = plan.Request.InstanceType ?? plan.Steps[0].Request.ProcessingResources.ClusterConfig.InstanceType,
-            Steps = plan.Steps.Select(s => new CloudManifestStep { Name = s.Step.Name, Request = s.Request, InputUri = s.InputUri, OutputUri = s.OutputUri }).ToList(),
+            Steps = plan.Steps.Select(s => NewManifestStep(plan, s, previous)).ToList(),
         };
         await SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
         return manifest;
+    }
+
+    private static CloudManifestStep NewManifestStep(CloudRunPlan run, CloudStepPlan plan, CloudRunManifest? previous)
+    {
+        var earlier = new List<string>();
+        if (previous?.Steps.FirstOrDefault(s => s.Name == plan.Step.Name) is { } before)
+        {
+            earlier.AddRange(before.EarlierJobNames);
+            earlier.Add(before.Request.ProcessingJobName);
+        }
+        earlier = earlier.Distinct(StringComparer.Ordinal).ToList();
+        var request = plan.Request;
+        while (earlier.Contains(request.ProcessingJobName, StringComparer.Ordinal))
+        {
+            request = WithName(request, ProjectNaming.JobName(run.Request.Pipeline.ProjectName, run.Request.JobId, plan.Step.JobSuffix, ProjectNaming.NewAttempt()));
+        }
+        return new CloudManifestStep { Name = plan.Step.Name, Request = request, InputUri = plan.InputUri, OutputUri = plan.OutputUri, EarlierJobNames = earlier };
     }
 
     /// <summary>Drives a started run (e.g. after -NoWait) to its end: waits for running jobs, starts the rest.</summary>
@@ -152,39 +172,176 @@ public sealed class CloudRunService : IDisposable
         return run;
     }
 
-    /// <summary>-Resume: marks steps done whose completed job had the same inputs hash, up to the first that differs.</summary>
-    public async Task ApplyResumeAsync(CloudRunManifest manifest, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
+    /// <summary>
+    /// Before this invocation creates any job: finds the jobs earlier invocations with this job id created
+    /// (<see cref="FindJobsAsync"/>) and settles them. With -Resume, a step whose job completed with the same inputs
+    /// hash is kept (up to the first step that has none), and the job of that next step is adopted when it still
+    /// runs with the same inputs: the run waits for it instead of creating another. Every other job still running
+    /// (other inputs, a later step, or any job of the run without -Resume) is stopped, and this returns only once
+    /// each has stopped: one step never has two jobs at once. A new job id calls nothing.
+    /// </summary>
+    public async Task ReconcileAsync(CloudRunManifest manifest, RlabsPipelineRun run, bool resume, IRunReporter reporter, CancellationToken cancellationToken)
     {
-        var completed = new Dictionary<string, DescribeProcessingJobResponse>(StringComparer.Ordinal);
-        await foreach (var summary in SageMaker.ListAllProcessingJobsAsync(new ListProcessingJobsRequest { NameContains = manifest.JobId, StatusEquals = "Completed", SortBy = "CreationTime", SortOrder = "Descending" }, cancellationToken).ConfigureAwait(false))
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(reporter);
+        if (!resume && manifest.Steps.All(s => s.EarlierJobNames.Count == 0))
         {
-            var job = await SageMaker.DescribeProcessingJobAsync(summary.ProcessingJobName, cancellationToken).ConfigureAwait(false);
-            if (job.Environment is { } env && env.GetValueOrDefault(StepContract.JobIdVariable) == manifest.JobId
-                && env.GetValueOrDefault(StepContract.PipelineVariable) == manifest.PipelineName
-                && env.TryGetValue(CloudNaming.InputsHashVariable, out var hash))
-            {
-                completed.TryAdd(hash, job);
-            }
+            return; // no earlier invocation planned a job: none can exist
         }
-        for (var index = 0; index < manifest.Steps.Count; index++)
+        IReadOnlyList<RunJob> jobs;
+        try
         {
-            var step = manifest.Steps[index];
-            if (!completed.TryGetValue(step.Request.Environment![CloudNaming.InputsHashVariable], out var done))
+            jobs = await FindJobsAsync(manifest, includePlanned: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex) when (!resume && ex.Kind == AwsErrorKind.AccessDenied)
+        {
+            reporter.Warning($"Could not look for jobs an earlier run with the job id {manifest.JobId} left running ({ex.Operation}: {ex.ErrorCode}); a new job id avoids the question.");
+            return;
+        }
+        var adopted = new HashSet<string>(StringComparer.Ordinal);
+        if (resume)
+        {
+            for (var index = 0; index < manifest.Steps.Count; index++)
             {
-                reporter.Verbose($"-Resume: step '{step.Name}' and the steps after it run again (no completed job with the same inputs).");
+                var step = manifest.Steps[index];
+                var hash = step.Request.Environment![CloudNaming.InputsHashVariable];
+                var mine = jobs.Where(j => j.StepName == step.Name && j.InputsHash == hash).ToList(); // newest first
+                var stepRun = run.Steps[index];
+                if (mine.FirstOrDefault(j => j.Job.ProcessingJobStatus == "Completed") is { } done)
+                {
+                    step.Request = WithName(step.Request, done.Name);
+                    step.Started = true;
+                    stepRun.JobName = done.Name;
+                    stepRun.Status = RlabsRunStatus.Completed;
+                    stepRun.StartTime = done.Job.ProcessingStartTime;
+                    stepRun.EndTime = done.Job.ProcessingEndTime;
+                    stepRun.FailureReason = null;
+                    reporter.Verbose($"-Resume: step '{step.Name}' already completed as {done.Name} with the same inputs; skipped.");
+                    continue;
+                }
+                if (mine.FirstOrDefault(j => j.Job.ProcessingJobStatus == "InProgress") is { } running)
+                {
+                    step.Request = WithName(step.Request, running.Name);
+                    step.Started = true;
+                    stepRun.JobName = running.Name;
+                    stepRun.StartTime = running.Job.ProcessingStartTime ?? running.Job.CreationTime;
+                    adopted.Add(running.Name);
+                    reporter.Verbose($"-Resume: step '{step.Name}' still runs as {running.Name} with the same inputs; waiting for that job instead of starting another.");
+                }
+                else
+                {
+                    reporter.Verbose($"-Resume: step '{step.Name}' and the steps after it run again (no completed or running job with the same inputs).");
+                }
                 break;
             }
-            step.Request = WithName(step.Request, done.ProcessingJobName);
-            step.Started = true;
-            var stepRun = run.Steps[index];
-            stepRun.JobName = done.ProcessingJobName;
-            stepRun.Status = RlabsRunStatus.Completed;
-            stepRun.StartTime = done.ProcessingStartTime;
-            stepRun.EndTime = done.ProcessingEndTime;
-            stepRun.FailureReason = null;
-            reporter.Verbose($"-Resume: step '{step.Name}' already completed as {done.ProcessingJobName} with the same inputs; skipped.");
         }
+        var stop = jobs.Where(j => !j.Job.IsTerminal && !adopted.Contains(j.Name)).ToList();
+        foreach (var job in stop)
+        {
+            var planned = manifest.Steps.FirstOrDefault(s => s.Name == job.StepName)?.Request.Environment?.GetValueOrDefault(CloudNaming.InputsHashVariable);
+            var why = !resume ? "this run starts every step again (without -Resume)"
+                : planned != job.InputsHash ? "its inputs changed since (code, params, image, resources or data location)"
+                : "-Resume runs the step again (an earlier step runs again, or a newer job of the step is used)";
+            if (job.Job.ProcessingJobStatus == "Stopping")
+            {
+                reporter.Verbose($"Step '{job.StepName}': its job {job.Name} from an earlier invocation of run {manifest.JobId} is stopping; waiting until it stopped before a new job of the step starts.");
+            }
+            else
+            {
+                reporter.Warning($"Step '{job.StepName}': its job {job.Name} from an earlier invocation of run {manifest.JobId} is still running, and {why}; stopping it before a new job of the step starts.");
+            }
+        }
+        await StopAndWaitAsync(stop, reporter, cancellationToken).ConfigureAwait(false);
         await SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A processing job of this run, as SageMaker describes it.</summary>
+    internal sealed record RunJob(string StepName, string InputsHash, DescribeProcessingJobResponse Job)
+    {
+        public string Name => Job.ProcessingJobName;
+    }
+
+    /// <summary>
+    /// Every job of the run that exists in SageMaker, newest first, found without trusting the manifest's Started
+    /// flags: ListProcessingJobs by the run's name prefix, plus a Describe of every name the manifest ever planned
+    /// (a job created just before a crash, which a lagging list may not show yet). A job belongs to the run when its
+    /// environment names the run's job id and pipeline (ids such as 'c1' and 'c10' share a prefix).
+    /// </summary>
+    internal async Task<IReadOnlyList<RunJob>> FindJobsAsync(CloudRunManifest manifest, bool includePlanned, CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        await foreach (var summary in SageMaker.ListAllProcessingJobsAsync(new ListProcessingJobsRequest { NameContains = ProjectNaming.JobNamePrefix(manifest.ProjectName, manifest.JobId), SortBy = "CreationTime", SortOrder = "Descending", MaxResults = 100 }, cancellationToken).ConfigureAwait(false))
+        {
+            names.Add(summary.ProcessingJobName);
+        }
+        foreach (var step in manifest.Steps)
+        {
+            names.AddRange(step.EarlierJobNames);
+            if (includePlanned || step.Started)
+            {
+                names.Add(step.Request.ProcessingJobName);
+            }
+        }
+        var jobs = new List<RunJob>();
+        foreach (var name in names.Distinct(StringComparer.Ordinal))
+        {
+            DescribeProcessingJobResponse job;
+            try
+            {
+                job = await SageMaker.DescribeProcessingJobAsync(name, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AwsServiceException ex) when (ex.Kind is AwsErrorKind.Validation or AwsErrorKind.NotFound)
+            {
+                continue; // planned, never created
+            }
+            if (job.Environment is { } env && env.GetValueOrDefault(StepContract.JobIdVariable) == manifest.JobId
+                && env.GetValueOrDefault(StepContract.PipelineVariable) == manifest.PipelineName
+                && env.TryGetValue(StepContract.StepVariable, out var step)
+                && env.TryGetValue(CloudNaming.InputsHashVariable, out var hash))
+            {
+                jobs.Add(new RunJob(step, hash, job));
+            }
+        }
+        return jobs.OrderByDescending(j => j.Job.CreationTime ?? DateTimeOffset.MinValue).ToList();
+    }
+
+    /// <summary>Stops the jobs still running and waits until none of them is running or stopping.</summary>
+    private async Task StopAndWaitAsync(IReadOnlyList<RunJob> jobs, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        foreach (var job in jobs.Where(j => j.Job.ProcessingJobStatus == "InProgress"))
+        {
+            await StopJobAsync(job.Name, reporter).ConfigureAwait(false);
+        }
+        var waiting = jobs.Select(j => j.Name).ToList();
+        var started = TimeProvider.System.GetTimestamp();
+        var delay = TimeSpan.FromSeconds(1);
+        while (waiting.Count > 0)
+        {
+            foreach (var name in waiting.ToList())
+            {
+                var job = await SageMaker.DescribeProcessingJobAsync(name, cancellationToken).ConfigureAwait(false);
+                if (job.IsTerminal)
+                {
+                    waiting.Remove(name);
+                    reporter.Verbose($"{name} is {job.ProcessingJobStatus}.");
+                }
+            }
+            if (waiting.Count == 0)
+            {
+                break;
+            }
+            var waited = TimeProvider.System.GetElapsedTime(started);
+            if (waited >= ObservationBudget)
+            {
+                throw new RlabsRunException(
+                    string.Create(CultureInfo.InvariantCulture, $"The processing job(s) {string.Join(", ", waiting)} did not stop within {waited.TotalMinutes:0.#} min. A new job of the same step starts only once the earlier one stopped (both would write the same output); run the command again later."),
+                    "EarlierJobStillRunning", RlabsRunErrorKind.InvalidData, waiting[0]);
+            }
+            reporter.Verbose(string.Create(CultureInfo.InvariantCulture, $"Waiting for {string.Join(", ", waiting)} to stop; asking again in {delay.TotalSeconds:0} s."));
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromSeconds(Math.Min(15, delay.TotalSeconds * 1.5));
+        }
     }
 
     /// <summary>A run object for a manifest, every step Pending.</summary>
@@ -215,7 +372,10 @@ public sealed class CloudRunService : IDisposable
             run.Status = RlabsRunStatus.Completed;
             return;
         }
-        await StartStepAsync(manifest, index, reporter, cancellationToken).ConfigureAwait(false);
+        if (!manifest.Steps[index].Started)
+        {
+            await StartStepAsync(manifest, index, reporter, cancellationToken).ConfigureAwait(false); // else -Resume adopted its running job
+        }
         run.Steps[index].Status = RlabsRunStatus.Running;
         run.Steps[index].StartTime = DateTimeOffset.Now;
         run.Status = RlabsRunStatus.Running;
@@ -225,10 +385,34 @@ public sealed class CloudRunService : IDisposable
     internal async Task StartStepAsync(CloudRunManifest manifest, int index, IRunReporter reporter, CancellationToken cancellationToken)
     {
         var step = manifest.Steps[index];
-        await SageMaker.CreateProcessingJobAsync(step.Request, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await SageMaker.CreateProcessingJobAsync(step.Request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.Conflict)
+        {
+            // A retried CreateProcessingJob whose first answer was lost: the first call created the job. Each
+            // attempt of a step has its own name, so the name taken by this step's job means this very job.
+            if (!await IsOwnJobAsync(step, cancellationToken).ConfigureAwait(false))
+            {
+                throw;
+            }
+            reporter.Verbose($"[{step.Name}] CreateProcessingJob answered {ex.ErrorCode}: an earlier try of this call created {step.Request.ProcessingJobName}; following that job.");
+        }
         step.Started = true;
         reporter.Verbose($"[{step.Name}] created processing job {step.Request.ProcessingJobName}");
         await SaveAsync(manifest, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Whether the job named in the step's request exists and is this step's, with the same inputs hash.</summary>
+    private async Task<bool> IsOwnJobAsync(CloudManifestStep step, CancellationToken cancellationToken)
+    {
+        var job = await SageMaker.DescribeProcessingJobAsync(step.Request.ProcessingJobName, cancellationToken).ConfigureAwait(false);
+        var wanted = step.Request.Environment!;
+        return job.Environment is { } env
+            && env.GetValueOrDefault(StepContract.JobIdVariable) == wanted.GetValueOrDefault(StepContract.JobIdVariable)
+            && env.GetValueOrDefault(StepContract.StepVariable) == step.Name
+            && env.GetValueOrDefault(CloudNaming.InputsHashVariable) == wanted.GetValueOrDefault(CloudNaming.InputsHashVariable);
     }
 
     /// <summary>Sends StopProcessingJob, even when the caller's token is already cancelled (that is when it matters).</summary>
@@ -244,6 +428,18 @@ public sealed class CloudRunService : IDisposable
         {
             // Already finished, or never created: nothing left to stop.
         }
+    }
+
+    /// <summary>The manifest an earlier invocation with this job id wrote, or null (asked with HeadObject first: a new job id is the rule).</summary>
+    private async Task<CloudRunManifest?> ReadManifestAsync(string bucket, string projectName, string jobId, CancellationToken cancellationToken)
+    {
+        var key = CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(projectName), jobId);
+        if (!await _store.ObjectExistsAsync(bucket, key, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+        var json = await _store.TryGetTextAsync(bucket, key, cancellationToken).ConfigureAwait(false);
+        return json is null ? null : CloudRunManifest.FromJson(json);
     }
 
     /// <summary>Reads a run back: its manifest, then the state of each started job.</summary>
@@ -313,6 +509,30 @@ public sealed class CloudRunService : IDisposable
         {
             await StopJobAsync(step.JobName, reporter).ConfigureAwait(false);
             step.Status = RlabsRunStatus.Stopped;
+        }
+        // Also any job the manifest does not show as running: one created just before its invocation was killed,
+        // or one an earlier invocation with this job id left running.
+        var stopped = run.Steps.Where(s => s.Status == RlabsRunStatus.Stopped).Select(s => s.JobName).ToHashSet(StringComparer.Ordinal);
+        IReadOnlyList<RunJob> jobs = [];
+        try
+        {
+            jobs = await FindJobsAsync(manifest, includePlanned: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.AccessDenied)
+        {
+            reporter.Warning($"Stopped the jobs the run's manifest names as running; could not look for others ({ex.Operation}: {ex.ErrorCode}).");
+        }
+        foreach (var job in jobs)
+        {
+            if (job.Job.ProcessingJobStatus == "InProgress" && stopped.Add(job.Name))
+            {
+                await StopJobAsync(job.Name, reporter).ConfigureAwait(false);
+                if (run.Steps.FirstOrDefault(s => s.JobName == job.Name || (s.StepName == job.StepName && s.Status == RlabsRunStatus.Pending)) is { } step)
+                {
+                    step.JobName = job.Name;
+                    step.Status = RlabsRunStatus.Stopped;
+                }
+            }
         }
         foreach (var step in run.Steps.Where(s => s.Status == RlabsRunStatus.Pending))
         {

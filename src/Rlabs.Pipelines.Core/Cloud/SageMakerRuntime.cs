@@ -89,10 +89,9 @@ public sealed class SageMakerRuntime : IPipelineRuntime
         _bound = Bind(plan, _account); // again: the bucket is known now, and so are the empty inputs
         _manifest = await _service.PrepareAsync(_bound, reporter, cancellationToken).ConfigureAwait(false);
         var run = CloudRunService.NewRun(_manifest, plan.Pipeline);
-        if (plan.Request.Cloud.Resume)
-        {
-            await _service.ApplyResumeAsync(_manifest, run, reporter, cancellationToken).ConfigureAwait(false);
-        }
+        // -Resume keeps completed steps and adopts a job still running; any other job an earlier invocation with
+        // this job id left running is stopped first (a new job id calls nothing here).
+        await _service.ReconcileAsync(_manifest, run, plan.Request.Cloud.Resume, reporter, cancellationToken).ConfigureAwait(false);
         return run;
     }
 

@@ -49,21 +49,15 @@ internal sealed class LocalProcessRunner : IStepRunner
 
     private static async Task<StepOutcome> RunProcessAsync(LocalStepLayout step, RlabsPipelineStepRun stepRun, IRunReporter reporter, CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo(step.Interpreter)
-        {
-            WorkingDirectory = step.StepDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            CreateNoWindow = true,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        foreach (var argument in step.Command.Skip(1))
-        {
-            info.ArgumentList.Add(argument);
-        }
+        // Through the guard: the step (and whatever it starts) dies with this process, however this one ends.
+        // The interpreter is the one resolved once per run (a pyenv shim's real python), the rest as planned.
+        IReadOnlyList<string> command = [step.Interpreter, .. step.Command.Skip(1)];
+        var info = StepProcessGuard.StartInfo(command);
+        info.WorkingDirectory = step.StepDirectory;
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.StandardOutputEncoding = Encoding.UTF8;
+        info.StandardErrorEncoding = Encoding.UTF8;
         foreach (var (name, value) in step.Environment)
         {
             info.Environment[name] = value;
@@ -74,15 +68,16 @@ internal sealed class LocalProcessRunner : IStepRunner
         using var timeout = new CancellationTokenSource(step.MaxRuntime);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         using var process = new Process { StartInfo = info };
+        StepProcessGuard guard;
         try
         {
-            process.Start();
+            guard = StepProcessGuard.Start(process, command);
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
             return new StepOutcome(RlabsRunStatus.Failed, $"Could not start '{step.Command[0]}': {ex.Message}", []) { Kind = RlabsFailureKind.Internal };
         }
-        process.StandardInput.Close(); // a script waiting for input would otherwise hang the run
+        using var _ = guard;
         var stdout = PumpAsync(process.StandardOutput, log.Line);
         var stderr = PumpAsync(process.StandardError, log.Line);
         try
@@ -92,7 +87,7 @@ internal sealed class LocalProcessRunner : IStepRunner
         }
         catch (OperationCanceledException)
         {
-            KillTree(process);
+            guard.Release();
             await process.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(false);
             await Task.WhenAny(Task.WhenAll(stdout, stderr), Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
             log.Note(timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested ? "# killed: max_runtime exceeded" : "# killed: stopped by the user");
@@ -117,22 +112,6 @@ internal sealed class LocalProcessRunner : IStepRunner
         while (await reader.ReadLineAsync(CancellationToken.None).ConfigureAwait(false) is { } line)
         {
             onLine(line);
-        }
-    }
-
-    private static void KillTree(Process process)
-    {
-        try
-        {
-            process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // Exited on its own meanwhile.
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            // Exited on its own meanwhile, or a child is already gone.
         }
     }
 }

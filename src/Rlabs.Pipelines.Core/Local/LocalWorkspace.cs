@@ -162,7 +162,12 @@ internal static class LocalWorkspace
 
     /// <summary>
     /// Moves the step's output into the data root, merging with what earlier steps wrote there. Null when
-    /// published (<paramref name="count"/> files); otherwise why nothing was published: the output holds a link.
+    /// published (<paramref name="count"/> files); otherwise why nothing was published: the output holds a link,
+    /// or writing into the data root failed (disk full, read-only, no permission).
+    /// Atomic per step: every file is first moved beside its target under a temporary name (on another file
+    /// system that is a copy, which a full disk can cut short), and only when all are there are they renamed
+    /// into place; a failure removes the temporary files and leaves the data root as it was, so a reader never
+    /// sees a truncated file.
     /// </summary>
     public static string? PublishOutput(string stepName, string output, string destination, out int count)
     {
@@ -174,14 +179,74 @@ internal static class LocalWorkspace
             var listed = string.Join("; ", links.Take(5).Select(s => Describe(Path.GetRelativePath(output, s.Path).Replace('\\', '/'), s.Target)));
             return $"Step '{stepName}' wrote {listed}{(links.Count > 5 ? "; …" : string.Empty)} into its output ({output}). Links are never published: a link can point at any file or folder on this machine. Nothing was published; write the files themselves.";
         }
-        Directory.CreateDirectory(destination);
-        foreach (var file in Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories))
+        var staged = new List<(string Source, string Aside, string Target)>();
+        try
         {
-            var target = Path.Combine(destination, Path.GetRelativePath(output, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Move(file, target, overwrite: true);
-            count++;
+            Directory.CreateDirectory(destination);
+            var token = Guid.NewGuid().ToString("N")[..8];
+            foreach (var file in Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories))
+            {
+                var target = Path.Combine(destination, Path.GetRelativePath(output, file));
+                var folder = Path.GetDirectoryName(target)!;
+                Directory.CreateDirectory(folder);
+                var aside = Path.Combine(folder, $".{Path.GetFileName(target)}.rlabs-{token}.partial");
+                staged.Add((file, aside, target));
+                MoveFile(file, aside);
+            }
+            foreach (var (_, aside, target) in staged)
+            {
+                MoveFile(aside, target); // a rename within one folder: all or nothing
+                count++;
+            }
+            return null;
         }
-        return null;
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            var published = count;
+            foreach (var (source, aside, _) in staged.Skip(published))
+            {
+                TakeBack(source, aside);
+            }
+            return $"Step '{stepName}': its code script succeeded, but publishing its output to {destination} failed: {ex.Message}"
+                + (published == 0 ? " Nothing of it was published" : $" {published} of {staged.Count} file(s) were published whole before the failure, none partly")
+                + $"; the output is still in {output}. Free space or fix the data root's permissions, then run the step again.";
+        }
+    }
+
+    /// <summary>The tests' seam: a move that fails as a full disk would, for the calls of one test's flow only.</summary>
+    internal static AsyncLocal<Action<string, string>?> MoveOverride { get; } = new();
+
+    private static void MoveFile(string from, string to)
+    {
+        if (MoveOverride.Value is { } move)
+        {
+            move(from, to);
+            return;
+        }
+        File.Move(from, to, overwrite: true);
+    }
+
+    /// <summary>After a failed publish: the staged file goes back to the step's output (or away), never stays half-written in the data root.</summary>
+    private static void TakeBack(string source, string aside)
+    {
+        try
+        {
+            if (File.Exists(aside) && !File.Exists(source))
+            {
+                File.Move(aside, source);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Could not go back (the workspace is on another file system, itself full): removed below.
+        }
+        try
+        {
+            File.Delete(aside);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Nothing more can be done; the name marks it as partial.
+        }
     }
 }

@@ -224,6 +224,15 @@ public sealed class RemoteInstance : IDisposable
     public async Task<bool> WriteFileAsync(string remotePath, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken)
     {
         await EnsureDirectoryAsync(ParentOf(remotePath), cancellationToken).ConfigureAwait(false);
+        // SFTP follows links (SSH.NET resolves every path): a link planted at the file or at its temporary name
+        // would send the content (the credentials file, say) wherever it points. Such a link goes first.
+        var removed = await RunCheckedAsync(
+            $"for p in {ShellQuote.Quote(remotePath)} {ShellQuote.Quote(remotePath + PartSuffix)}; do if [ -L \"$p\" ]; then rm -f -- \"$p\" && printf '%s\\n' \"$p\"; fi; done",
+            "Checking " + remotePath + " for links", cancellationToken).ConfigureAwait(false);
+        foreach (var link in removed.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            _reporter.Warning($"Removed the symbolic link '{link}' on the instance before writing there (something there had replaced the file with it); what it pointed to is left alone.");
+        }
         if (await _sftp.ExistsAsync(remotePath, cancellationToken).ConfigureAwait(false))
         {
             var attributes = await _sftp.GetAttributesAsync(remotePath, cancellationToken).ConfigureAwait(false);
@@ -300,6 +309,10 @@ public sealed class RemoteInstance : IDisposable
         }
 
         await EnsureDirectoryAsync(remoteDirectory, cancellationToken).ConfigureAwait(false);
+        // SFTP resolves every path it is given (SSH.NET canonicalizes with REALPATH), so a link on the instance
+        // would redirect a write, rename or delete to wherever it points. Links are found first, without
+        // following any (find -P), and are never written through.
+        var links = await LinksUnderAsync(remoteDirectory, cancellationToken).ConfigureAwait(false);
         var knownDirectories = new HashSet<string>(StringComparer.Ordinal) { remoteDirectory };
         var uploaded = new List<string>();
         var fullPaths = files.ToDictionary(f => f.RelativePath, f => f.FullPath, StringComparer.Ordinal);
@@ -313,7 +326,19 @@ public sealed class RemoteInstance : IDisposable
             var parent = ParentOf(remotePath);
             if (knownDirectories.Add(parent))
             {
+                // A folder replaced by a link on the instance would send the upload (and the folders created
+                // for it) wherever the link points: refuse before writing anything there.
+                if (LinkedFolder(links, relative) is { } link)
+                {
+                    throw new RemoteInstanceException(RemoteFailure.TransferFailed,
+                        $"Not sending '{relative}' to the instance: '{link}' in {remoteDirectory} is a symbolic link there (it was replaced on the instance), so the file would land outside the folder. Remove the link on the instance (rm '{remoteDirectory}/{link}') and run the command again.");
+                }
                 await EnsureDirectoryAsync(parent, cancellationToken).ConfigureAwait(false);
+            }
+            foreach (var name in new[] { relative, relative + PartSuffix }.Where(links.Contains))
+            {
+                // A link where the file or its temporary goes: removed itself (rm never follows it), then written.
+                await RemoveLinkAsync($"{remoteDirectory}/{name}", cancellationToken).ConfigureAwait(false);
             }
             var stream = new FileStream(fullPaths[relative], FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
             await using (stream.ConfigureAwait(false))
@@ -327,10 +352,17 @@ public sealed class RemoteInstance : IDisposable
         foreach (var relative in previous.Keys.Where(k => !current.ContainsKey(k)).Order(StringComparer.Ordinal))
         {
             var remotePath = $"{remoteDirectory}/{relative}";
-            if (LinkedAncestor(remoteDirectory, relative) is { } link)
+            if (LinkedFolder(links, relative) is { } link)
             {
                 // A folder replaced by a link on the instance would make the delete land wherever it points.
                 _reporter.Warning($"Not deleting '{relative}' on the instance: '{link}' is a symbolic link there.");
+                continue;
+            }
+            if (links.Contains(relative))
+            {
+                // The file itself became a link: the link goes, what it points to stays.
+                await RemoveLinkAsync(remotePath, cancellationToken).ConfigureAwait(false);
+                deleted.Add(relative);
                 continue;
             }
             try
@@ -458,27 +490,25 @@ public sealed class RemoteInstance : IDisposable
     internal static bool IsSafeRelativePath(string relative) =>
         relative.Length > 0 && !relative.Split('/').Any(p => p is "" or "." or "..") && !relative.Any(char.IsControl);
 
-    /// <summary>The first folder of <paramref name="relative"/> below <paramref name="remoteDirectory"/> that is a symbolic link on the instance, or null.</summary>
-    private string? LinkedAncestor(string remoteDirectory, string relative)
+    // Every symbolic link under the folder on the instance, as paths relative to it. find's default (-P)
+    // never follows a link; the trailing slash lets the folder itself be a link of the user's.
+    private async Task<HashSet<string>> LinksUnderAsync(string remoteDirectory, CancellationToken cancellationToken)
     {
-        // SftpClient.Get returns the server's canonical path (links resolved): a folder whose canonical path is
-        // not the folder itself is, or lies under, a link.
-        var root = _sftp.Get(remoteDirectory).FullName.TrimEnd('/');
-        foreach (var folder in AncestorsOf(relative).Reverse())
-        {
-            try
-            {
-                if (!string.Equals(_sftp.Get($"{remoteDirectory}/{folder}").FullName.TrimEnd('/'), $"{root}/{folder}", StringComparison.Ordinal))
-                {
-                    return folder;
-                }
-            }
-            catch (SftpPathNotFoundException)
-            {
-                return null;
-            }
-        }
-        return null;
+        var found = await RunCheckedAsync($"find {ShellQuote.Quote(remoteDirectory + "/")} -type l -print0", "Looking for links in " + remoteDirectory, cancellationToken).ConfigureAwait(false);
+        var prefix = remoteDirectory.TrimEnd('/') + "/";
+        return found.Output.Split('\0', StringSplitOptions.RemoveEmptyEntries)
+            .Select(p => p.StartsWith(prefix, StringComparison.Ordinal) ? p[prefix.Length..].TrimStart('/') : p)
+            .ToHashSet(StringComparer.Ordinal);
+    }
+
+    // The first folder on the way to relative that is a link on the instance, or null.
+    private static string? LinkedFolder(HashSet<string> links, string relative) =>
+        AncestorsOf(relative).Reverse().FirstOrDefault(links.Contains);
+
+    private async Task RemoveLinkAsync(string remotePath, CancellationToken cancellationToken)
+    {
+        _reporter.Warning($"Removing the symbolic link '{remotePath}' on the instance (something there replaced a file of the sync with it); what it points to is left alone.");
+        await RunCheckedAsync($"rm -f -- {ShellQuote.Quote(remotePath)}", "Removing the link " + remotePath, cancellationToken).ConfigureAwait(false);
     }
 
     private static Dictionary<string, ManifestEntry> ParseManifest(byte[]? content, out List<string> rejected)

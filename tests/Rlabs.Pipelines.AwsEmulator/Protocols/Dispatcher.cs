@@ -134,7 +134,7 @@ public sealed partial class Dispatcher
 
             var (delay, fault) = _emulator.Faults.Take(service.Name, operation);
             answer.DelayMs = delay;
-            if (fault is not null)
+            if (fault is not null && !fault.AfterInvoke)
             {
                 throw FaultError(service, fault);
             }
@@ -168,6 +168,11 @@ public sealed partial class Dispatcher
                 AccountId = _emulator.Options.AccountId,
             };
             var output = service.Invoke(operation, input, context);
+            if (fault is not null)
+            {
+                throw FaultError(service, fault); // AfterInvoke: the call took effect, its answer is lost
+            }
+
             record.StatusCode = 200;
             return output;
         }

@@ -18,6 +18,9 @@ public sealed class ProcessingJobBehaviour
 
     /// <summary>Run the job's container command with the executor, if one is configured.</summary>
     public bool Execute { get; set; }
+
+    /// <summary>How long the job stays <c>Stopping</c> after StopProcessingJob before it is <c>Stopped</c> (0: at the next call).</summary>
+    public int StopDurationMs { get; set; }
 }
 
 /// <summary>Runs a processing job's command for real; see <see cref="LocalProcessingJobExecutor"/>.</summary>
@@ -184,7 +187,8 @@ public sealed class SageMakerService : IEmulatedService
             {
                 job.Cancellation.Cancel();
                 job.SetStatus("Stopping", DateTimeOffset.UtcNow);
-                job.StopRequestedAt = DateTimeOffset.UtcNow;
+                job.StopCalledAt = DateTimeOffset.UtcNow;
+                job.StoppedAt = DateTimeOffset.UtcNow;
             }
         }
     }
@@ -321,7 +325,8 @@ public sealed class SageMakerService : IEmulatedService
 
         job.Cancellation.Cancel();
         job.SetStatus("Stopping", context.Now);
-        job.StopRequestedAt = context.Now;
+        job.StopCalledAt = context.Now;
+        job.StoppedAt = context.Now.AddMilliseconds(job.Behaviour.StopDurationMs);
         return [];
     }
 
@@ -364,14 +369,39 @@ public sealed class SageMakerService : IEmulatedService
         return result;
     }
 
+    /// <summary>
+    /// Every processing job (SageMaker Pipelines' too), oldest first: name, status, creation, end and stop times,
+    /// environment. Lets tests prove that two jobs of one step never ran at the same time.
+    /// </summary>
+    public JsonArray Snapshot()
+    {
+        lock (_jobs)
+        {
+            var now = DateTimeOffset.UtcNow;
+            foreach (var job in _jobs.Values)
+            {
+                Advance(job, now);
+            }
+
+            return new JsonArray(_jobs.Values.OrderBy(j => j.Sequence).Select(j => (JsonNode)Json.Object(
+                ("processingJobName", j.Name),
+                ("processingJobStatus", j.Status),
+                ("creationTime", j.Data["CreationTime"]!.DeepClone()),
+                ("processingEndTime", j.Data["ProcessingEndTime"]?.DeepClone()),
+                ("stopRequestedTime", j.StopCalledAt is { } stop ? (JsonNode)Json.Epoch(stop) : null),
+                ("failureReason", j.Data["FailureReason"]?.DeepClone()),
+                ("environment", j.Data["Environment"]?.DeepClone()))).ToArray());
+        }
+    }
+
     private Job Find(string name) =>
         _jobs.GetValueOrDefault(name) ?? throw new EmulatorError("ValidationException", $"Could not find requested job with name {name}");
 
     private void Advance(Job job, DateTimeOffset now)
     {
-        if (job.Status == "Stopping" && job.StopRequestedAt is { } stopAt && now >= stopAt)
+        if (job.Status == "Stopping" && job.StoppedAt is { } stopAt && now >= stopAt)
         {
-            Finish(job, "Stopped", null, now);
+            Finish(job, "Stopped", null, stopAt);
         }
         else if (job.Status == "InProgress" && job.Execution is null && now >= job.Created.AddMilliseconds(job.Behaviour.DurationMs))
         {
@@ -433,7 +463,11 @@ public sealed class SageMakerService : IEmulatedService
 
         public string Status => (string)Data["ProcessingJobStatus"]!;
 
-        public DateTimeOffset? StopRequestedAt { get; set; }
+        /// <summary>When a stopping job turns Stopped (StopProcessingJob's time plus the behaviour's stop duration).</summary>
+        public DateTimeOffset? StoppedAt { get; set; }
+
+        /// <summary>When StopProcessingJob (or a pipeline's stop) was received.</summary>
+        public DateTimeOffset? StopCalledAt { get; set; }
 
         public Task? Execution { get; set; }
 

@@ -39,6 +39,8 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
             sys.exit(4)
         if params.get('mode') == 'slow':
             time.sleep(60)
+        if params.get('mode') == 'sleep':
+            time.sleep(float(params['seconds']))
         """;
 
     private readonly EmulatorFixture _fixture;
@@ -633,6 +635,189 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
 
         Assert.Equal("CloudRunInvalid", error.ErrorId);
         Assert.Contains("-RoleArn", error.Message, StringComparison.Ordinal);
+    }
+
+    private const string FourSteps = """
+          - { name: prepare, job_suffix: P, code: step.py, output_path: data }
+          - { name: train, job_suffix: T, code: step.py, input_data: "data/<job_id>", output_path: data, params: { mode: sleep, seconds: "4" } }
+          - { name: score, job_suffix: S, code: step.py, input_data: "data/<job_id>", output_path: data }
+          - { name: report, job_suffix: R, code: step.py, input_data: "data/<job_id>", output_path: data }
+        """;
+
+    /// <summary>The emulator's processing jobs of run <paramref name="jobId"/>, oldest first.</summary>
+    private List<JsonNode> Jobs(string jobId) => _fixture.Emulator.SageMaker.Snapshot()
+        .Select(j => j!)
+        .Where(j => j["environment"]?["RLABS_JOB_ID"]?.GetValue<string>() == jobId)
+        .ToList();
+
+    private static string StepOf(JsonNode job) => job["environment"]!["RLABS_STEP_NAME"]!.GetValue<string>();
+
+    /// <summary>No step of the run ever had two jobs at once (each began after the one before it ended), and none is left running.</summary>
+    private void AssertOneJobPerStepAtATime(string jobId)
+    {
+        foreach (var step in Jobs(jobId).GroupBy(StepOf))
+        {
+            var ordered = step.OrderBy(j => j["creationTime"]!.GetValue<double>()).ToList();
+            for (var i = 1; i < ordered.Count; i++)
+            {
+                var ended = ordered[i - 1]["processingEndTime"]?.GetValue<double>();
+                Assert.True(ended is not null && ended <= ordered[i]["creationTime"]!.GetValue<double>(),
+                    $"step '{step.Key}': {ordered[i]["processingJobName"]} was created while {ordered[i - 1]["processingJobName"]} still ran ({ordered[i - 1]["processingJobStatus"]})");
+            }
+        }
+        Assert.All(Jobs(jobId), j => Assert.Contains(j["processingJobStatus"]!.GetValue<string>(), new[] { "Completed", "Failed", "Stopped" }));
+    }
+
+    private static async Task CrashAsync(Task<RlabsPipelineRun> run) => await Assert.ThrowsAsync<SimulatedCrash>(() => run);
+
+    [Fact]
+    public async Task Should_adopt_a_job_still_running_on_resume_instead_of_creating_a_second_one()
+    {
+        var pipeline = Pipeline(FourSteps);
+        // The orchestrator dies while train's job runs: nothing stops the job, the manifest says it was started.
+        await CrashAsync(RunAsync(Plan(pipeline, "adopt1"), reporter: new CrashingReporter(progress: p => p.Status.EndsWith("train (InProgress)", StringComparison.Ordinal))));
+        var train = Created("train")!["ProcessingJobName"]!.GetValue<string>();
+        Assert.Equal("InProgress", Jobs("adopt1").Single(j => StepOf(j) == "train")["processingJobStatus"]!.GetValue<string>());
+        var before = _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count;
+
+        var lines = new LineReporter();
+        var resumed = await RunAsync(Plan(pipeline, "adopt1", resume: true), reporter: lines);
+
+        Assert.Equal(RlabsRunStatus.Completed, resumed.Status);
+        Assert.Equal(train, resumed.Steps[1].JobName);
+        Assert.Contains(lines.Lines, l => l.Contains($"-Resume: step 'train' still runs as {train}", StringComparison.Ordinal));
+        var created = _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Skip(before).Select(r => r.Parameters!["Environment"]!["RLABS_STEP_NAME"]!.GetValue<string>());
+        Assert.Equal(["score", "report"], created);
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "StopProcessingJob"));
+        Assert.Equal(["prepare.json", "score.json", "train.json"], Output("adopt1", "report")!["seen"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(4, Jobs("adopt1").Count);
+        AssertOneJobPerStepAtATime("adopt1");
+    }
+
+    [Fact]
+    public async Task Should_find_a_job_created_right_before_a_crash_that_the_manifest_does_not_show()
+    {
+        var pipeline = Pipeline(FourSteps);
+        // Killed between CreateProcessingJob and the manifest write that records it.
+        await CrashAsync(RunAsync(Plan(pipeline, "adopt2"), reporter: new CrashingReporter(verbose: l => l.StartsWith("[train] created processing job", StringComparison.Ordinal))));
+        using (var session = _fixture.Session())
+        using (var service = new CloudRunService(session))
+        {
+            var found = (await service.GetAsync(Bucket, "churn", "adopt2", CancellationToken.None))!.Value;
+            Assert.False(found.Manifest.Steps[1].Started);
+        }
+        var train = Created("train")!["ProcessingJobName"]!.GetValue<string>();
+
+        var resumed = await RunAsync(Plan(pipeline, "adopt2", resume: true));
+
+        Assert.Equal(RlabsRunStatus.Completed, resumed.Status);
+        Assert.Equal(train, resumed.Steps[1].JobName);
+        Assert.Equal(1, Jobs("adopt2").Count(j => StepOf(j) == "train"));
+        Assert.Equal(1, Jobs("adopt2").Count(j => StepOf(j) == "prepare"));
+        AssertOneJobPerStepAtATime("adopt2");
+    }
+
+    [Fact]
+    public async Task Should_stop_a_running_job_whose_inputs_changed_and_wait_until_it_stopped_before_replacing_it()
+    {
+        _fixture.Emulator.SageMaker.SetBehaviour(null, new ProcessingJobBehaviour { Execute = true, StopDurationMs = 1500 });
+        var slow = Pipeline(FourSteps.Replace("seconds: \"4\"", "seconds: \"60\"", StringComparison.Ordinal), outsideRepository: true);
+        await CrashAsync(RunAsync(Plan(slow, "adopt3"), reporter: new CrashingReporter(progress: p => p.Status.EndsWith("train (InProgress)", StringComparison.Ordinal))));
+        var old = Created("train")!["ProcessingJobName"]!.GetValue<string>();
+        var changed = Pipeline(FourSteps.Replace("seconds: \"4\"", "seconds: \"1\"", StringComparison.Ordinal), outsideRepository: true);
+
+        var reporter = new RecordingReporter();
+        var resumed = await RunAsync(Plan(changed, "adopt3", resume: true), reporter: reporter);
+
+        Assert.Equal(RlabsRunStatus.Completed, resumed.Status);
+        Assert.NotEqual(old, resumed.Steps[1].JobName);
+        var warning = Assert.Single(reporter.Warnings, w => w.Contains(old, StringComparison.Ordinal));
+        Assert.Contains("its inputs changed", warning, StringComparison.Ordinal);
+        Assert.Equal(old, Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StopProcessingJob")).Parameters!["ProcessingJobName"]!.GetValue<string>());
+        Assert.Equal("Stopped", Jobs("adopt3").Single(j => j["processingJobName"]!.GetValue<string>() == old)["processingJobStatus"]!.GetValue<string>());
+        Assert.Equal(1, Jobs("adopt3").Count(j => StepOf(j) == "prepare"));
+        Assert.Equal(2, Jobs("adopt3").Count(j => StepOf(j) == "train"));
+        AssertOneJobPerStepAtATime("adopt3");
+    }
+
+    [Fact]
+    public async Task Should_stop_what_an_earlier_invocation_left_running_before_running_a_job_id_again()
+    {
+        var pipeline = Pipeline(FourSteps.Replace("seconds: \"4\"", "seconds: \"60\"", StringComparison.Ordinal));
+        await CrashAsync(RunAsync(Plan(pipeline, "again2"), reporter: new CrashingReporter(progress: p => p.Status.EndsWith("train (InProgress)", StringComparison.Ordinal))));
+        var fast = Pipeline(FourSteps);
+
+        var reporter = new RecordingReporter();
+        var second = await RunAsync(Plan(fast, "again2"), reporter: reporter);
+
+        Assert.Equal(RlabsRunStatus.Completed, second.Status);
+        Assert.Contains(reporter.Warnings, w => w.Contains("without -Resume", StringComparison.Ordinal));
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StopProcessingJob"));
+        AssertOneJobPerStepAtATime("again2");
+    }
+
+    [Fact]
+    public async Task Should_follow_the_job_a_create_whose_answer_was_lost_made_instead_of_failing_or_creating_another()
+    {
+        // The call takes effect, its answer is a 500: the client retries with the same name and gets ResourceInUse.
+        _fixture.Emulator.Faults.Add(new AwsEmulator.FaultRule { Service = "sagemaker", Operation = "CreateProcessingJob", Kind = "ServerError", Count = 1, AfterInvoke = true });
+        var reporter = new RecordingReporter();
+
+        var run = await RunAsync(Plan(Pipeline(ThreeSteps), "lost1"), reporter: reporter);
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Contains(_fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob"), r => r.ErrorCode == "ResourceInUse");
+        Assert.Equal(3, Jobs("lost1").Count);
+        Assert.Contains(reporter.Lines, l => l.Contains("an earlier try of this call created", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_stop_a_job_the_manifest_does_not_show_when_a_run_is_stopped()
+    {
+        var pipeline = Pipeline(FourSteps.Replace("seconds: \"4\"", "seconds: \"60\"", StringComparison.Ordinal));
+        await CrashAsync(RunAsync(Plan(pipeline, "stop2"), reporter: new CrashingReporter(verbose: l => l.StartsWith("[train] created processing job", StringComparison.Ordinal))));
+        var train = Created("train")!["ProcessingJobName"]!.GetValue<string>();
+        using var session = _fixture.Session();
+        using var service = new CloudRunService(session);
+        var found = (await service.GetAsync(Bucket, "churn", "stop2", CancellationToken.None))!.Value;
+
+        await service.StopAsync(found.Manifest, found.Run, NullRunReporter.Instance, CancellationToken.None);
+
+        Assert.Equal(train, Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StopProcessingJob")).Parameters!["ProcessingJobName"]!.GetValue<string>());
+        Assert.Equal(RlabsRunStatus.Stopped, found.Run.Status);
+        AssertOneJobPerStepAtATime("stop2");
+    }
+
+    /// <summary>The orchestrator dying at a chosen moment: the exception ends the run without stopping its job.</summary>
+    private sealed class SimulatedCrash : Exception
+    {
+        public SimulatedCrash()
+            : base("simulated crash")
+        {
+        }
+    }
+
+    private sealed class CrashingReporter(Func<string, bool>? verbose = null, Func<RunProgress, bool>? progress = null) : IRunReporter
+    {
+        public void Progress(RunProgress value)
+        {
+            if (progress?.Invoke(value) == true)
+            {
+                throw new SimulatedCrash();
+            }
+        }
+
+        public void Verbose(string message)
+        {
+            if (verbose?.Invoke(message) == true)
+            {
+                throw new SimulatedCrash();
+            }
+        }
+
+        public void Warning(string message)
+        {
+        }
     }
 
     private sealed class LineReporter : IRunReporter

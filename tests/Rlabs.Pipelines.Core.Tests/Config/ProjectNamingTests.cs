@@ -56,4 +56,20 @@ public sealed class ProjectNamingTests
         Assert.NotEqual(longName, other);
         Assert.Equal("proj-345687-S", ProjectNaming.JobName("proj", "345687", "S"));
     }
+
+    [Theory]
+    [InlineData("churn", "c1", "T")]
+    [InlineData("pppppppppppppppppppppppppppppppp", "jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj", "suffix-number-1")]
+    [InlineData("project-with-hyphens", "20261125-221500-a1b2", "a-b")]
+    [InlineData("p", "jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj", "s")]
+    public void Should_keep_the_runs_name_prefix_in_every_job_name_even_a_shortened_one(string project, string jobId, string suffix)
+    {
+        // -Resume finds a run's jobs with ListProcessingJobs NameContains this prefix.
+        var prefix = ProjectNaming.JobNamePrefix(project, jobId);
+        var name = ProjectNaming.JobName(project, jobId, suffix, ProjectNaming.NewAttempt());
+
+        Assert.Contains(prefix, name, StringComparison.Ordinal);
+        Assert.Matches("^[a-zA-Z0-9\\-]{1,63}$", prefix);
+        Assert.StartsWith(project, prefix, StringComparison.Ordinal);
+    }
 }

@@ -33,6 +33,8 @@ public sealed class LocalRunTests : IDisposable
             'requirements': open(args.requirements_path).read(),
             'credentials': open(creds).read() if creds else None,
             'env': os.environ.get('STAGE'),
+            'stdin': sys.stdin.read(),
+            'own_group': os.getpgrp() == os.getpid() if hasattr(os, 'getpgrp') else None,
         }
         with open(os.path.join(args.output_data_path, name + '.json'), 'w', encoding='utf-8') as f:
             json.dump(record, f, ensure_ascii=False)
@@ -345,6 +347,26 @@ public sealed class LocalRunTests : IDisposable
 
         Assert.Equal(RlabsRunStatus.Failed, run.Status);
         Assert.Contains("outside the repository", run.Steps[0].FailureReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_start_a_step_in_a_process_group_of_its_own_with_an_empty_stdin()
+    {
+        var pipeline = Pipeline("""
+            pipeline:
+              - { name: a, job_suffix: A, code: step.py, output_path: data }
+            """);
+
+        var (run, plan, _) = await RunAsync(pipeline, "grp1");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var record = Record(plan, "a");
+        Assert.Equal(string.Empty, record.GetProperty("stdin").GetString());
+        if (!OperatingSystem.IsWindows())
+        {
+            // Its own group: the watchdog can kill everything the step started, and only that.
+            Assert.True(record.GetProperty("own_group").GetBoolean());
+        }
     }
 
     [Fact]

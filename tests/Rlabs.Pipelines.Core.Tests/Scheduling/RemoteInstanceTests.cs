@@ -209,6 +209,59 @@ public sealed class RemoteInstanceTests : IDisposable
     }
 
     [Fact]
+    public async Task Should_never_upload_through_a_folder_or_a_temporary_name_replaced_by_a_link_on_the_instance()
+    {
+        var repo = Path.Combine(_local, "repo");
+        Write(repo, "keep.py", "k\n");
+        Write(repo, "src/churn/step.py", "print('v1')\n");
+        var remoteRepo = $"{_server.Home}/rlabs/p/repo";
+        using var remote = await Connect(_server.Ed25519Key);
+        await remote.SyncDirectoryAsync(Collect(repo), remoteRepo, CancellationToken.None);
+
+        // Something on the instance swaps a folder for a link to a folder of the user's, and plants a link at
+        // the temporary name of the next upload of keep.py.
+        // Planted as the instance's user (what a step running there could do), so only the checks stop the writes.
+        var elsewhere = $"{_server.Home}/rlabs/elsewhere";
+        var victim = $"{_server.Home}/rlabs/victim.txt";
+        await remote.RunCheckedAsync(
+            $"mkdir -p {elsewhere} && printf \"the user's own file\" > {elsewhere}/step.py && printf precious > {victim} && rm -rf {remoteRepo}/src/churn && ln -s {elsewhere} {remoteRepo}/src/churn && ln -s {victim} {remoteRepo}/keep.py.rlabs-part",
+            "plant links", CancellationToken.None);
+        Write(repo, "keep.py", "k2\n");
+        Write(repo, "src/churn/step.py", "print('v2')\n");
+
+        var refused = await Assert.ThrowsAsync<RemoteInstanceException>(() => remote.SyncDirectoryAsync(Collect(repo), remoteRepo, CancellationToken.None));
+
+        Assert.Equal(RemoteFailure.TransferFailed, refused.Failure);
+        Assert.Contains("'src/churn'", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("symbolic link", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("the user's own file", await File.ReadAllTextAsync($"{elsewhere}/step.py"));
+        Assert.Equal(["step.py"], Directory.GetFiles(elsewhere).Select(Path.GetFileName));
+        Assert.Equal("precious", await File.ReadAllTextAsync(victim));
+        Assert.Equal("k2\n", await File.ReadAllTextAsync($"{remoteRepo}/keep.py"));
+        Assert.Null(new FileInfo($"{remoteRepo}/keep.py").LinkTarget);
+    }
+
+    [Fact]
+    public async Task Should_write_a_file_such_as_the_credentials_never_through_a_link_planted_at_its_path()
+    {
+        using var remote = await Connect(_server.Ed25519Key);
+        var folder = $"{_server.Home}/rlabs/p";
+        var victim = $"{_server.Home}/rlabs/public-notes.txt";
+        // Planted as the instance's user (what a step running there could do), so only the links stop the write.
+        await remote.RunCheckedAsync($"mkdir -p {folder} && printf notes > {victim} && ln -s {victim} {folder}/credentials.yaml && ln -s {victim} {folder}/schedule.sh.rlabs-part", "plant links", CancellationToken.None);
+
+        Assert.True(await remote.WriteFileAsync($"{folder}/credentials.yaml", "secret: s3cr3t\n"u8.ToArray(), 0x180, CancellationToken.None));
+        Assert.True(await remote.WriteFileAsync($"{folder}/schedule.sh", "echo hi\n"u8.ToArray(), 0x1C0, CancellationToken.None));
+
+        Assert.Equal("notes", await File.ReadAllTextAsync(victim));
+        Assert.Null(new FileInfo($"{folder}/credentials.yaml").LinkTarget);
+        Assert.Equal("secret: s3cr3t\n", await File.ReadAllTextAsync($"{folder}/credentials.yaml"));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode($"{folder}/credentials.yaml"));
+        Assert.Equal("echo hi\n", await File.ReadAllTextAsync($"{folder}/schedule.sh"));
+        Assert.Contains(_reporter.Warnings, w => w.Contains($"'{folder}/credentials.yaml'", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Should_sync_only_what_changed_and_leave_git_data_and_ignored_files_behind()
     {
         var repo = Path.Combine(_local, "repo");
