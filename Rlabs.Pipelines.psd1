@@ -18,6 +18,7 @@
         'Get-RlabsPipelineRun'
         'Wait-RlabsPipelineRun'
         'Stop-RlabsPipelineRun'
+        'Export-RlabsPipelineDefinition'
         'New-RlabsPipelineSchedule'
         'Get-RlabsPipelineSchedule'
         'Enable-RlabsPipelineSchedule'

@@ -18,6 +18,8 @@ $script:Prerequisites = [ordered]@{
     'python3-nbformat'  = @{ Command = '/usr/bin/python3'; Arguments = @('-c', 'import nbformat') }
     'python3-botocore'  = @{ Command = '/usr/bin/python3'; Arguments = @('-c', 'import botocore') }
     'python3-boto3'     = @{ Command = '/usr/bin/python3'; Arguments = @('-c', 'import boto3') }
+    # the compiled SageMaker pipeline definitions are checked against the published JSON schema.
+    'python3-jsonschema' = @{ Command = '/usr/bin/python3'; Arguments = @('-c', 'import jsonschema') }
     'zip'               = @{ Command = 'zip'; Arguments = @('-v') }
     # the schedule tests start a real sshd on 127.0.0.1, install a real crontab and lint the instance scripts.
     'openssh-server'    = @{ File = '/usr/sbin/sshd' }
@@ -116,7 +118,7 @@ function Install-TestPrerequisite {
     $stillMissing = @(Get-MissingDebianPackage -Name @(Get-TestPrerequisiteName))
     $unusable = @(Test-TestPrerequisiteUsable) + $stillMissing | Select-Object -Unique
     if ($unusable) {
-        throw "Test prerequisites are not usable after installing: $($unusable -join ', ') (check: /usr/bin/python3 -c 'import botocore, boto3, nbclient, nbformat, ipykernel'; test -x /usr/sbin/sshd; shellcheck --version)."
+        throw "Test prerequisites are not usable after installing: $($unusable -join ', ') (check: /usr/bin/python3 -c 'import botocore, boto3, jsonschema, nbclient, nbformat, ipykernel'; test -x /usr/sbin/sshd; shellcheck --version)."
     }
 }
 

@@ -20,6 +20,9 @@ public enum RlabsRunStatus
 
     /// <summary>Not run because an earlier step did not complete.</summary>
     Skipped,
+
+    /// <summary>Not run: an earlier run's result with the same inputs was reused (SageMaker Pipelines' step cache).</summary>
+    Cached,
 }
 
 /// <summary>How the steps of a local run (-InstanceType local) run.</summary>
@@ -63,6 +66,12 @@ public sealed class RlabsPipelineRun
 
     /// <summary>Bytes this invocation uploaded to S3 (0 when nothing changed since the last run).</summary>
     public long UploadedBytes { get; internal set; }
+
+    /// <summary>Who drove the run: Client (this module, step by step) or SageMakerPipelines (server-side).</summary>
+    public string Engine { get; internal set; } = "Client";
+
+    /// <summary>The SageMaker pipeline execution of an engine run, else null.</summary>
+    public string? PipelineExecutionArn { get; internal set; }
 
     /// <summary>The run's job id; data paths and job names derive from it.</summary>
     public string JobId { get; }
@@ -153,6 +162,9 @@ public sealed class RlabsPipelineStepRun
 
     /// <summary>Why the step failed or was skipped.</summary>
     public string? FailureReason { get; internal set; }
+
+    /// <summary>The execution whose result a <see cref="RlabsRunStatus.Cached"/> step reused, or null.</summary>
+    public string? CacheSource { get; internal set; }
 
     /// <summary>The last lines of the step log when it failed.</summary>
     public IReadOnlyList<string> LogTail { get; internal set; } = [];

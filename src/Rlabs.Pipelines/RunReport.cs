@@ -44,9 +44,12 @@ internal static partial class RunReport
                     WriteHost(cmdlet, "  " + line);
                 }
             }
-            var errorId = failed.Runtime == "SageMaker" ? "ProcessingJobFailed" : "StepFailed";
+            var onSageMaker = failed.Runtime is "SageMaker" or "SageMakerPipelines";
+            var errorId = onSageMaker ? "ProcessingJobFailed" : "StepFailed";
             var action = new StringBuilder("Fix the step's code script");
-            action.Append(failed.Runtime == "SageMaker" ? $" and run again (add -JobId {run.JobId} -Resume to skip the completed steps)." : " and run again.");
+            action.Append(failed.Runtime == "SageMakerPipelines"
+                ? $" and start a new job id, or retry this execution's failed steps as they are with -JobId {run.JobId} -Engine SageMakerPipelines -Resume."
+                : onSageMaker ? $" and run again (add -JobId {run.JobId} -Resume to skip the completed steps)." : " and run again.");
             action.Append(failed.LogTail.Count > 0 ? " The last log lines are above and in the error's TargetObject.LogTail" : string.Empty);
             action.Append(failed.LogPath is null ? "." : $"; the full log is {failed.LogPath}.");
             cmdlet.WriteError(ErrorMapping.Record(new InvalidOperationException(message), errorId, ErrorCategory.InvalidResult, failed, action.ToString()));
@@ -163,7 +166,7 @@ internal static partial class RunReport
                 {
                     RlabsRunStatus.Failed => "failure",
                     RlabsRunStatus.Stopped => "error",
-                    RlabsRunStatus.Completed => null,
+                    RlabsRunStatus.Completed or RlabsRunStatus.Cached => null,
                     _ => "skipped",
                 };
                 if (outcome is not null)

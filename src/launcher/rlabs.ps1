@@ -49,7 +49,21 @@ try {
             }
             $_
         }
-    } | Out-Default
+    } | & {
+        # A file, cron mail or CI log has no width: the host's guess (~80 columns) would cut or hide table
+        # columns (a date cut to "2", a header one letter a line), so redirected output is rendered wide and
+        # each line trimmed. A terminal keeps its own width.
+        if ([Console]::IsOutputRedirected) {
+            # Schedules are sized to their content (a long cron expression whole); a run keeps its view.
+            $input | ForEach-Object -Begin { $schedules = [System.Collections.Generic.List[object]]::new() } -Process {
+                if ($_.PSObject.TypeNames -contains 'Rlabs.Pipelines.RlabsPipelineSchedule') { $schedules.Add($_) } else { $_ }
+            } -End {
+                if ($schedules.Count -gt 0) { $schedules | Format-Table -AutoSize }
+            } | Out-String -Stream -Width 4096 | ForEach-Object { $_.TrimEnd() } | Out-Default
+        } else {
+            $input | Out-Default
+        }
+    }
     $interrupted = $false
 } catch {
     $interrupted = $false

@@ -9,7 +9,8 @@ namespace Rlabs.Pipelines.AwsEmulator;
 /// <summary>
 /// Test control under <c>/_emulator/</c>, unsigned, for tests in other processes (Pester):
 /// GET/DELETE requests, POST/DELETE faults, POST reset, POST processing-job behaviour, POST EC2
-/// instances, POST log events, GET pipeline executions, POST pipeline step behaviour.
+/// instances, POST log events, GET pipeline executions, POST pipeline step behaviour, POST scheduler/fire
+/// (fire a schedule at a time as EventBridge Scheduler would), GET scheduler/next-fire-times.
 /// </summary>
 public sealed class AdminApi
 {
@@ -113,6 +114,25 @@ public sealed class AdminApi
                 _emulator.SageMaker.Pipelines.SetStepBehaviour(await ReadAsync<PipelineStepBehaviour>(http).ConfigureAwait(false));
                 http.Response.StatusCode = 204;
                 return true;
+            case ("POST", "/scheduler/fire"):
+            {
+                var fire = await ReadAsync<JsonObject>(http).ConfigureAwait(false);
+                var firing = _emulator.Scheduler.Fire((string?)fire["group"] ?? "default", (string)fire["name"]!,
+                    DateTimeOffset.Parse((string)fire["time"]!, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal));
+                await WriteJsonAsync(http, firing).ConfigureAwait(false);
+                return true;
+            }
+
+            case ("GET", "/scheduler/next-fire-times"):
+            {
+                var query = http.Request.Query;
+                var times = _emulator.Scheduler.NextFireTimes(query["group"].ToString() is { Length: > 0 } g ? g : "default", query["name"].ToString(),
+                    DateTimeOffset.Parse(query["after"].ToString(), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal),
+                    int.TryParse(query["count"].ToString(), System.Globalization.CultureInfo.InvariantCulture, out var count) ? count : 3);
+                await WriteJsonAsync(http, times.Select(t => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture))).ConfigureAwait(false);
+                return true;
+            }
+
             case ("POST", "/ec2/instances"):
                 _emulator.Ec2.Seed(await ReadAsync<Ec2InstanceSeed>(http).ConfigureAwait(false));
                 http.Response.StatusCode = 204;

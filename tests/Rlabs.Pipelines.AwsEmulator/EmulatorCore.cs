@@ -96,7 +96,10 @@ public sealed class FaultRule
     /// <summary>Operation name; null matches any.</summary>
     public string? Operation { get; set; }
 
-    /// <summary><c>Throttling</c>, <c>ServerError</c>, <c>Error</c> or <c>Latency</c>.</summary>
+    /// <summary>
+    /// <c>Throttling</c>, <c>ServerError</c>, <c>Error</c> or <c>Latency</c>; or <c>AnswerLost</c>: the operation runs,
+    /// then the caller gets a 500 as if the answer was lost (JSON services).
+    /// </summary>
     public string Kind { get; set; } = "Throttling";
 
     public int? Count { get; set; }

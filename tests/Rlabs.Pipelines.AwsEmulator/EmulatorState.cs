@@ -48,6 +48,8 @@ public sealed class EmulatorState
         Add(Events);
         Ecr = new EcrService(Load("ecr"));
         Add(Ecr);
+        Scheduler = new SchedulerService(Load("scheduler"), Iam, SageMaker);
+        Add(Scheduler);
     }
 
     public EmulatorOptions Options { get; }
@@ -80,6 +82,8 @@ public sealed class EmulatorState
     public EventsService Events { get; }
 
     public EcrService Ecr { get; }
+
+    public SchedulerService Scheduler { get; }
 
     public IReadOnlyDictionary<string, IEmulatedService> Services => _services;
 

@@ -128,7 +128,7 @@ Describe 'Beside AWS.Tools' -Tag 'Emulator' {
             $env:AWS_ACCESS_KEY_ID = 'AKIDPIPED'
             $env:AWS_SECRET_ACCESS_KEY = 's'
 
-            $done = Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId piped -RoleArn $role -Region eu-west-1 -NoWait | Wait-RlabsPipelineRun
+            $done = Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId piped -RoleArn $role -Region eu-west-1 -NoWait -Engine Client | Wait-RlabsPipelineRun
 
             $done.Status | Should -Be 'Completed'
             $done.Region | Should -Be 'eu-west-1'
@@ -210,7 +210,7 @@ Describe 'Wait-RlabsPipelineRun -Timeout' -Tag 'Emulator' {
 
     It 'Should stop waiting after the timeout, say the run goes on, and leave the job running' {
         Invoke-AwsEmulatorAdmin $emulator POST sagemaker/job-behaviour @{ durationMs = 600000; outcome = 'Completed'; execute = $false } | Out-Null
-        $started = Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId slow -RoleArn $role -NoWait
+        $started = Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId slow -RoleArn $role -NoWait -Engine Client
         $clock = [Diagnostics.Stopwatch]::StartNew()
 
         $run = $started | Wait-RlabsPipelineRun -Timeout 2 -ErrorVariable errors -ErrorAction SilentlyContinue

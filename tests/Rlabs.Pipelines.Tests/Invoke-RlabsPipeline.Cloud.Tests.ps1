@@ -116,7 +116,7 @@ Describe 'Invoke-RlabsPipeline on SageMaker' -Tag 'Emulator' {
 
     Context 'Given -NoWait' {
         It 'Should return a running run that Wait-RlabsPipelineRun finishes from the pipeline' {
-            $started = Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId 'cloud-nowait' -RoleArn $role -NoWait
+            $started = Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId 'cloud-nowait' -RoleArn $role -NoWait -Engine Client
 
             $started.Status | Should -Be 'Running'
             (Get-EmulatorRequests sagemaker CreateProcessingJob).Count | Should -Be 1
@@ -129,7 +129,7 @@ Describe 'Invoke-RlabsPipeline on SageMaker' -Tag 'Emulator' {
 
         It 'Should stop a started run with Stop-RlabsPipelineRun' {
             Invoke-AwsEmulatorAdmin $emulator POST sagemaker/job-behaviour @{ durationMs = 600000; outcome = 'Completed'; execute = $false } | Out-Null
-            $started = Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId 'cloud-stop' -RoleArn $role -NoWait
+            $started = Invoke-RlabsPipeline -Path $sample -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId 'cloud-stop' -RoleArn $role -NoWait -Engine Client
 
             $stopped = $started | Stop-RlabsPipelineRun -Confirm:$false -PassThru
 

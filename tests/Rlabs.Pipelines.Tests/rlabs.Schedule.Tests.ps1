@@ -207,6 +207,20 @@ Describe 'rlabs aws pipeline disable-scheduling and enable-scheduling' -Tag 'Emu
         (Get-RlabsPipelineSchedule -ProjectName lead-scoring-test).State | Should -Be 'Enabled'
     }
 
+    It 'Should write every column of the schedule table whole when the output goes to a file' {
+        $file = Join-Path $TestDrive 'enable.txt'
+
+        $result = Invoke-Bash "$(Get-TestCommandLine 4) > '$file'"
+
+        $result.ExitCode | Should -Be 0 -Because ($result.StdErr -join "`n")
+        # The seed's line has -v: its verbose lines come first.
+        $lines = @(Get-Content $file | Where-Object { $_ -ne '' -and -not $_.StartsWith('VERBOSE: ') })
+        $lines[0] | Should -Match '^Project\s+Pipeline\s+State\s+Schedule\s+NextRun \(UTC\)\s+Rule$'
+        $lines[2] | Should -Match '^lead-scoring-test\s+sample-pipeline\s+Enabled\s+rate\(2 hours\)\s+\d{4}-\d{2}-\d{2} \d{2}:\d{2}\s+rlabs-lead-scoring-test-sample-pipeline$'
+        $lines.Count | Should -Be 3
+        $lines | ForEach-Object { $_ | Should -Not -Match '\x1b' }
+    }
+
     It 'Should take -pn for the project name in PowerShell' {
         Push-Location $repo
         try {

@@ -23,6 +23,9 @@ internal sealed class AwsHttpRequest
 
     public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Query-string members (REST protocols' <c>location: querystring</c>), unencoded.</summary>
+    public IReadOnlyDictionary<string, string> Query { get; init; } = new Dictionary<string, string>();
+
     public byte[] Body { get; init; } = [];
 
     public string? ContentType { get; init; }
@@ -172,6 +175,15 @@ internal sealed class AwsHttpSender
             signable.AddPathResource(resource.Key, resource.Value);
         }
 
+        if (request.Query.Count > 0)
+        {
+            signable.UseQueryString = true;
+            foreach (var member in request.Query)
+            {
+                signable.Parameters[member.Key] = member.Value;
+            }
+        }
+
         foreach (var header in request.Headers)
         {
             signable.Headers[header.Key] = header.Value;
@@ -190,7 +202,9 @@ internal sealed class AwsHttpSender
 
         new AWS4Signer().Sign(signable, _signingConfig, new RequestMetrics(), new BasicAWSCredentials(credentials.AccessKey, credentials.SecretKey));
 
-        var message = new HttpRequestMessage(request.Method, new Uri(endpoint.GetLeftPart(UriPartial.Authority) + encodedPath));
+        var query = request.Query.Count == 0 ? string.Empty
+            : "?" + string.Join('&', request.Query.OrderBy(q => q.Key, StringComparer.Ordinal).Select(q => $"{Uri.EscapeDataString(q.Key)}={Uri.EscapeDataString(q.Value)}"));
+        var message = new HttpRequestMessage(request.Method, new Uri(endpoint.GetLeftPart(UriPartial.Authority) + encodedPath + query));
         var content = new ByteArrayContent(request.Body);
         foreach (var header in signable.Headers)
         {

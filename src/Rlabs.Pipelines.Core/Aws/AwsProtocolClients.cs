@@ -122,21 +122,24 @@ internal sealed class AwsRestJsonClient
     }
 
     public async Task<TResponse> InvokeAsync<TResponse>(
-        string operation, HttpMethod method, string path, IReadOnlyDictionary<string, string> pathResources, object? body, CancellationToken cancellationToken)
+        string operation, HttpMethod method, string path, IReadOnlyDictionary<string, string> pathResources, object? body, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? query = null)
         where TResponse : new()
     {
-        var response = await SendAsync(operation, method, path, pathResources, body, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(operation, method, path, pathResources, body, cancellationToken, query).ConfigureAwait(false);
         return response.Body.Length == 0 ? new TResponse() : JsonSerializer.Deserialize<TResponse>(response.Body, AwsJson.Options) ?? new TResponse();
     }
 
     public Task<AwsHttpResponse> SendAsync(
-        string operation, HttpMethod method, string path, IReadOnlyDictionary<string, string> pathResources, object? body, CancellationToken cancellationToken) =>
+        string operation, HttpMethod method, string path, IReadOnlyDictionary<string, string> pathResources, object? body, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? query = null) =>
         _sender.SendAsync(new AwsHttpRequest
         {
             Operation = operation,
             Method = method,
             Path = path,
             PathResources = pathResources,
+            Query = query ?? new Dictionary<string, string>(),
             Body = body is null ? [] : JsonSerializer.SerializeToUtf8Bytes(body, body.GetType(), AwsJson.Options),
             ContentType = body is null ? null : "application/json",
         }, cancellationToken);

@@ -29,6 +29,9 @@ public enum AwsService
 
     /// <summary>Amazon ECR.</summary>
     Ecr,
+
+    /// <summary>Amazon EventBridge Scheduler.</summary>
+    Scheduler,
 }
 
 /// <summary>Per-service constants: signing name, endpoint prefix and the service id of the SDK's
@@ -46,6 +49,7 @@ internal static class AwsServiceInfo
         AwsService.Lambda => "lambda",
         AwsService.Iam => "iam",
         AwsService.Ecr => "ecr",
+        AwsService.Scheduler => "scheduler",
         _ => throw new ArgumentOutOfRangeException(nameof(service)),
     };
 
@@ -69,6 +73,7 @@ internal static class AwsServiceInfo
         AwsService.Lambda => "LAMBDA",
         AwsService.Iam => "IAM",
         AwsService.Ecr => "ECR",
+        AwsService.Scheduler => "SCHEDULER",
         _ => throw new ArgumentOutOfRangeException(nameof(service)),
     };
 

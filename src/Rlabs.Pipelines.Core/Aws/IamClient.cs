@@ -94,6 +94,21 @@ public sealed class IamClient
         return ParseRole(result);
     }
 
+    /// <summary>An inline policy's document (decoded), or null when the role has no policy of that name.</summary>
+    public async Task<string?> FindRolePolicyAsync(string roleName, string policyName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await _client.InvokeAsync("GetRolePolicy", [new("RoleName", roleName), new("PolicyName", policyName)], cancellationToken).ConfigureAwait(false);
+            // IAM sends policy documents URL-encoded.
+            return result.Element(_client.Name("PolicyDocument"))?.Value is { } document ? Uri.UnescapeDataString(document) : null;
+        }
+        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound)
+        {
+            return null;
+        }
+    }
+
     public async Task PutRolePolicyAsync(string roleName, string policyName, string policyDocument, CancellationToken cancellationToken) =>
         await _client.InvokeAsync("PutRolePolicy",
             [new("RoleName", roleName), new("PolicyName", policyName), new("PolicyDocument", policyDocument)], cancellationToken).ConfigureAwait(false);

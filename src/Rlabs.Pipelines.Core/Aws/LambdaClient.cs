@@ -190,6 +190,20 @@ public sealed class LambdaClient
         return _client.InvokeAsync<AddPermissionResponse>("AddPermission", HttpMethod.Post, Function + "/policy", Name(request.FunctionName), body, cancellationToken);
     }
 
+    /// <summary>The function's resource policy (JSON), or null when it has none (or the function is gone).</summary>
+    public async Task<string?> FindPolicyAsync(string functionName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await _client.InvokeAsync<PolicyResponse>("GetPolicy", HttpMethod.Get, Function + "/policy", Name(functionName), null, cancellationToken).ConfigureAwait(false);
+            return response.Policy;
+        }
+        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound)
+        {
+            return null;
+        }
+    }
+
     public async Task RemovePermissionAsync(string functionName, string statementId, CancellationToken cancellationToken) =>
         await _client.SendAsync("RemovePermission", HttpMethod.Delete, Function + "/policy/{StatementId}",
             new Dictionary<string, string> { ["{FunctionName}"] = functionName, ["{StatementId}"] = statementId }, null, cancellationToken).ConfigureAwait(false);
@@ -202,6 +216,13 @@ public sealed class LambdaClient
     private sealed record CodeUpdate(byte[] ZipFile);
 
     private sealed record ConfigurationUpdate(string? Role, string? Handler, string? Description, int? Timeout, int? MemorySize, FunctionEnvironment? Environment, string? Runtime);
+
+    private sealed class PolicyResponse
+    {
+        public string? Policy { get; init; }
+
+        public string? RevisionId { get; init; }
+    }
 
     private sealed record PermissionBody(string StatementId, string Action, string Principal, string? SourceArn, string? SourceAccount);
 }

@@ -50,6 +50,18 @@ public sealed class CloudRunManifest
     /// <summary>The steps in order.</summary>
     public required List<CloudManifestStep> Steps { get; init; }
 
+    /// <summary>Who drives the run: null for the client (Wait-RlabsPipelineRun starts the steps), else <see cref="SageMakerPipelinesEngine.Name"/>.</summary>
+    public string? Engine { get; set; }
+
+    /// <summary>The SageMaker pipeline of an engine run.</summary>
+    public string? SageMakerPipelineName { get; set; }
+
+    /// <summary>The execution of an engine run, once started.</summary>
+    public string? PipelineExecutionArn { get; set; }
+
+    /// <summary>Whether SageMaker Pipelines drives the run (not the client).</summary>
+    public bool IsEngineRun => Engine is not null;
+
     /// <summary>s3:// data root.</summary>
     public string DataRoot => $"s3://{Bucket}/{CloudNaming.ProjectPrefix(ProjectName)}/data";
 
@@ -83,4 +95,7 @@ public sealed class CloudManifestStep
 
     /// <summary>Where the output is uploaded.</summary>
     public required string OutputUri { get; init; }
+
+    /// <summary>The step's name in the SageMaker pipeline definition (engine runs).</summary>
+    public string? DefinitionStepName { get; set; }
 }

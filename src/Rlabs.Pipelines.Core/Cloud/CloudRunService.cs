@@ -156,6 +156,12 @@ public sealed class CloudRunService : IDisposable
     /// <summary>Drives a started run (e.g. after -NoWait) to its end: waits for running jobs, starts the rest.</summary>
     public async Task<RlabsPipelineRun> WaitAsync(CloudRunManifest manifest, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(manifest);
+        if (manifest.IsEngineRun)
+        {
+            // SageMaker Pipelines drives it: waiting only follows, and Ctrl-C leaves it running.
+            return await SageMakerPipelinesEngine.FollowAsync(this, manifest, run, reporter, stopOnCancel: false, cancellationToken).ConfigureAwait(false);
+        }
         foreach (var step in run.Steps.Where(s => s.Status == RlabsRunStatus.Running))
         {
             step.Status = RlabsRunStatus.Pending; // the runner re-attaches to the started job instead of creating it
@@ -431,7 +437,7 @@ public sealed class CloudRunService : IDisposable
     }
 
     /// <summary>The manifest an earlier invocation with this job id wrote, or null (asked with HeadObject first: a new job id is the rule).</summary>
-    private async Task<CloudRunManifest?> ReadManifestAsync(string bucket, string projectName, string jobId, CancellationToken cancellationToken)
+    internal async Task<CloudRunManifest?> ReadManifestAsync(string bucket, string projectName, string jobId, CancellationToken cancellationToken)
     {
         var key = CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(projectName), jobId);
         if (!await _store.ObjectExistsAsync(bucket, key, cancellationToken).ConfigureAwait(false))
@@ -454,6 +460,10 @@ public sealed class CloudRunService : IDisposable
         if (manifest.BucketOwner is { } owner && manifest.Bucket == bucket)
         {
             _store.ExpectOwner(bucket, owner);
+        }
+        if (manifest.IsEngineRun)
+        {
+            return (manifest, await SageMakerPipelinesEngine.ReadAsync(this, manifest, cancellationToken).ConfigureAwait(false));
         }
         var run = NewRun(manifest, null);
         RlabsPipelineStepRun? blocking = null;
@@ -498,6 +508,12 @@ public sealed class CloudRunService : IDisposable
     /// <summary>Stops the run's running jobs and marks it so no later step starts.</summary>
     public async Task StopAsync(CloudRunManifest manifest, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(manifest);
+        if (manifest.IsEngineRun)
+        {
+            await SageMakerPipelinesEngine.StopAsync(this, manifest, run, reporter, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         if (run.Status is RlabsRunStatus.Completed or RlabsRunStatus.Failed or RlabsRunStatus.Stopped)
         {
             reporter.Verbose($"Run {run.JobId} already ended ({run.Status}); nothing to stop.");

@@ -87,6 +87,10 @@ public sealed class SageMakerRuntime : IPipelineRuntime
         await LearnAccountAsync(plan, cancellationToken).ConfigureAwait(false);
         _source ??= ProcessingJobBinder.Package(plan.Request, _work, cancellationToken);
         _bound = Bind(plan, _account); // again: the bucket is known now, and so are the empty inputs
+        if (plan.Request.Cloud.Resume)
+        {
+            await SageMakerPipelinesEngine.RefuseClientResumeAsync(_service, _bound, cancellationToken).ConfigureAwait(false);
+        }
         _manifest = await _service.PrepareAsync(_bound, reporter, cancellationToken).ConfigureAwait(false);
         var run = CloudRunService.NewRun(_manifest, plan.Pipeline);
         // -Resume keeps completed steps and adopts a job still running; any other job an earlier invocation with

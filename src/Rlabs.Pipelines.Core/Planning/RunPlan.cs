@@ -82,6 +82,19 @@ public sealed class CloudRunOptions
 
     /// <summary>Start the first step and return; Wait-RlabsPipelineRun drives the rest.</summary>
     public bool NoWait { get; init; }
+
+    /// <summary>Who drives the steps: the client (job by job) or SageMaker Pipelines (server-side).</summary>
+    public CloudEngine Engine { get; init; } = CloudEngine.Client;
+}
+
+/// <summary>Who drives the steps of a cloud run.</summary>
+public enum CloudEngine
+{
+    /// <summary>This module, one Processing job after another; the run lives in the process that drives it.</summary>
+    Client,
+
+    /// <summary>A SageMaker pipeline compiled from the file; SageMaker runs the steps whether or not the client lives on.</summary>
+    SageMakerPipelines,
 }
 
 /// <summary>What a step runs on: the same resolution (step, else the file's defaults, else built-in) for every runtime.</summary>

@@ -33,6 +33,7 @@ public static class PipelineRuntimes
             // ECR images (the SageMaker defaults) are pulled with a login from the user's AWS session, made only
             // when an image is missing: a run whose images are present needs no AWS credentials at all.
             RunTarget.Local => LocalRuntime.Create(request, EcrRegistryLogin.FromOptions(services.Session)),
+            _ when request.Cloud.Engine == CloudEngine.SageMakerPipelines => new SageMakerPipelinesRuntime(services.CreateSession?.Invoke() ?? AwsSession.Create(services.Session)),
             _ => new SageMakerRuntime(services.CreateSession?.Invoke() ?? AwsSession.Create(services.Session)),
         };
     }

@@ -187,8 +187,11 @@ public sealed class RemoteInstance : IDisposable
                 }
                 if (DateTimeOffset.UtcNow + TimeSpan.FromSeconds(3) >= deadline)
                 {
+                    var waited = waitForSsh > TimeSpan.Zero
+                        ? $"did not answer within {waitForSsh.TotalSeconds:0} s ({attempt} attempt(s); last: {ex.Message})"
+                        : $"did not answer ({attempt} attempt(s), not retried because the instance was already running; {ex.Message})";
                     throw new RemoteInstanceException(RemoteFailure.Unreachable,
-                        $"SSH on {endpoint.Host}:{endpoint.Port} ({endpoint.HostIdentity}) did not answer within {waitForSsh.TotalSeconds:0} s ({attempt} attempt(s); last: {ex.Message}). Check that the instance's security group allows SSH from this machine.", ex);
+                        $"SSH on {endpoint.Host}:{endpoint.Port} ({endpoint.HostIdentity}) {waited}. Check -SshPort and that the instance's security group allows SSH from this machine.", ex);
                 }
                 reporter.Verbose($"SSH on {endpoint.Host}:{endpoint.Port} does not answer yet ({ex.Message}); retrying.");
                 await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken).ConfigureAwait(false);

@@ -40,7 +40,10 @@ public sealed record ScheduleRemoval(string RuleName, IReadOnlyList<string> Remo
 /// <summary>
 /// Schedules a pipeline the seed's way, idempotently: each step looks before it writes, so running it
 /// again changes nothing. The role gets only ec2:StartInstances on the one instance plus its function's log
-/// group; the function is invokable only by the one rule.
+/// group; the function is invokable only by the one rule. The work is done by the kind's three parts:
+/// executor (<see cref="Ec2InstanceExecutor"/>), starter (<see cref="LambdaStarter"/>) and trigger
+/// (<see cref="EventBridgeRuleTrigger"/>); the serverless kind has a trigger only (<see cref="SchedulerTrigger"/>:
+/// the Scheduler starts the pipeline itself).
 /// </summary>
 public sealed class ScheduleManager
 {
@@ -141,13 +144,14 @@ public sealed class ScheduleManager
 
         if ((approved & (ScheduleSteps.StartInstance | ScheduleSteps.SetUpInstance | ScheduleSteps.TransferFiles)) != 0)
         {
-            await PrepareInstanceAsync(request, approved, changes, cancellationToken).ConfigureAwait(false);
+            await new Ec2InstanceExecutor(_session, _reporter, _options).PrepareAsync(request, approved, changes, cancellationToken).ConfigureAwait(false);
         }
 
+        var starter = new LambdaStarter(_session, _reporter, _options);
         string? roleArn = null;
         if ((approved & ScheduleSteps.Role) != 0)
         {
-            roleArn = await EnsureRoleAsync(request, partition, region, identity.Account, functionName, changes, cancellationToken).ConfigureAwait(false);
+            roleArn = await starter.EnsureRoleAsync(request, partition, region, identity.Account, functionName, changes, cancellationToken).ConfigureAwait(false);
         }
 
         var lambda = new LambdaClient(_session);
@@ -155,13 +159,13 @@ public sealed class ScheduleManager
         if ((approved & ScheduleSteps.Function) != 0)
         {
             roleArn ??= (await new IamClient(_session).GetRoleAsync(request.RoleName, cancellationToken).ConfigureAwait(false)).Arn;
-            functionArn = await EnsureFunctionAsync(request, functionName, roleArn, ruleArn, changes, cancellationToken).ConfigureAwait(false);
+            functionArn = await starter.EnsureFunctionAsync(request, functionName, roleArn, ruleArn, changes, cancellationToken).ConfigureAwait(false);
         }
 
         if ((approved & ScheduleSteps.Rule) != 0)
         {
             functionArn ??= (await lambda.GetFunctionAsync(functionName, cancellationToken).ConfigureAwait(false)).Configuration.FunctionArn;
-            await EnsureRuleAsync(request, ruleName, functionName, functionArn, changes, cancellationToken).ConfigureAwait(false);
+            await new EventBridgeRuleTrigger(_session).EnsureRuleAsync(request, ruleName, functionName, functionArn, changes, cancellationToken).ConfigureAwait(false);
         }
 
         if ((approved & ScheduleSteps.Rule) == 0)
@@ -292,22 +296,8 @@ public sealed class ScheduleManager
     /// Removes this pipeline's @reboot line from the instance's crontab when the instance runs and answers
     /// SSH; returns what happened. A stopped instance is not started just for this.
     /// </summary>
-    public async Task<string> RemoveCronEntryAsync(string instanceId, string pemFile, string userName, int sshPort, KnownHosts knownHosts, bool acceptChangedHostKey, string projectName, string pipelineName, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(knownHosts);
-        using var ec2 = new Ec2Client(_session);
-        var instance = await ec2.DescribeInstanceAsync(instanceId, cancellationToken).ConfigureAwait(false);
-        var host = instance.PublicIpAddress ?? instance.PublicDnsName ?? instance.PrivateIpAddress;
-        if (instance.State != "running" || host is null)
-        {
-            return $"kept: the instance {instanceId} is {instance.State}; its crontab line '# {new InstanceLayout("/home/x", projectName, pipelineName).CronMarker}' stays until you remove it (crontab -e) or run Remove-RlabsPipelineSchedule again while it runs";
-        }
-        var fingerprints = await ConsoleFingerprintsAsync(ec2, instanceId, cancellationToken).ConfigureAwait(false);
-        using var remote = await RemoteInstance.ConnectAsync(new SshEndpoint(host, sshPort, userName, pemFile, instanceId), knownHosts, acceptChangedHostKey, fingerprints, _options.SshWaitTimeout, _reporter, cancellationToken).ConfigureAwait(false);
-        var layout = new InstanceLayout(remote.Home, projectName, pipelineName);
-        var result = await remote.RunCheckedAsync("bash -c " + ShellQuote.Quote(InstanceScripts.CronScript(layout, install: false)), "Removing the crontab line", cancellationToken).ConfigureAwait(false);
-        return result.Output.Contains("unchanged", StringComparison.Ordinal) ? "no crontab line on the instance" : $"crontab line removed on {instanceId}";
-    }
+    public Task<string> RemoveCronEntryAsync(string instanceId, string pemFile, string userName, int sshPort, KnownHosts knownHosts, bool acceptChangedHostKey, string projectName, string pipelineName, CancellationToken cancellationToken) =>
+        new Ec2InstanceExecutor(_session, _reporter, _options).RemoveCronEntryAsync(instanceId, pemFile, userName, sshPort, knownHosts, acceptChangedHostKey, projectName, pipelineName, cancellationToken);
 
     /// <summary>What the rule's description records about the schedule.</summary>
     internal static ScheduleDescription? ReadDescription(string? description)
@@ -353,285 +343,6 @@ public sealed class ScheduleManager
         }
     }
 
-    /// <summary>The host key fingerprints in the instance's console output; empty when it has none (yet) or may not be read.</summary>
-    private async Task<IReadOnlyList<string>> ConsoleFingerprintsAsync(Ec2Client ec2, string instanceId, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var fingerprints = KnownHosts.ConsoleFingerprints(await ec2.GetConsoleOutputAsync(instanceId, cancellationToken).ConfigureAwait(false));
-            _reporter.Verbose(fingerprints.Count == 0
-                ? $"The console output of {instanceId} holds no SSH host key fingerprints (yet): a first-contact key cannot be checked against it."
-                : $"The console output of {instanceId} lists {fingerprints.Count} SSH host key fingerprint(s); a first-contact key must be one of them.");
-            return fingerprints;
-        }
-        catch (AwsServiceException ex) when (ex.Kind is AwsErrorKind.AccessDenied)
-        {
-            _reporter.Warning($"Cannot read the console output of {instanceId} ({ex.ErrorCode}): a first-contact host key cannot be checked. Allow ec2:GetConsoleOutput to have it checked.");
-            return [];
-        }
-    }
-
-    private async Task PrepareInstanceAsync(ScheduleRequest request, ScheduleSteps approved, List<string> changes, CancellationToken cancellationToken)
-    {
-        using var ec2 = new Ec2Client(_session);
-        var instance = await ec2.DescribeInstanceAsync(request.InstanceId, cancellationToken).ConfigureAwait(false);
-        if (instance.State != "running")
-        {
-            if ((approved & ScheduleSteps.StartInstance) == 0)
-            {
-                _reporter.Warning($"The instance {request.InstanceId} is {instance.State} and starting it was not approved; its set-up and the file transfer are skipped.");
-                return;
-            }
-            if (instance.State is "stopping" or "shutting-down")
-            {
-                _reporter.Verbose($"The instance {request.InstanceId} is {instance.State}; waiting for it to stop before starting it.");
-                await ec2.WaitForStateAsync(request.InstanceId, "stopped", _options.PollInterval, _options.InstanceStartTimeout, cancellationToken).ConfigureAwait(false);
-            }
-            if (instance.State != "pending")
-            {
-                await ec2.StartInstanceAsync(request.InstanceId, cancellationToken).ConfigureAwait(false);
-                changes.Add($"instance {request.InstanceId} started");
-            }
-            _reporter.Verbose($"Waiting for {request.InstanceId} to run.");
-            instance = await ec2.WaitForStateAsync(request.InstanceId, "running", _options.PollInterval, _options.InstanceStartTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        var host = instance.PublicIpAddress ?? instance.PublicDnsName ?? instance.PrivateIpAddress
-            ?? throw new InvalidOperationException($"The instance {request.InstanceId} has no address to connect to.");
-        if ((approved & (ScheduleSteps.SetUpInstance | ScheduleSteps.TransferFiles)) == 0)
-        {
-            return;
-        }
-        var endpoint = new SshEndpoint(host, request.SshPort, request.Ec2UserName, request.PemFile, request.InstanceId);
-        var fingerprints = await ConsoleFingerprintsAsync(ec2, request.InstanceId, cancellationToken).ConfigureAwait(false);
-        using var remote = await RemoteInstance.ConnectAsync(endpoint, request.KnownHosts, request.AcceptChangedHostKey, fingerprints, _options.SshWaitTimeout, _reporter, cancellationToken).ConfigureAwait(false);
-        var layout = new InstanceLayout(remote.Home, request.ProjectName, request.PipelineName);
-        await remote.EnsureDirectoryAsync(layout.ProjectDirectory, cancellationToken, mode: 0x1C0).ConfigureAwait(false);
-
-        if ((approved & ScheduleSteps.TransferFiles) != 0)
-        {
-            // The key the module logs in with never goes to the instance, even when it sits in the repository.
-            var excluded = new List<string> { request.PemFile };
-            if (request.CredentialsFile is not null)
-            {
-                excluded.Add(request.CredentialsFile);
-            }
-            var selection = SourcePackager.Select(request.RepositoryPath, excluded, request.PackageSecrets);
-            foreach (var secret in selection.SkippedSecrets)
-            {
-                _reporter.Warning($"Not transferring '{secret}': it looks like a key or credentials file (list it under 'package_secrets:' to send it).");
-            }
-            foreach (var link in selection.SkippedLinks)
-            {
-                _reporter.Warning($"Not transferring the link '{link}': it points outside the repository.");
-            }
-            var sync = await remote.SyncDirectoryAsync(selection.Files, layout.RepositoryDirectory, cancellationToken).ConfigureAwait(false);
-            if (sync.Changed)
-            {
-                changes.Add($"repository: {sync.Uploaded.Count} file(s) sent, {sync.Deleted.Count} removed");
-            }
-            _reporter.Verbose($"Repository on the instance: {sync.Uploaded.Count} sent, {sync.Deleted.Count} removed, {sync.Unchanged} unchanged.");
-            if (request.CredentialsFile is not null)
-            {
-                var content = await File.ReadAllBytesAsync(request.CredentialsFile, cancellationToken).ConfigureAwait(false);
-                if (await remote.WriteFileAsync(layout.CredentialsFile, content, 0x180, cancellationToken).ConfigureAwait(false))
-                {
-                    changes.Add("credentials file (mode 600)");
-                }
-            }
-        }
-
-        if ((approved & ScheduleSteps.SetUpInstance) != 0)
-        {
-            var moduleFiles = Directory.EnumerateFiles(request.ModuleDirectory, "*", SearchOption.AllDirectories)
-                .Select(f => (Path.GetRelativePath(request.ModuleDirectory, f).Replace('\\', '/'), f))
-                .OrderBy(f => f.Item1, StringComparer.Ordinal)
-                .ToList();
-            var module = await remote.SyncDirectoryAsync(moduleFiles, layout.ModuleDirectory, cancellationToken).ConfigureAwait(false);
-            if (module.Changed)
-            {
-                changes.Add($"module: {module.Uploaded.Count} file(s) sent, {module.Deleted.Count} removed");
-            }
-            await remote.EnsureDirectoryAsync(layout.ScheduleDirectory, cancellationToken).ConfigureAwait(false);
-            foreach (var (name, content) in InstanceScripts.Generate(layout, request.PipelineRelativePath, request.SageMakerInstanceType))
-            {
-                var mode = name.EndsWith(".sh", StringComparison.Ordinal) ? 0x1C0 : 0x180;
-                if (await remote.WriteFileAsync($"{layout.ScheduleDirectory}/{name}", Encoding.UTF8.GetBytes(content), mode, cancellationToken).ConfigureAwait(false))
-                {
-                    changes.Add($"instance script {name}");
-                }
-            }
-            var setup = await remote.RunCheckedAsync("bash " + ShellQuote.Quote($"{layout.ScheduleDirectory}/{InstanceScripts.SetupScriptName}"), "The instance set-up", cancellationToken).ConfigureAwait(false);
-            foreach (var line in setup.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            {
-                _reporter.Verbose(line);
-                if (line.StartsWith("rlabs-cron: ", StringComparison.Ordinal) && !line.EndsWith("unchanged", StringComparison.Ordinal))
-                {
-                    changes.Add($"crontab {line["rlabs-cron: ".Length..]}");
-                }
-                else if (line.StartsWith("rlabs-setup: ", StringComparison.Ordinal) && (line.Contains("created", StringComparison.Ordinal) || line.Contains("installed", StringComparison.Ordinal)))
-                {
-                    changes.Add(line["rlabs-setup: ".Length..]);
-                }
-            }
-        }
-    }
-
-    private async Task<string> EnsureRoleAsync(ScheduleRequest request, string partition, string region, string account, string functionName, List<string> changes, CancellationToken cancellationToken)
-    {
-        var iam = new IamClient(_session);
-        var role = await iam.FindRoleAsync(request.RoleName, cancellationToken).ConfigureAwait(false);
-        var ours = role is null || role.Description?.StartsWith(RoleDescriptionPrefix, StringComparison.Ordinal) == true;
-        if (role is null)
-        {
-            role = await iam.CreateRoleAsync(new CreateRoleRequest
-            {
-                RoleName = request.RoleName,
-                AssumeRolePolicyDocument = TrustPolicy(),
-                Description = $"{RoleDescriptionPrefix}: lets the schedule {request.ProjectName}/{request.PipelineName} start its EC2 instance",
-                Tags =
-                [
-                    new AwsTag { Key = ScheduleNaming.CreatedByTag, Value = ScheduleNaming.CreatedByValue },
-                    new AwsTag { Key = ScheduleNaming.ProjectTag, Value = request.ProjectName },
-                ],
-            }, cancellationToken).ConfigureAwait(false);
-            changes.Add($"role {request.RoleName} created");
-        }
-        if (ours)
-        {
-            // Put every time: IAM keeps one document per name, so the same document changes nothing.
-            await iam.PutRolePolicyAsync(request.RoleName, functionName, StartInstancePolicy(partition, region, account, request.InstanceId, functionName), cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            _reporter.Warning($"The role '{request.RoleName}' was not created by this module, so it is used as it is: it must let Lambda call ec2:StartInstances on {request.InstanceId}.");
-        }
-        return role.Arn;
-    }
-
-    private async Task<string> EnsureFunctionAsync(ScheduleRequest request, string functionName, string roleArn, string ruleArn, List<string> changes, CancellationToken cancellationToken)
-    {
-        var lambda = new LambdaClient(_session);
-        var zip = HandlerZip();
-        var codeSha256 = Convert.ToBase64String(SHA256.HashData(zip));
-        var environment = new FunctionEnvironment { Variables = new Dictionary<string, string> { [InstanceIdVariable] = request.InstanceId } };
-        var description = $"Rlabs.Pipelines: starts {request.InstanceId} for {request.ProjectName}/{request.PipelineName}";
-        var existing = await lambda.FindFunctionAsync(functionName, cancellationToken).ConfigureAwait(false);
-        string functionArn;
-        if (existing is null)
-        {
-            var deadline = DateTimeOffset.UtcNow + _options.RolePropagationTimeout;
-            while (true)
-            {
-                try
-                {
-                    functionArn = (await lambda.CreateFunctionAsync(new CreateFunctionRequest
-                    {
-                        FunctionName = functionName,
-                        Runtime = _options.LambdaRuntime,
-                        Role = roleArn,
-                        Handler = LambdaHandler,
-                        Code = new FunctionCode { ZipFile = zip },
-                        Description = description,
-                        Timeout = 30,
-                        MemorySize = 128,
-                        Environment = environment,
-                        Tags = new Dictionary<string, string>
-                        {
-                            [ScheduleNaming.ProjectTag] = request.ProjectName,
-                            [ScheduleNaming.PipelineTag] = request.PipelineName,
-                            [ScheduleNaming.InstanceTag] = request.InstanceId,
-                        },
-                    }, cancellationToken).ConfigureAwait(false)).FunctionArn;
-                    break;
-                }
-                catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.Validation && ex.AwsMessage.Contains("assume", StringComparison.OrdinalIgnoreCase) && DateTimeOffset.UtcNow < deadline)
-                {
-                    _reporter.Verbose("Lambda cannot assume the new role yet (IAM propagates in seconds); retrying.");
-                    await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
-                }
-            }
-            changes.Add($"function {functionName} created");
-        }
-        else
-        {
-            var configuration = existing.Configuration;
-            functionArn = configuration.FunctionArn;
-            if (configuration.CodeSha256 != codeSha256)
-            {
-                await lambda.UpdateFunctionCodeAsync(functionName, zip, cancellationToken).ConfigureAwait(false);
-                changes.Add($"function {functionName} code updated");
-            }
-            var variables = configuration.Environment?.Variables;
-            if (configuration.Role != roleArn || configuration.Handler != LambdaHandler || configuration.Runtime != _options.LambdaRuntime || configuration.Description != description
-                || variables is null || variables.Count != 1 || !variables.TryGetValue(InstanceIdVariable, out var id) || id != request.InstanceId)
-            {
-                await lambda.UpdateFunctionConfigurationAsync(new UpdateFunctionConfigurationRequest
-                {
-                    FunctionName = functionName,
-                    Role = roleArn,
-                    Handler = LambdaHandler,
-                    Runtime = _options.LambdaRuntime,
-                    Description = description,
-                    Environment = environment,
-                }, cancellationToken).ConfigureAwait(false);
-                changes.Add($"function {functionName} configuration updated");
-            }
-        }
-        try
-        {
-            await lambda.AddPermissionAsync(new AddPermissionRequest
-            {
-                FunctionName = functionName,
-                StatementId = PermissionStatementId,
-                Action = "lambda:InvokeFunction",
-                Principal = "events.amazonaws.com",
-                SourceArn = ruleArn,
-            }, cancellationToken).ConfigureAwait(false);
-            changes.Add($"permission for rule {ruleArn.Split('/')[^1]} to invoke {functionName}");
-        }
-        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.Conflict)
-        {
-            // The statement exists; its source ARN is the rule's, which is derived from the same names.
-        }
-        return functionArn;
-    }
-
-    private async Task EnsureRuleAsync(ScheduleRequest request, string ruleName, string functionName, string functionArn, List<string> changes, CancellationToken cancellationToken)
-    {
-        var events = new EventBridgeClient(_session);
-        var description = WriteDescription(new ScheduleDescription(request.ProjectName, request.PipelineRelativePath, request.InstanceId, request.RoleName, functionName));
-        var rule = await events.FindRuleAsync(ruleName, cancellationToken).ConfigureAwait(false);
-        if (rule is null || rule.ScheduleExpression != request.Schedule.Expression || !rule.IsEnabled || rule.Description != description)
-        {
-            await events.PutRuleAsync(new PutRuleRequest
-            {
-                Name = ruleName,
-                ScheduleExpression = request.Schedule.Expression,
-                State = "ENABLED",
-                Description = description,
-                Tags = rule is null
-                    ?
-                    [
-                        new AwsTag { Key = ScheduleNaming.ProjectTag, Value = request.ProjectName },
-                        new AwsTag { Key = ScheduleNaming.PipelineTag, Value = request.PipelineName },
-                        new AwsTag { Key = ScheduleNaming.InstanceTag, Value = request.InstanceId },
-                    ]
-                    : null,
-            }, cancellationToken).ConfigureAwait(false);
-            changes.Add(rule is null ? $"rule {ruleName} created" : $"rule {ruleName} updated");
-        }
-        var targets = await events.ListTargetsByRuleAsync(ruleName, cancellationToken).ConfigureAwait(false);
-        if (targets.Targets.Count != 1 || targets.Targets[0].Id != TargetId || targets.Targets[0].Arn != functionArn || targets.Targets[0].Input is not null)
-        {
-            var stale = targets.Targets.Where(t => t.Id != TargetId).Select(t => t.Id).ToList();
-            if (stale.Count > 0)
-            {
-                await events.RemoveTargetsAsync(ruleName, stale, cancellationToken).ConfigureAwait(false);
-            }
-            await events.PutTargetsAsync(ruleName, [new EventTarget { Id = TargetId, Arn = functionArn }], cancellationToken).ConfigureAwait(false);
-            changes.Add($"rule {ruleName} targets {functionName}");
-        }
-    }
 }
 
 /// <summary>What the rule's description records, so Get/Remove can find the rest.</summary>

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using System.Text;
 using Rlabs.Pipelines.Aws;
+using Rlabs.Pipelines.Cloud;
 using Rlabs.Pipelines.Containers;
 using Rlabs.Pipelines.Planning;
 using Rlabs.Pipelines.Running;
@@ -65,9 +66,15 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
     [ValidateNotNullOrEmpty]
     public string? Bucket { get; set; }
 
-    /// <summary>Cloud runs: start the first step and return; Wait-RlabsPipelineRun finishes the run.</summary>
+    /// <summary>Cloud runs: start the run and return at once (on SageMaker Pipelines unless -Engine Client says otherwise).</summary>
     [Parameter]
     public SwitchParameter NoWait { get; set; }
+
+    /// <summary>Cloud runs: who drives the steps, Client (this session, job by job) or SageMakerPipelines (server-side); default: SageMakerPipelines with -NoWait, else Client.</summary>
+    /// <remarks>A string with a fixed set, not the core's enum, for the reason given at <see cref="LocalRuntime"/>.</remarks>
+    [Parameter]
+    [ValidateSet("Client", "SageMakerPipelines")]
+    public string? Engine { get; set; }
 
     /// <summary>Cloud runs: skip steps that already completed for this job id with the same inputs.</summary>
     [Parameter]
@@ -149,6 +156,8 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             ThrowTerminatingError(ErrorMapping.Record(ex, ex.ErrorId, ex.Target));
         }
         var credentials = LoadCredentials();
+        // A client-driven -NoWait run cannot finish alone, so -NoWait means the server-side engine unless told otherwise.
+        var engine = Engine is null ? (NoWait ? CloudEngine.SageMakerPipelines : CloudEngine.Client) : Enum.Parse<CloudEngine>(Engine, ignoreCase: true);
         var request = new RunRequest
         {
             Pipeline = pipeline,
@@ -168,7 +177,8 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
                 Runtime = Enum.Parse<RlabsLocalRuntime>(LocalRuntime, ignoreCase: true),
                 Region = LocalRegion(credentials),
             },
-            Cloud = new CloudRunOptions { RoleArn = RoleArn, Bucket = Bucket, Resume = Resume, NoWait = NoWait },
+            // The engine always starts without waiting; this cmdlet follows the execution unless -NoWait.
+            Cloud = new CloudRunOptions { RoleArn = RoleArn, Bucket = Bucket, Resume = Resume, NoWait = NoWait || engine == CloudEngine.SageMakerPipelines, Engine = engine },
         };
 
         try
@@ -187,7 +197,10 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
             var run = reporter.Drain(this, async () =>
             {
                 await Task.Yield();
-                return await RunEngine.RunAsync(plan, runtime, reporter, CancellationToken).ConfigureAwait(false);
+                var started = await RunEngine.RunAsync(plan, runtime, reporter, CancellationToken).ConfigureAwait(false);
+                return runtime is SageMakerPipelinesRuntime engineRuntime && !NoWait
+                    ? await engineRuntime.FollowAsync(started, reporter, CancellationToken).ConfigureAwait(false)
+                    : started;
             });
             // The run goes out first, so a caller with -ErrorAction Stop still gets it before the error terminates.
             WriteObject(run);
@@ -235,9 +248,9 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
 
     private void WarnAboutOtherTargetsParameters(RunTarget target)
     {
-        if (target == RunTarget.Local && NoWait)
+        if (target == RunTarget.Local && (NoWait || Engine is not null))
         {
-            WriteWarning("-NoWait applies to cloud runs; a local run always waits.");
+            WriteWarning("-NoWait and -Engine apply to cloud runs; a local run always waits.");
         }
         if (target == RunTarget.Cloud && (DataRoot is not null || PythonPath is not null))
         {

@@ -162,6 +162,10 @@ public sealed class NewRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
             {
                 WriteVerbose($"Changed: {change}");
             }
+            if (result.Changes.Count == 0 && steps != ScheduleSteps.None)
+            {
+                WriteVerbose("Nothing changed: every part was read and already as requested (Changes is empty).");
+            }
             WriteObject(result);
         }
         catch (Exception ex) when (IsReported(ex))

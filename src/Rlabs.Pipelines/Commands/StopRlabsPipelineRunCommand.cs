@@ -22,7 +22,9 @@ public sealed class StopRlabsPipelineRunCommand : RlabsRunCmdlet
             return;
         }
         var running = found.Run.Steps.Where(s => s.Status == RlabsRunStatus.Running).Select(s => s.JobName).ToList();
-        var what = running.Count == 0 ? $"run {JobId} (no job running; later steps will not start)" : $"run {JobId}: StopProcessingJob {string.Join(", ", running)}";
+        var what = found.Manifest.IsEngineRun
+            ? $"run {JobId}: StopPipelineExecution {found.Run.PipelineExecutionArn ?? "(not started)"}{(running.Count == 0 ? string.Empty : " (stops " + string.Join(", ", running.Where(n => n.Length > 0).DefaultIfEmpty("its running steps")) + ")")}"
+            : running.Count == 0 ? $"run {JobId} (no job running; later steps will not start)" : $"run {JobId}: StopProcessingJob {string.Join(", ", running)}";
         if (!ShouldProcess(what, "Stop"))
         {
             return;

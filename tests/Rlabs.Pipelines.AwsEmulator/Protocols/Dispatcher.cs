@@ -134,7 +134,7 @@ public sealed partial class Dispatcher
 
             var (delay, fault) = _emulator.Faults.Take(service.Name, operation);
             answer.DelayMs = delay;
-            if (fault is not null && !fault.AfterInvoke)
+            if (fault is not null && !fault.AfterInvoke && fault.Kind != "AnswerLost")
             {
                 throw FaultError(service, fault);
             }
@@ -170,7 +170,9 @@ public sealed partial class Dispatcher
             var output = service.Invoke(operation, input, context);
             if (fault is not null)
             {
-                throw FaultError(service, fault); // AfterInvoke: the call took effect, its answer is lost
+                // AfterInvoke / AnswerLost: the call took effect, but the caller sees an error (as when a connection
+                // drops after the service acted): its retry must not act twice.
+                throw FaultError(service, fault);
             }
 
             record.StatusCode = 200;
@@ -194,6 +196,7 @@ public sealed partial class Dispatcher
             "Throttling" => new EmulatorError(
                 fault.ErrorCode ?? (protocol switch { "query" => "Throttling", "ec2" => "RequestLimitExceeded", "rest-json" => "TooManyRequestsException", _ => "ThrottlingException" }),
                 fault.Message ?? "Rate exceeded", fault.StatusCode ?? (protocol == "rest-json" ? 429 : protocol == "ec2" ? 503 : 400)),
+            "AnswerLost" => new EmulatorError(fault.ErrorCode ?? "InternalFailure", fault.Message ?? "We encountered an internal error. Please try again.", fault.StatusCode ?? 500),
             "ServerError" => new EmulatorError(fault.ErrorCode ?? (protocol == "query" || protocol == "ec2" ? "InternalFailure" : "InternalFailure"),
                 fault.Message ?? "We encountered an internal error. Please try again.", fault.StatusCode ?? 500),
             _ => new EmulatorError(fault.ErrorCode ?? "InternalFailure", fault.Message ?? "Injected fault.", fault.StatusCode),

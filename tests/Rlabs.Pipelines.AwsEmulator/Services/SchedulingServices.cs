@@ -23,7 +23,7 @@ public sealed class IamService : IEmulatedService
 
     public IReadOnlySet<string> Operations { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
-        "GetRole", "CreateRole", "PutRolePolicy", "DeleteRolePolicy", "DeleteRole",
+        "GetRole", "CreateRole", "GetRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "DeleteRole",
     };
 
     /// <summary>Whether a role with this ARN exists and trusts <paramref name="principal"/> (Lambda checks this).</summary>
@@ -33,6 +33,51 @@ public sealed class IamService : IEmulatedService
         {
             return _roles.Values.Any(r => (string?)r.Data["Arn"] == roleArn && r.TrustPolicy.Contains(principal, StringComparison.Ordinal));
         }
+    }
+
+    /// <summary>
+    /// Whether the role's inline policies allow <paramref name="action"/> on <paramref name="resource"/>: an
+    /// Allow statement matches (IAM wildcards * and ?) and no Deny statement does.
+    /// </summary>
+    public bool RoleAllows(string roleArn, string action, string resource)
+    {
+        lock (_roles)
+        {
+            var role = _roles.Values.FirstOrDefault(r => (string?)r.Data["Arn"] == roleArn);
+            if (role is null)
+            {
+                return false;
+            }
+
+            var allowed = false;
+            foreach (var document in role.Policies.Values)
+            {
+                var statements = JsonNode.Parse(document)!["Statement"];
+                foreach (var statement in statements is JsonArray array ? array.OfType<JsonObject>() : statements is JsonObject single ? [single] : [])
+                {
+                    if (!Matches(statement["Action"], action, ignoreCase: true) || !Matches(statement["Resource"], resource, ignoreCase: false))
+                    {
+                        continue;
+                    }
+
+                    if ((string?)statement["Effect"] == "Deny")
+                    {
+                        return false;
+                    }
+
+                    allowed |= (string?)statement["Effect"] == "Allow";
+                }
+            }
+
+            return allowed;
+        }
+    }
+
+    private static bool Matches(JsonNode? patterns, string value, bool ignoreCase)
+    {
+        var list = patterns is JsonArray array ? array.Select(p => (string?)p) : [(string?)patterns];
+        return list.Any(p => p is not null && Regex.IsMatch(value, "^" + Regex.Escape(p).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$",
+            ignoreCase ? RegexOptions.IgnoreCase : RegexOptions.None));
     }
 
     /// <summary>Inline policy documents of a role, for test assertions.</summary>
@@ -86,6 +131,18 @@ public sealed class IamService : IEmulatedService
 
                 case "GetRole":
                     return new JsonObject { ["Role"] = Find(roleName).Data.DeepClone() };
+                case "GetRolePolicy":
+                {
+                    var policyName = Json.Str(input, "PolicyName")!;
+                    if (!Find(roleName).Policies.TryGetValue(policyName, out var document))
+                    {
+                        throw new EmulatorError("NoSuchEntity", $"The role policy with name {policyName} cannot be found.", 404);
+                    }
+
+                    // IAM returns policy documents URL-encoded (RFC 3986), as stored (not normalised).
+                    return Json.Object(("RoleName", roleName), ("PolicyName", policyName), ("PolicyDocument", Uri.EscapeDataString(document)));
+                }
+
                 case "PutRolePolicy":
                 {
                     var role = Find(roleName);
@@ -166,7 +223,7 @@ public sealed class LambdaService : IEmulatedService
 
     public IReadOnlySet<string> Operations { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
-        "CreateFunction", "GetFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration", "DeleteFunction", "AddPermission", "RemovePermission",
+        "CreateFunction", "GetFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration", "DeleteFunction", "AddPermission", "GetPolicy", "RemovePermission",
     };
 
     /// <summary>The deployed zip, for tests that inspect the handler.</summary>
@@ -308,6 +365,23 @@ public sealed class LambdaService : IEmulatedService
 
                     function.Statements[statementId] = statement;
                     return new JsonObject { ["Statement"] = statement.ToJsonString() };
+                }
+
+                case "GetPolicy":
+                {
+                    var function = Find(name, arn);
+                    if (function.Statements.Count == 0)
+                    {
+                        throw new EmulatorError("ResourceNotFoundException", "The resource you requested does not exist.");
+                    }
+
+                    var policy = new JsonObject
+                    {
+                        ["Version"] = "2012-10-17",
+                        ["Id"] = "default",
+                        ["Statement"] = new JsonArray(function.Statements.Values.Select(s => (JsonNode)s.DeepClone()).ToArray()),
+                    };
+                    return Json.Object(("Policy", policy.ToJsonString()), ("RevisionId", Guid.NewGuid().ToString()));
                 }
 
                 case "RemovePermission":

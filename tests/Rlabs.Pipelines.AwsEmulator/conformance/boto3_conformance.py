@@ -251,6 +251,10 @@ def iam_lambda_events():
         check("GetRole", fetched["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] == "lambda.amazonaws.com", str(fetched))
     policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:StartInstances", "Resource": "*"}]})
     op("iam", "PutRolePolicy", lambda: iam.put_role_policy(RoleName=role, PolicyName="start", PolicyDocument=policy))
+    read_policy = op("iam", "GetRolePolicy", lambda: iam.get_role_policy(RoleName=role, PolicyName="start"))
+    if read_policy:
+        check("GetRolePolicy", read_policy["PolicyDocument"] == json.loads(policy), str(read_policy))
+    expect_error("GetRolePolicy.missing", "NoSuchEntity", lambda: iam.get_role_policy(RoleName=role, PolicyName="missing"), status=404)
     expect_error("DeleteRole.conflict", "DeleteConflict", lambda: iam.delete_role(RoleName=role), status=409)
     expect_error("CreateRole.duplicate", "EntityAlreadyExists", lambda: iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust), status=409)
     expect_error("GetRole.missing", "NoSuchEntity", lambda: iam.get_role(RoleName="missing-" + RUN), status=404)
@@ -278,9 +282,13 @@ def iam_lambda_events():
                                                                      Principal="events.amazonaws.com", SourceArn=rule_arn))
     if added:
         check("AddPermission", json.loads(added["Statement"])["Condition"]["ArnLike"]["AWS:SourceArn"] == rule_arn, added["Statement"])
+    function_policy = op("lambda", "GetPolicy", lambda: lam.get_policy(FunctionName=function))
+    if function_policy:
+        check("GetPolicy", json.loads(function_policy["Policy"])["Statement"][0]["Sid"] == "events", str(function_policy))
     expect_error("AddPermission.duplicate", "ResourceConflictException", lambda: lam.add_permission(
         FunctionName=function, StatementId="events", Action="lambda:InvokeFunction", Principal="events.amazonaws.com"), status=409)
     op("lambda", "RemovePermission", lambda: lam.remove_permission(FunctionName=function, StatementId="events"))
+    expect_error("GetPolicy.none", "ResourceNotFoundException", lambda: lam.get_policy(FunctionName=function), status=404)
     op("lambda", "DeleteFunction", lambda: lam.delete_function(FunctionName=function))
     expect_error("GetFunction.missing", "ResourceNotFoundException", lambda: lam.get_function(FunctionName=function), status=404)
     expect_error("CreateFunction.badRuntime", "ValidationException", lambda: client("lambda", validate=False).create_function(
@@ -444,7 +452,54 @@ def pipelines():
     expect_error("StartPipelineExecution.missing", "ResourceNotFound", lambda: sm.start_pipeline_execution(PipelineName="missing-" + RUN))
 
 
-for section in (sagemaker, pipelines, logs, s3, sts_and_ec2, iam_lambda_events, ecr):
+def scheduler():
+    sch = client("scheduler")
+    group = f"conf-group-{RUN}"
+    made = op("scheduler", "CreateScheduleGroup", lambda: sch.create_schedule_group(Name=group, Tags=[{"Key": "rlabs:project", "Value": "conf"}]))
+    if made:
+        check("CreateScheduleGroup", made["ScheduleGroupArn"] == f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{group}", str(made))
+    got_group = op("scheduler", "GetScheduleGroup", lambda: sch.get_schedule_group(Name=group))
+    if got_group:
+        check("GetScheduleGroup", got_group["State"] == "ACTIVE", str(got_group))
+    group_arn = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{group}"
+    op("scheduler", "TagResource", lambda: sch.tag_resource(ResourceArn=group_arn, Tags=[{"Key": "owner", "Value": "data"}]))
+    tags = op("scheduler", "ListTagsForResource", lambda: sch.list_tags_for_resource(ResourceArn=group_arn))
+    if tags:
+        check("ListTagsForResource", sorted(t["Key"] for t in tags["Tags"]) == ["owner", "rlabs:project"], str(tags))
+    expect_error("CreateScheduleGroup.duplicate", "ConflictException", lambda: sch.create_schedule_group(Name=group), status=409)
+    pipeline_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/conf-pipeline"
+    target = {"Arn": pipeline_arn, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/conf-scheduler",
+              "SageMakerPipelineParameters": {"PipelineParameterList": [{"Name": "JobId", "Value": "<aws.scheduler.execution-id>"}]},
+              "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600}}
+    created = op("scheduler", "CreateSchedule", lambda: sch.create_schedule(
+        Name="daily", GroupName=group, ScheduleExpression="cron(0 6 * * ? *)", ScheduleExpressionTimezone="Europe/Amsterdam",
+        FlexibleTimeWindow={"Mode": "OFF"}, Target=target, State="ENABLED", Description="conformance"))
+    if created:
+        check("CreateSchedule", created["ScheduleArn"] == f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{group}/daily", str(created))
+    got = op("scheduler", "GetSchedule", lambda: sch.get_schedule(Name="daily", GroupName=group))
+    if got:
+        check("GetSchedule", got["ScheduleExpressionTimezone"] == "Europe/Amsterdam" and got["Target"]["SageMakerPipelineParameters"]["PipelineParameterList"][0]["Value"] == "<aws.scheduler.execution-id>", str(got))
+    op("scheduler", "UpdateSchedule", lambda: sch.update_schedule(
+        Name="daily", GroupName=group, ScheduleExpression="cron(0 6 * * ? *)", ScheduleExpressionTimezone="Europe/Amsterdam",
+        FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15}, Target=target, State="DISABLED"))
+    listed = op("scheduler", "ListSchedules", lambda: sch.list_schedules(GroupName=group, NamePrefix="dai"))
+    if listed:
+        check("ListSchedules", [(s["Name"], s["State"], s["Target"]["Arn"]) for s in listed["Schedules"]] == [("daily", "DISABLED", pipeline_arn)], str(listed))
+    expect_error("CreateSchedule.duplicate", "ConflictException", lambda: sch.create_schedule(
+        Name="daily", GroupName=group, ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"}, Target=target), status=409)
+    expect_error("CreateSchedule.badZone", "ValidationException", lambda: sch.create_schedule(
+        Name="zone", GroupName=group, ScheduleExpression="rate(1 day)", ScheduleExpressionTimezone="Mars/Olympus", FlexibleTimeWindow={"Mode": "OFF"}, Target=target))
+    expect_error("CreateSchedule.badCron", "ValidationException", lambda: sch.create_schedule(
+        Name="cron", GroupName=group, ScheduleExpression="cron(0 6 * * *)", FlexibleTimeWindow={"Mode": "OFF"}, Target=target))
+    expect_error("CreateSchedule.noGroup", "ResourceNotFoundException", lambda: sch.create_schedule(
+        Name="daily", GroupName="missing-" + RUN, ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"}, Target=target), status=404)
+    op("scheduler", "DeleteSchedule", lambda: sch.delete_schedule(Name="daily", GroupName=group))
+    expect_error("GetSchedule.missing", "ResourceNotFoundException", lambda: sch.get_schedule(Name="daily", GroupName=group), status=404)
+    op("scheduler", "DeleteScheduleGroup", lambda: sch.delete_schedule_group(Name=group))
+    expect_error("GetScheduleGroup.missing", "ResourceNotFoundException", lambda: sch.get_schedule_group(Name=group), status=404)
+
+
+for section in (sagemaker, pipelines, logs, s3, sts_and_ec2, iam_lambda_events, ecr, scheduler):
     try:
         section()
     except Exception:  # noqa: BLE001 - a crash in one section must not hide the others

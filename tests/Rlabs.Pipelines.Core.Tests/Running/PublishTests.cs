@@ -94,8 +94,12 @@ public sealed class PublishTests : IDisposable
         return (process.ExitCode, output);
     }
 
+    // The data files under a folder; the engine's own run index (.rlabs-index/, what -Resume reads) is not data.
     private static List<string> FilesUnder(string folder) =>
-        Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(folder, f)).Order(StringComparer.Ordinal).ToList() : [];
+        Directory.Exists(folder)
+            ? Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(folder, f))
+                .Where(f => !f.StartsWith(".rlabs-index" + Path.DirectorySeparatorChar, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList()
+            : [];
 
     [SkippableFact]
     public async Task Should_publish_nothing_partial_to_a_full_disk_and_say_that_publishing_failed()

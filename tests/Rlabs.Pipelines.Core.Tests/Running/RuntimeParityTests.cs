@@ -140,6 +140,29 @@ public sealed class RuntimeParityTests : IClassFixture<EmulatorFixture>, IDispos
         Assert.Equal("<root>/input/credentials/credentials.yaml", variables["RLABS_CREDENTIALS_FILE"]);
     }
 
+    [Fact]
+    public async Task Should_hand_a_step_the_same_contract_whether_the_client_or_SageMaker_Pipelines_drives_the_jobs()
+    {
+        var client = await RunSageMakerAsync();
+        _fixture.Emulator.Reset();
+        _fixture.Emulator.SageMaker.SetBehaviour(null, new ProcessingJobBehaviour { Execute = true });
+        var engine = await RunSageMakerAsync(CloudEngine.SageMakerPipelines);
+
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob"));
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StartPipelineExecution"));
+        foreach (var step in s_stepNames)
+        {
+            foreach (var part in new[] { "argv", "cwd", "mandatory", "extra", "input_files", "code_files", "source_zip", "requirements", "credentials" })
+            {
+                Assert.True(
+                    JsonElement.DeepEquals(client[step].GetProperty(part), engine[step].GetProperty(part)),
+                    $"step '{step}', {part}: the client-driven job saw {client[step].GetProperty(part)}, the SageMaker Pipelines job saw {engine[step].GetProperty(part)}");
+            }
+            Assert.Equal(ContractVariables(step, client[step]), ContractVariables(step, engine[step]));
+        }
+        Assert.Equal("parity", ContractVariables("load", engine["load"])["RLABS_JOB_ID"]);
+    }
+
     /// <summary>
     /// The variables the planner promises for the step, plus the credentials path, as the probe saw them: every one
     /// must be there. (A process also inherits this computer's variables, and a SageMaker job carries
@@ -198,7 +221,7 @@ public sealed class RuntimeParityTests : IClassFixture<EmulatorFixture>, IDispos
         };
     }
 
-    private async Task<Dictionary<string, JsonElement>> RunSageMakerAsync()
+    private async Task<Dictionary<string, JsonElement>> RunSageMakerAsync(CloudEngine engine = CloudEngine.Client)
     {
         var repository = Repository();
         var request = new RunRequest
@@ -206,14 +229,24 @@ public sealed class RuntimeParityTests : IClassFixture<EmulatorFixture>, IDispos
             Pipeline = Pipeline(repository, image: null),
             JobId = JobId,
             Credentials = Credentials(repository),
-            Cloud = new CloudRunOptions { RoleArn = "arn:aws:iam::123456789012:role/rlabs-sagemaker" },
+            Cloud = new CloudRunOptions { RoleArn = "arn:aws:iam::123456789012:role/rlabs-sagemaker", Engine = engine, NoWait = engine == CloudEngine.SageMakerPipelines },
         };
         foreach (var (key, content) in s_rawFiles)
         {
             _fixture.Emulator.S3.PutObjectBytes(Bucket, $"rlabs/parity/data/raw/{JobId}/{key}", Encoding.UTF8.GetBytes(content));
         }
-        using var runtime = new SageMakerRuntime(_fixture.Session());
-        var run = await RunEngine.RunAsync(RunEngine.Plan(request, runtime), runtime, NullRunReporter.Instance, CancellationToken.None);
+        RlabsPipelineRun run;
+        if (engine == CloudEngine.SageMakerPipelines)
+        {
+            using var pipelines = new SageMakerPipelinesRuntime(_fixture.Session());
+            var started = await RunEngine.RunAsync(RunEngine.Plan(request, pipelines), pipelines, NullRunReporter.Instance, CancellationToken.None);
+            run = await pipelines.FollowAsync(started, NullRunReporter.Instance, CancellationToken.None);
+        }
+        else
+        {
+            using var runtime = new SageMakerRuntime(_fixture.Session());
+            run = await RunEngine.RunAsync(RunEngine.Plan(request, runtime), runtime, NullRunReporter.Instance, CancellationToken.None);
+        }
         Assert.True(run.Status == RlabsRunStatus.Completed, "SageMaker: " + string.Join(" | ", run.Steps.Select(s => $"{s.StepName} {s.Status} {s.FailureReason} {string.Join(" / ", s.LogTail)}")));
         return new Dictionary<string, JsonElement>
         {

@@ -1,0 +1,246 @@
+using Rlabs.Pipelines.Aws;
+using Rlabs.Pipelines.Packaging;
+using Rlabs.Pipelines.Planning;
+using Rlabs.Pipelines.Running;
+
+namespace Rlabs.Pipelines.Cloud;
+
+/// <summary>
+/// The SageMaker Pipelines runtime: the run is compiled into a SageMaker pipeline
+/// (<see cref="PipelineDefinitionCompiler"/>) and SageMaker drives its steps server-side, so the run finishes
+/// whether or not the process that started it lives on. Preparation uploads what the client-driven runtime
+/// uploads (the same <see cref="ProcessingJobBinder"/>), upserts the pipeline and starts the execution; the
+/// run is always started without waiting (<see cref="RunEngine"/> returns at once) and
+/// <see cref="FollowAsync"/> follows it when the caller waits.
+/// </summary>
+public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
+{
+    private readonly AwsSession _session;
+    private readonly CloudRunService _service;
+    private readonly string _work = Path.Combine(Path.GetTempPath(), "rlabs-" + Guid.NewGuid().ToString("N"));
+    private SourcePackage? _source;
+    private CloudRunPlan? _bound;
+    private CompiledPipelineDefinition? _compiled;
+    private string? _account;
+    private CloudRunManifest? _manifest;
+
+    /// <summary>Creates the runtime over a resolved session, which it owns from now on.</summary>
+    public SageMakerPipelinesRuntime(AwsSession session)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        _session = session;
+        _service = new CloudRunService(session);
+    }
+
+    /// <inheritdoc/>
+    public string Name => SageMakerPipelinesEngine.Name;
+
+    /// <inheritdoc/>
+    public string? Region => _session.Region;
+
+    /// <summary>Where the credentials came from, for -WhatIf.</summary>
+    public string CredentialSource => _session.CredentialSource;
+
+    /// <summary>The compiled definition (after <see cref="Validate"/>; final once prepared).</summary>
+    public CompiledPipelineDefinition Definition => _compiled ?? throw new InvalidOperationException("The runtime has no plan yet.");
+
+    /// <summary>The run's manifest once prepared.</summary>
+    public CloudRunManifest Manifest => _manifest ?? throw new InvalidOperationException("The run is not prepared.");
+
+    /// <inheritdoc/>
+    public IStepRunner StepRunner => throw new InvalidOperationException("SageMaker Pipelines runs its steps itself: plan the run with NoWait and follow it with FollowAsync.");
+
+    /// <inheritdoc/>
+    public void Validate(RunPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        _source ??= ProcessingJobBinder.Package(plan.Request, _work, CancellationToken.None);
+        (_bound, _compiled) = Bind(plan, null);
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<string> Describe(RunPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var bound = _bound ?? throw new InvalidOperationException("The runtime has no plan yet.");
+        var compiled = Definition;
+        var request = plan.Request;
+        yield return $"AWS credentials from the {CredentialSource}";
+        yield return $"Pipeline {plan.Pipeline.Path} ({bound.Steps.Count} steps) on SageMaker Pipelines in {bound.Region}, job id {request.JobId}, project {plan.Pipeline.ProjectName}";
+        yield return $"SageMaker pipeline {compiled.PipelineName}: definition sha256 {compiled.Hash[..12]}, {compiled.Steps.Count} Processing steps, parameter {PipelineDefinitionCompiler.JobIdParameter}={request.JobId}";
+        foreach (var (step, index) in compiled.Steps.Select((s, i) => (s, i)))
+        {
+            var job = bound.Steps[index].Request;
+            var cluster = job.ProcessingResources.ClusterConfig;
+            var after = step.DependsOn.Count == 0 ? "first" : "after " + string.Join(", ", step.DependsOn);
+            yield return $"  step {step.DefinitionName} ({after}): image {job.AppSpecification.ImageUri}, {cluster.InstanceCount} x {cluster.InstanceType}, input {bound.Steps[index].InputUri ?? "(none)"} -> output {bound.Steps[index].OutputUri}";
+            yield return "    " + CommandLine.Format((job.AppSpecification.ContainerEntrypoint ?? []).Concat(job.AppSpecification.ContainerArguments ?? []));
+        }
+        if (!bound.BucketKnown)
+        {
+            yield return "sts:GetCallerIdentity (to name the default bucket)";
+        }
+        yield return $"s3:HeadBucket {bound.Bucket} (created with public access blocked and default encryption when missing)";
+        foreach (var artifact in bound.Artifacts)
+        {
+            yield return $"s3:PutObject s3://{bound.Bucket}/{artifact.Key} from {artifact.LocalPath} (skipped when already there)";
+        }
+        if (bound.CredentialsKey is not null)
+        {
+            yield return $"s3:PutObject s3://{bound.Bucket}/{bound.CredentialsKey} (credentials without AWS keys, encrypted at rest; an S3 input of the steps, never in the definition)";
+        }
+        yield return $"s3:PutObject s3://{bound.Bucket}/{bound.ManifestKey} (run manifest: engine and execution ARN)";
+        if (request.Cloud.Resume)
+        {
+            yield return $"sagemaker:DescribePipelineExecution of run {request.JobId}, then sagemaker:RetryPipelineExecution when it failed or was stopped (only those steps run again)";
+        }
+        else
+        {
+            yield return $"sagemaker:DescribePipeline {compiled.PipelineName}, then sagemaker:CreatePipeline or sagemaker:UpdatePipeline (only when the definition hash differs) with role {bound.Steps[0].Request.RoleArn} (it must trust sagemaker.amazonaws.com)";
+            yield return $"sagemaker:StartPipelineExecution {compiled.PipelineName} JobId={request.JobId} (ClientRequestToken {SageMakerPipelinesEngine.StartToken(compiled.PipelineName, request.JobId)}: a retried start starts nothing twice)";
+        }
+        yield return "sagemaker:DescribePipelineExecution and sagemaker:ListPipelineExecutionSteps (polled while following; -NoWait returns at once), logs:GetLogEvents /aws/sagemaker/ProcessingJobs for each step's job";
+    }
+
+    /// <inheritdoc/>
+    public string InputLocation(RunPlan plan, StepPlan stepPlan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(stepPlan);
+        return ProcessingJobBinder.DataUri(plan.Request, ProcessingJobBinder.Bucket(plan.Request, _session.Region, _account), stepPlan.InputKey ?? string.Empty);
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool?> InputExistsAsync(RunPlan plan, StepPlan stepPlan, bool dryRun, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(stepPlan);
+        if (dryRun || stepPlan.InputKey is null)
+        {
+            return dryRun ? null : true;
+        }
+        await LearnAccountAsync(plan, cancellationToken).ConfigureAwait(false);
+        var bucket = ProcessingJobBinder.Bucket(plan.Request, _session.Region, _account);
+        var key = $"{CloudNaming.ProjectPrefix(plan.Pipeline.ProjectName)}/data/{stepPlan.InputKey}";
+        return await _service.DataExistsAsync(bucket, key, StepContract.IsZipInput(stepPlan.InputKey), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async Task<RlabsPipelineRun> PrepareAsync(RunPlan plan, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(reporter);
+        _session.RetryReported ??= reporter.Verbose;
+        await LearnAccountAsync(plan, cancellationToken).ConfigureAwait(false);
+        _source ??= ProcessingJobBinder.Package(plan.Request, _work, cancellationToken);
+        (_bound, _compiled) = Bind(plan, _account);
+        var request = plan.Request;
+
+        CloudRunManifest? previous = null;
+        if (request.Cloud.Resume)
+        {
+            if (_bound.BucketOwner is { } owner)
+            {
+                _service.ExpectBucketOwner(_bound.Bucket, owner);
+            }
+            previous = await _service.ReadManifestAsync(_bound.Bucket, plan.Pipeline.ProjectName, request.JobId, cancellationToken).ConfigureAwait(false);
+            if (previous is { IsEngineRun: false })
+            {
+                throw new RlabsRunException($"Run {request.JobId} was driven by the client, not SageMaker Pipelines; resume it with -Engine Client.", "ResumeEngineMismatch", RlabsRunErrorKind.InvalidArgument, request.JobId);
+            }
+        }
+
+        // Artifacts and the credentials copy (again, for a resumed run: the first run's end deleted it).
+        _manifest = await _service.PrepareAsync(_bound, reporter, cancellationToken).ConfigureAwait(false);
+        _manifest.Engine = Name;
+        _manifest.SageMakerPipelineName = _compiled.PipelineName;
+        for (var index = 0; index < _manifest.Steps.Count; index++)
+        {
+            _manifest.Steps[index].DefinitionStepName = _compiled.Steps[index].DefinitionName;
+        }
+
+        var resumed = false;
+        if (previous?.SageMakerPipelineName is { } previousPipeline)
+        {
+            // The execution keeps the definition it started with; this run's is recorded for the next start.
+            _manifest.SageMakerPipelineName = previousPipeline;
+            _manifest.PipelineExecutionArn = previous.PipelineExecutionArn;
+            await _service.SaveAsync(_manifest, cancellationToken).ConfigureAwait(false);
+            resumed = await SageMakerPipelinesEngine.RetryAsync(_service, _manifest, reporter, cancellationToken).ConfigureAwait(false);
+            await _service.SaveAsync(_manifest, CancellationToken.None).ConfigureAwait(false);
+        }
+        if (!resumed)
+        {
+            // Recorded before the start, so a reader finds the execution by the job id even if this process dies
+            // between the start and the next write.
+            _manifest.SageMakerPipelineName = _compiled.PipelineName;
+            await _service.SaveAsync(_manifest, cancellationToken).ConfigureAwait(false);
+            var tags = new List<AwsTag>
+            {
+                new() { Key = "rlabs:project", Value = plan.Pipeline.ProjectName },
+                new() { Key = "rlabs:pipeline", Value = plan.Pipeline.Name },
+            };
+            await SageMakerPipelinesEngine.UpsertAsync(_service.SageMaker, _compiled, _bound.Steps[0].Request.RoleArn, tags, reporter, cancellationToken).ConfigureAwait(false);
+            await SageMakerPipelinesEngine.StartAsync(_service, _manifest, reporter, cancellationToken).ConfigureAwait(false);
+        }
+        var run = SageMakerPipelinesEngine.NewRun(_manifest);
+        run.UploadedBytes = _service.UploadedBytes;
+        return run;
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> StartWithoutWaitingAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        run.Status = RlabsRunStatus.Running;
+        run.StartTime ??= DateTimeOffset.Now;
+        return Task.FromResult(true);
+    }
+
+    /// <summary>Follows the started execution to its end; Ctrl-C stops the execution.</summary>
+    public Task<RlabsPipelineRun> FollowAsync(RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken) =>
+        SageMakerPipelinesEngine.FollowAsync(_service, Manifest, run, reporter, stopOnCancel: true, cancellationToken);
+
+    /// <inheritdoc/>
+    public async Task CleanupAsync(RunPlan plan, RlabsPipelineRun? run)
+    {
+        if (_manifest is not null)
+        {
+            await _service.CleanupAsync(_manifest, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _service.Dispose();
+        _session.Dispose();
+        try
+        {
+            Directory.Delete(_work, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    private (CloudRunPlan Bound, CompiledPipelineDefinition Compiled) Bind(RunPlan plan, string? account)
+    {
+        try
+        {
+            return (ProcessingJobBinder.Bind(plan, _session.Region, account, _source!), PipelineDefinitionCompiler.Compile(plan, _session.Region, account, _source!));
+        }
+        catch (RlabsConfigException ex)
+        {
+            throw new RlabsRunException(ex.Message, "CloudRunInvalid", RlabsRunErrorKind.InvalidArgument, plan.Pipeline.Path, ex);
+        }
+    }
+
+    private async Task LearnAccountAsync(RunPlan plan, CancellationToken cancellationToken)
+    {
+        if (_account is null && ProcessingJobBinder.NeedsAccount(plan.Request))
+        {
+            _account = await _service.GetAccountAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

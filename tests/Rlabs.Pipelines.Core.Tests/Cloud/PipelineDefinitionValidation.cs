@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Rlabs.Pipelines.AwsEmulator.Model;
+using Rlabs.Pipelines.AwsEmulator.Services;
+
+namespace Rlabs.Pipelines.Tests.Cloud;
+
+/// <summary>
+/// Checks a compiled SageMaker pipeline definition two ways: against the published definition schema, read
+/// from outside the project at test time (with the corrections its README lists, everything else strict),
+/// and with the emulator's reading of the service's rules, which checks every step's Arguments against
+/// botocore's CreateProcessingJob input shape.
+/// </summary>
+internal static class PipelineDefinitionValidation
+{
+    /// <summary>The published schema; never copied into the repository.</summary>
+    public static string SchemaPath =>
+        Environment.GetEnvironmentVariable("RLABS_PIPELINE_SCHEMA")
+        ?? Path.GetFullPath(Path.Combine(FindRepositoryRoot(), "..", "shared", "reference", "sagemaker-pipeline-definition.schema.json"));
+
+    private static readonly Lazy<BotocoreModel> s_sageMaker = new(() => BotocoreModel.Load(BotocoreModel.DefaultDataDirectory, "sagemaker"));
+
+    // The README's corrections: Std:Join as SageMaker takes it (On and Values) wherever a string argument may
+    // be given, AppManaged on processing inputs and outputs, PipelineExperimentConfig, PropertyFiles, and
+    // ExceptionType as a list. Draft 7, the schema's own vocabulary.
+    private const string Validator = """
+        import json, sys
+        import jsonschema
+        schema = json.load(open(sys.argv[1]))
+        d = schema['definitions']
+        d['JoinFunction'] = {'type': 'object', 'additionalProperties': False, 'required': ['Std:Join'], 'properties': {'Std:Join': {
+            'type': 'object', 'additionalProperties': False, 'required': ['On', 'Values'], 'properties': {
+                'On': {'type': 'string'},
+                'Values': {'type': 'array', 'items': {'oneOf': [{'type': 'string'}, {'type': 'number'}, {'type': 'boolean'}, {'$ref': '#/definitions/GetFunction'}, {'$ref': '#/definitions/JoinFunction'}]}}}}}}
+        d['StringArgumentValue']['oneOf'].append({'$ref': '#/definitions/JoinFunction'})
+        args = d['ProcessingArgs']['properties']
+        args['ProcessingInputs']['items']['properties']['AppManaged'] = {'type': 'boolean'}
+        args['ProcessingOutputConfig']['properties']['Outputs']['items']['properties']['AppManaged'] = {'type': 'boolean'}
+        schema['properties']['PipelineExperimentConfig'] = {'type': 'object'}
+        d['ProcessingStep']['properties']['PropertyFiles'] = {'type': 'array'}
+        d['RetryPolicy']['properties']['ExceptionType'] = {'type': 'array', 'minItems': 1, 'items': d['RetryPolicy']['properties']['ExceptionType']}
+        validator = jsonschema.Draft7Validator(schema)
+        count = 0
+        for path in sys.argv[2:]:
+            for error in validator.iter_errors(json.load(open(path))):
+                count += 1
+                print(path, '/'.join(str(p) for p in error.absolute_path), error.message[:400])
+        sys.exit(1 if count else 0)
+        """;
+
+    /// <summary>Violations of the schema (empty when it validates).</summary>
+    public static IReadOnlyList<string> SchemaViolations(params string[] definitions)
+    {
+        Assert.True(File.Exists(SchemaPath), $"The pipeline definition schema is not at {SchemaPath} (set RLABS_PIPELINE_SCHEMA).");
+        var folder = Path.Combine(Path.GetTempPath(), "rlabs-schema-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var script = Path.Combine(folder, "validate.py");
+            File.WriteAllText(script, Validator);
+            var files = definitions.Select((json, i) =>
+            {
+                var file = Path.Combine(folder, $"definition{i}.json");
+                File.WriteAllText(file, json);
+                return file;
+            }).ToList();
+            var start = new ProcessStartInfo(OperatingSystem.IsWindows() ? "python" : "/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+            start.ArgumentList.Add(script);
+            start.ArgumentList.Add(SchemaPath);
+            foreach (var file in files)
+            {
+                start.ArgumentList.Add(file);
+            }
+            using var process = Process.Start(start)!;
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode is 0 or 1, $"The schema validator failed to run (exit {process.ExitCode}; needs python3-jsonschema): {error}");
+            return output.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>What the service (as the emulator reads it) refuses, Arguments checked against botocore.</summary>
+    public static IReadOnlyList<string> ServiceViolations(string definition) => PipelineDefinition.Parse(definition, s_sageMaker.Value).Errors;
+
+    /// <summary>Asserts both checks find nothing.</summary>
+    public static void AssertValid(params string[] definitions)
+    {
+        var problems = SchemaViolations(definitions).Concat(definitions.SelectMany(ServiceViolations)).ToList();
+        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
+    }
+
+    /// <summary>Evaluates Get Parameters.* and Std:Join the way an execution does, for comparisons.</summary>
+    public static JsonNode? Resolve(JsonNode? node, IReadOnlyDictionary<string, string> parameters) => node switch
+    {
+        JsonObject { Count: 1 } get when get["Get"] is { } reference => JsonValue.Create(parameters[((string)reference!)["Parameters.".Length..]]),
+        JsonObject { Count: 1 } join when join["Std:Join"] is JsonObject spec =>
+            JsonValue.Create(string.Join((string)spec["On"]!, spec["Values"]!.AsArray().Select(v => (string)Resolve(v, parameters)!))),
+        JsonObject obj => new JsonObject(obj.Select(m => KeyValuePair.Create(m.Key, Resolve(m.Value, parameters)))),
+        JsonArray array => new JsonArray(array.Select(i => Resolve(i, parameters)).ToArray()),
+        null => null,
+        _ => node.DeepClone(),
+    };
+
+    private static string FindRepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "build.ps1")))
+        {
+            directory = directory.Parent;
+        }
+        return directory?.FullName ?? throw new InvalidOperationException("The repository root (build.ps1) was not found above " + AppContext.BaseDirectory);
+    }
+}

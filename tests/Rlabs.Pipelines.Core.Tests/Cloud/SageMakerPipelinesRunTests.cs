@@ -1,0 +1,351 @@
+using System.Text.Json.Nodes;
+using Rlabs.Pipelines.AwsEmulator;
+using Rlabs.Pipelines.AwsEmulator.Services;
+using Rlabs.Pipelines.Cloud;
+using Rlabs.Pipelines.Config;
+using Rlabs.Pipelines.Core.Tests.Aws;
+using Rlabs.Pipelines.Planning;
+using Rlabs.Pipelines.Running;
+using Rlabs.Pipelines.Tests.Running;
+
+namespace Rlabs.Pipelines.Tests.Cloud;
+
+/// <summary>
+/// Runs that SageMaker Pipelines drives, on the emulator (whose executions really run the code scripts):
+/// started and left, read back by a new service, followed, failed, stopped, resumed, started twice.
+/// </summary>
+[Trait("Tier", "Emulator")]
+public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>, IDisposable
+{
+    private const string RoleArn = "arn:aws:iam::123456789012:role/rlabs-sagemaker";
+    private const string Bucket = "sagemaker-eu-west-1-123456789012";
+
+    private const string StepScript = """
+        import argparse, json, os, sys, time
+        p = argparse.ArgumentParser()
+        p.add_argument('--job-id', required=True)
+        p.add_argument('--input-data-zip')
+        p.add_argument('--input-data-path')
+        p.add_argument('--output-data-path', required=True)
+        p.add_argument('--source-code-zip', required=True)
+        p.add_argument('--requirements-path', required=True)
+        args, extra = p.parse_known_args()
+        params = dict(zip([e[2:] for e in extra[::2]], extra[1::2]))
+        name = os.environ['RLABS_STEP_NAME']
+        seen = sorted(os.listdir(args.input_data_path)) if args.input_data_path else []
+        os.makedirs(args.output_data_path, exist_ok=True)
+        with open(os.path.join(args.output_data_path, name + '.json'), 'w') as f:
+            json.dump({'seen': seen, 'job': args.job_id, 'env_job': os.environ['RLABS_JOB_ID']}, f)
+        print('step', name, 'of job', args.job_id, flush=True)
+        if params.get('mode') == 'fail':
+            print('bad things happened', flush=True)
+            sys.exit(4)
+        if params.get('mode') == 'slow':
+            time.sleep(60)
+        if params.get('mode') == 'nap':
+            time.sleep(1.5)
+        """;
+
+    private const string FourSteps = """
+          - { name: extract, job_suffix: X, code: step.py, output_path: data }
+          - { name: prepare, job_suffix: P, code: step.py, input_data: "data/<job_id>", output_path: data }
+          - { name: train, job_suffix: T, code: step.py, input_data: "data/<job_id>", output_path: data }
+          - { name: score, job_suffix: S, code: step.py, input_data: "data/<job_id>", output_path: data }
+        """;
+
+    private readonly EmulatorFixture _fixture;
+    private readonly TempRepository _repo = new();
+
+    public SageMakerPipelinesRunTests(EmulatorFixture fixture)
+    {
+        _fixture = fixture;
+        _fixture.Emulator.Reset();
+        _fixture.Emulator.SageMaker.SetBehaviour(null, new ProcessingJobBehaviour { Execute = true });
+        _repo.Write("step.py", StepScript);
+        _repo.Write("requirements.txt", "# none\n");
+    }
+
+    public void Dispose() => _repo.Dispose();
+
+    private RlabsPipeline Pipeline(string steps, string project = "churn")
+    {
+        var path = _repo.Write("pipeline.yaml", $"project: {project}\nrole_arn: {RoleArn}\npipeline:\n{steps}");
+        var result = PipelineConfigReader.Read(path, _repo.Root);
+        Assert.False(result.HasErrors, string.Join(Environment.NewLine, result.Diagnostics));
+        return result.Pipeline!;
+    }
+
+    private static RunRequest Request(RlabsPipeline pipeline, string jobId, bool resume = false) => new()
+    {
+        Pipeline = pipeline,
+        JobId = jobId,
+        Cloud = new CloudRunOptions { NoWait = true, Resume = resume, Engine = CloudEngine.SageMakerPipelines },
+    };
+
+    /// <summary>Starts the run as Invoke-RlabsPipeline -NoWait does, then drops the runtime (the process that started it is gone).</summary>
+    private async Task<RlabsPipelineRun> StartAsync(RunRequest request, IRunReporter? reporter = null)
+    {
+        using var runtime = new SageMakerPipelinesRuntime(_fixture.Session());
+        var plan = RunEngine.Plan(request, runtime);
+        return await RunEngine.RunAsync(plan, runtime, reporter ?? NullRunReporter.Instance, CancellationToken.None);
+    }
+
+    /// <summary>Reads the run as Get-RlabsPipelineRun does, from a fresh session.</summary>
+    private async Task<RlabsPipelineRun> GetAsync(string jobId, string project = "churn")
+    {
+        using var service = new CloudRunService(_fixture.Session());
+        var found = await service.GetAsync(Bucket, project, jobId, CancellationToken.None);
+        Assert.NotNull(found);
+        return found.Value.Run;
+    }
+
+    private async Task<RlabsPipelineRun> WaitAsync(string jobId, IRunReporter? reporter = null)
+    {
+        using var service = new CloudRunService(_fixture.Session());
+        var found = (await service.GetAsync(Bucket, "churn", jobId, CancellationToken.None))!.Value;
+        return await service.WaitAsync(found.Manifest, found.Run, reporter ?? NullRunReporter.Instance, CancellationToken.None);
+    }
+
+    private JsonNode? Output(string jobId, string step)
+    {
+        var bytes = _fixture.Emulator.S3.GetObjectBytes(Bucket, $"rlabs/churn/data/data/{jobId}/{step}.json");
+        return bytes is null ? null : JsonNode.Parse(bytes);
+    }
+
+    private string[] Definitions() => _fixture.Emulator.Requests.For("sagemaker", "CreatePipeline").Concat(_fixture.Emulator.Requests.For("sagemaker", "UpdatePipeline"))
+        .Select(r => (string)r.Parameters!["PipelineDefinition"]!).ToArray();
+
+    private int JobsOf(string step) => _fixture.Emulator.Requests.All.Count(r => r.Operation == "CreateProcessingJob") + _fixture.Emulator.SageMaker.Pipelines.Snapshot()
+        .SelectMany(e => e!["steps"]!.AsArray()).Where(s => (string?)s!["name"] == step).Sum(s => s!["jobNames"]!.AsArray().Count);
+
+    [Fact]
+    public async Task A_run_started_without_waiting_completes_server_side_and_a_new_session_reads_it_Completed()
+    {
+        var run = await StartAsync(Request(Pipeline(FourSteps), "e1"));
+
+        Assert.Equal(RlabsRunStatus.Running, run.Status);
+        Assert.Equal("SageMakerPipelines", run.Engine);
+        Assert.StartsWith("arn:aws:sagemaker:eu-west-1:123456789012:pipeline/", run.PipelineExecutionArn, StringComparison.Ordinal);
+        var waited = await WaitAsync("e1");
+        var read = await GetAsync("e1");
+
+        Assert.Equal(RlabsRunStatus.Completed, waited.Status);
+        Assert.Equal(RlabsRunStatus.Completed, read.Status);
+        Assert.All(read.Steps, s => Assert.Equal(RlabsRunStatus.Completed, s.Status));
+        Assert.All(read.Steps, s => Assert.StartsWith("pipelines-", s.JobName, StringComparison.Ordinal));
+        Assert.Equal(["extract.json", "prepare.json", "train.json"], Output("e1", "score")!["seen"]!.AsArray().Select(n => (string)n!));
+        Assert.Equal("e1", (string)Output("e1", "score")!["job"]!);
+        Assert.Equal("e1", (string)Output("e1", "extract")!["env_job"]!);
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob"));
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StartPipelineExecution"));
+        Assert.DoesNotContain(_fixture.Emulator.Requests.All, r => r.StatusCode >= 400 && r.Operation is not ("HeadBucket" or "HeadObject" or "DescribePipeline" or "GetObject"));
+        PipelineDefinitionValidation.AssertValid(Definitions());
+    }
+
+    [Fact]
+    public async Task A_second_job_id_reuses_the_unchanged_pipeline_and_writes_under_its_own_job_id()
+    {
+        var pipeline = Pipeline(FourSteps);
+        await StartAsync(Request(pipeline, "e2a"));
+        await StartAsync(Request(pipeline, "e2b"));
+        await WaitAsync("e2a");
+        await WaitAsync("e2b");
+
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "CreatePipeline"));
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "UpdatePipeline"));
+        Assert.Equal("e2a", (string)Output("e2a", "train")!["job"]!);
+        Assert.Equal("e2b", (string)Output("e2b", "train")!["job"]!);
+
+        await StartAsync(Request(Pipeline(FourSteps.Replace("output_path: data }\n", "output_path: data, params: { extra: \"1\" } }\n", StringComparison.Ordinal)), "e2c"));
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "UpdatePipeline"));
+        Assert.Equal(RlabsRunStatus.Completed, (await WaitAsync("e2c")).Status);
+        PipelineDefinitionValidation.AssertValid(Definitions());
+    }
+
+    [Fact]
+    public async Task Following_reports_each_step_and_its_log_lines()
+    {
+        var reporter = new RecordingReporter();
+        await StartAsync(Request(Pipeline(FourSteps), "e3"));
+        var run = await WaitAsync("e3", reporter);
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Contains(reporter.Lines, l => l.Contains("step train of job e3", StringComparison.Ordinal));
+        Assert.Contains(reporter.Lines, l => l.StartsWith("[score] Completed", StringComparison.Ordinal));
+        Assert.Contains(reporter.ProgressRecords, p => !p.Completed && p.Status.Contains("steps done; running: ", StringComparison.Ordinal));
+        Assert.True(reporter.ProgressRecords[^1].Completed);
+    }
+
+    [Fact]
+    public async Task A_failed_step_fails_the_execution_with_the_exit_code_and_the_log_tail()
+    {
+        await StartAsync(Request(Pipeline(FourSteps.Replace("output_path: data }\n  - { name: train", "output_path: data, params: { mode: fail } }\n  - { name: train", StringComparison.Ordinal)), "e4"));
+        var waited = await WaitAsync("e4");
+        var read = await GetAsync("e4");
+
+        foreach (var run in new[] { waited, read })
+        {
+            Assert.Equal(RlabsRunStatus.Failed, run.Status);
+            Assert.Equal(RlabsRunStatus.Completed, run.Steps[0].Status);
+            var failed = run.Steps[1];
+            Assert.Equal(RlabsRunStatus.Failed, failed.Status);
+            Assert.Equal(4, failed.ExitCode);
+            Assert.Contains("exit code 4", failed.FailureReason, StringComparison.Ordinal);
+            Assert.Contains(failed.LogTail, l => l.Contains("bad things happened", StringComparison.Ordinal));
+            Assert.All(run.Steps.Skip(2), s => Assert.Equal(RlabsRunStatus.Skipped, s.Status));
+        }
+    }
+
+    [Fact]
+    public async Task Stop_stops_the_running_job_and_no_later_step_starts()
+    {
+        await StartAsync(Request(Pipeline(FourSteps.Replace("output_path: data }\n  - { name: train", "output_path: data, params: { mode: slow } }\n  - { name: train", StringComparison.Ordinal)), "e5"));
+        using var service = new CloudRunService(_fixture.Session());
+        (CloudRunManifest Manifest, RlabsPipelineRun Run) found;
+        do
+        {
+            await Task.Delay(100);
+            found = (await service.GetAsync(Bucket, "churn", "e5", CancellationToken.None))!.Value;
+        }
+        while (found.Run.Steps[1].Status != RlabsRunStatus.Running);
+
+        await service.StopAsync(found.Manifest, found.Run, NullRunReporter.Instance, CancellationToken.None);
+        var run = await WaitAsync("e5");
+
+        Assert.Equal(RlabsRunStatus.Stopped, run.Status);
+        Assert.Equal(RlabsRunStatus.Stopped, run.Steps[1].Status);
+        Assert.All(run.Steps.Skip(2), s => Assert.Equal(RlabsRunStatus.Skipped, s.Status));
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StopPipelineExecution"));
+        Assert.Null(Output("e5", "train"));
+    }
+
+    [Fact]
+    public async Task Resume_retries_the_execution_and_reruns_only_the_failed_step_and_those_after_it()
+    {
+        var pipeline = Pipeline(FourSteps);
+        _fixture.Emulator.SageMaker.Pipelines.SetStepBehaviour(new PipelineStepBehaviour
+        {
+            StepName = "train",
+            Attempts = [new ProcessingJobBehaviour { Outcome = "Failed", FailureReason = "AlgorithmError: out of memory (exit code 137)" }, new ProcessingJobBehaviour { Execute = true }],
+        });
+        await StartAsync(Request(pipeline, "e6"));
+        Assert.Equal(RlabsRunStatus.Failed, (await WaitAsync("e6")).Status);
+
+        var resumed = await StartAsync(Request(pipeline, "e6", resume: true));
+        var run = await WaitAsync("e6");
+
+        Assert.Equal(resumed.PipelineExecutionArn, run.PipelineExecutionArn);
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StartPipelineExecution"));
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "RetryPipelineExecution"));
+        Assert.Equal(1, JobsOf("extract"));
+        Assert.Equal(1, JobsOf("prepare"));
+        Assert.Equal(2, JobsOf("train"));
+        Assert.Equal(1, JobsOf("score"));
+    }
+
+    [Fact]
+    public async Task A_start_whose_answer_was_lost_is_retried_without_a_second_execution()
+    {
+        _fixture.Emulator.Faults.Add(new FaultRule { Service = "sagemaker", Operation = "StartPipelineExecution", Kind = "AnswerLost", Count = 1 });
+        var pipeline = Pipeline(FourSteps);
+        var run = await StartAsync(Request(pipeline, "e7"));
+        // Started again from another process with the same job id: the same execution, not a second one.
+        var again = await StartAsync(Request(pipeline, "e7"));
+        await WaitAsync("e7");
+
+        Assert.Equal(3, _fixture.Emulator.Requests.For("sagemaker", "StartPipelineExecution").Count);
+        Assert.Equal(run.PipelineExecutionArn, again.PipelineExecutionArn);
+        Assert.Single(_fixture.Emulator.SageMaker.Pipelines.Snapshot());
+        Assert.Equal(1, JobsOf("train"));
+    }
+
+    [Fact]
+    public async Task A_role_SageMaker_refuses_stops_the_run_naming_the_trust_it_needs_and_leaves_no_credentials()
+    {
+        _fixture.Emulator.Faults.Add(new FaultRule { Service = "sagemaker", Operation = "CreatePipeline", Kind = "Error", ErrorCode = "ValidationException", StatusCode = 400, Message = "Could not assume role arn:aws:iam::123456789012:role/rlabs-sagemaker." });
+        var credentials = CredentialsFile.Load(_repo.Write("credentials.yaml", "db:\n  password: x\n"));
+        var request = Request(Pipeline(FourSteps), "e8");
+
+        var error = await Assert.ThrowsAsync<RlabsRunException>(() => StartAsync(new RunRequest { Pipeline = request.Pipeline, JobId = "e8", Credentials = credentials, Cloud = request.Cloud }));
+
+        Assert.Equal("PipelineRoleRefused", error.ErrorId);
+        Assert.Contains("sagemaker.amazonaws.com", error.Message, StringComparison.Ordinal);
+        Assert.Contains(RoleArn, error.Message, StringComparison.Ordinal);
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "StartPipelineExecution"));
+        Assert.Null(_fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e8/credentials/credentials.yaml"));
+        Assert.Single(_fixture.Emulator.Requests.For("s3", "DeleteObjects"));
+    }
+
+    [Fact]
+    public async Task A_client_driven_resume_of_an_engine_run_is_refused_before_any_job_or_manifest_write()
+    {
+        var pipeline = Pipeline(FourSteps);
+        await StartAsync(Request(pipeline, "e9"));
+        await WaitAsync("e9");
+        var manifestBefore = _fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e9/run.json");
+
+        using var runtime = new SageMakerRuntime(_fixture.Session());
+        var plan = RunEngine.Plan(new RunRequest { Pipeline = pipeline, JobId = "e9", Cloud = new CloudRunOptions { Resume = true } }, runtime);
+        var error = await Assert.ThrowsAsync<RlabsRunException>(() => RunEngine.RunAsync(plan, runtime, NullRunReporter.Instance, CancellationToken.None));
+
+        Assert.Equal("ResumeEngineMismatch", error.ErrorId);
+        Assert.Contains("-Engine SageMakerPipelines", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob"));
+        Assert.Equal(manifestBefore, _fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e9/run.json"));
+    }
+
+    [Fact]
+    public async Task A_diamond_runs_its_two_branches_at_once_and_joins_them()
+    {
+        await StartAsync(Request(Pipeline("""
+              - { name: a, job_suffix: A, code: step.py, output_path: a }
+              - { name: b, job_suffix: B, code: step.py, input_data: "a/<job_id>", output_path: b, depends_on: [a], params: { mode: nap } }
+              - { name: c, job_suffix: C, code: step.py, input_data: "a/<job_id>", output_path: c, depends_on: [a], params: { mode: nap } }
+              - { name: d, job_suffix: D, code: step.py, input_data: "b/<job_id>", output_path: d, depends_on: [b, c] }
+            """), "e10"));
+        var run = await WaitAsync("e10");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        var (a, b, c, d) = (run.Steps[0], run.Steps[1], run.Steps[2], run.Steps[3]);
+        Assert.True(b.StartTime < c.EndTime && c.StartTime < b.EndTime, $"b ran {b.StartTime:O}..{b.EndTime:O}, c {c.StartTime:O}..{c.EndTime:O}: one after the other");
+        Assert.True(a.EndTime <= b.StartTime && a.EndTime <= c.StartTime && b.EndTime <= d.StartTime && c.EndTime <= d.StartTime);
+    }
+
+    [Fact]
+    public async Task Ctrl_C_while_following_an_attached_run_stops_the_execution()
+    {
+        await StartAsync(Request(Pipeline(FourSteps.Replace("output_path: data }\n  - { name: train", "output_path: data, params: { mode: slow } }\n  - { name: train", StringComparison.Ordinal)), "e11"));
+        using var service = new CloudRunService(_fixture.Session());
+        var found = (await service.GetAsync(Bucket, "churn", "e11", CancellationToken.None))!.Value;
+        using var cancel = new CancellationTokenSource();
+
+        var run = await SageMakerPipelinesEngine.FollowAsync(service, found.Manifest, found.Run, new CancelWhenRunning(cancel, "prepare"), stopOnCancel: true, cancel.Token);
+
+        Assert.Equal(RlabsRunStatus.Stopped, run.Status);
+        Assert.Equal(RlabsRunStatus.Stopped, run.Steps[1].Status);
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StopPipelineExecution"));
+        Assert.Equal(RlabsRunStatus.Stopped, (await WaitAsync("e11")).Status);
+    }
+
+    /// <summary>Presses Ctrl-C (cancels) once the named step is running.</summary>
+    private sealed class CancelWhenRunning(CancellationTokenSource cancel, string step) : IRunReporter
+    {
+        public void Progress(RunProgress progress)
+        {
+            if (progress.Status.Contains("running: " + step, StringComparison.Ordinal))
+            {
+                cancel.Cancel();
+            }
+        }
+
+        public void Verbose(string message)
+        {
+        }
+
+        public void Warning(string message)
+        {
+        }
+    }
+}
+
