@@ -111,6 +111,7 @@ internal sealed partial class SageMakerStepRunner : IStepRunner
                         _ => Failed(job, stepRun, log.Tail),
                     };
                 }
+                reporter.Progress(new RunProgress($"Pipeline {_manifest.PipelineName} (job {_manifest.JobId})", $"Step {index + 1}/{_manifest.Steps.Count}: {step.Name} ({job.ProcessingJobStatus})", (int)(100.0 * index / _manifest.Steps.Count), jobName, false));
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 // Grows to 5 s: a job's end is noticed within 5 s at no more than 12 Describe calls per job-minute
                 // (a 30 s cap noticed a long job's end ~15 s late on average). Throttling is retried by the client.

@@ -430,5 +430,9 @@ internal sealed class LocalDataStore : IStepDataStore
         return Task.FromResult(count);
     }
 
-    private string IndexPath(string key) => Path.Combine(_layout.DataRoot, IndexRoot, key.Replace('/', Path.DirectorySeparatorChar));
+    // A run's own records (runs/<job_id>/<step>.json, for -Resume) stay with its run folder under the repository's
+    // .rlabs; the cache index lives with the data, so a shared data root shares it.
+    private string IndexPath(string key) => key.StartsWith("runs/", StringComparison.Ordinal)
+        ? Path.Combine(_layout.Request.Pipeline.RepositoryPath, RunPlanner.WorkFolder, key.Replace('/', Path.DirectorySeparatorChar))
+        : Path.Combine(_layout.DataRoot, IndexRoot, key.Replace('/', Path.DirectorySeparatorChar));
 }

@@ -289,7 +289,15 @@ public static class RunEngine
                 }
                 if (_recorder is not null)
                 {
-                    await _recorder.RecordRunAsync(step, parts, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await _recorder.RecordRunAsync(step, parts, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                    {
+                        // The record only lets a later -Resume keep the step: the step itself completed.
+                        reporter.Verbose($"[{step.Step.Name}] could not record its key for -Resume: {ex.Message}");
+                    }
                 }
             }
             return outcome;
