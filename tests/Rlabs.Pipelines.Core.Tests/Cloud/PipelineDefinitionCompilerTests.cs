@@ -53,7 +53,7 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
     private static JsonObject Steps(CompiledPipelineDefinition compiled, string name) =>
         JsonNode.Parse(compiled.Json)!["Steps"]!.AsArray().Single(s => (string)s!["Name"]! == name)!.AsObject();
 
-    [Fact]
+    [SkippableFact]
     public void Should_compile_one_processing_step_per_yaml_step_each_depending_on_the_one_before()
     {
         var compiled = Compile(Plan(FourSteps));
@@ -76,7 +76,7 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
         PipelineDefinitionValidation.AssertValid(compiled.Json);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Should_send_the_same_job_request_as_the_client_driven_runtime_once_the_job_id_is_given()
     {
         var plan = Plan(FourSteps, "job-77");
@@ -97,7 +97,7 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
         Directory.Delete(_work + "-client", recursive: true);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Should_reach_data_paths_the_job_id_argument_and_the_environment_through_the_JobId_parameter()
     {
         var compiled = Compile(Plan(FourSteps, "job-1"));
@@ -116,7 +116,7 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
         Assert.Equal("""{"Std:Join":{"On":"","Values":["run-",{"Get":"Parameters.JobId"}]}}""", env["RUN_TAG"]!.ToJsonString());
     }
 
-    [Fact]
+    [SkippableFact]
     public void Should_compile_the_same_definition_for_every_job_id_and_another_when_the_step_changes()
     {
         var first = Compile(Plan(FourSteps, "a1"));
@@ -130,7 +130,7 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
         Assert.Equal(first.PipelineName, changed.PipelineName);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Should_take_dependencies_from_depends_on_so_branches_can_run_at_once()
     {
         var compiled = Compile(Plan("""
@@ -146,7 +146,7 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
         PipelineDefinitionValidation.AssertValid(compiled.Json);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Should_let_an_empty_depends_on_start_a_step_at_once_as_every_runtime_does()
     {
         var compiled = Compile(Plan("""
@@ -162,7 +162,7 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
         PipelineDefinitionValidation.AssertValid(compiled.Json);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Should_compile_cache_and_retry_into_CacheConfig_and_RetryPolicies()
     {
         var plan = Plan("""
@@ -187,7 +187,7 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
         Assert.DoesNotContain("CacheConfig", uncached.Json, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Should_name_steps_as_SageMaker_allows_and_keep_them_unique()
     {
         var compiled = Compile(Plan("""
@@ -201,7 +201,7 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
         PipelineDefinitionValidation.AssertValid(compiled.Json);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Should_hand_the_credentials_file_as_an_S3_input_never_its_content()
     {
         var credentialsPath = _repo.Write("credentials.yaml", "db:\n  password: s3cr3t-value\n");
@@ -214,7 +214,7 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
         PipelineDefinitionValidation.AssertValid(compiled.Json);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Should_find_violations_when_a_definition_breaks_the_schema()
     {
         // The validator must be able to fail: a step type that does not exist, and an unknown argument.

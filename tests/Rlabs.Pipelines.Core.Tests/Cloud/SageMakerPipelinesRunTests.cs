@@ -118,7 +118,7 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
     private int JobsOf(string step) => _fixture.Emulator.Requests.All.Count(r => r.Operation == "CreateProcessingJob") + _fixture.Emulator.SageMaker.Pipelines.Snapshot()
         .SelectMany(e => e!["steps"]!.AsArray()).Where(s => (string?)s!["name"] == step).Sum(s => s!["jobNames"]!.AsArray().Count);
 
-    [Fact]
+    [SkippableFact]
     public async Task A_run_started_without_waiting_completes_server_side_and_a_new_session_reads_it_Completed()
     {
         var run = await StartAsync(Request(Pipeline(FourSteps), "e1"));
@@ -142,7 +142,7 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         PipelineDefinitionValidation.AssertValid(Definitions());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_second_job_id_reuses_the_unchanged_pipeline_and_writes_under_its_own_job_id()
     {
         var pipeline = Pipeline(FourSteps);
@@ -162,7 +162,7 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         PipelineDefinitionValidation.AssertValid(Definitions());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Following_reports_each_step_and_its_log_lines()
     {
         var reporter = new RecordingReporter();
@@ -176,7 +176,7 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.True(reporter.ProgressRecords[^1].Completed);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_failed_step_fails_the_execution_with_the_exit_code_and_the_log_tail()
     {
         await StartAsync(Request(Pipeline(FourSteps.Replace("output_path: data }\n  - { name: train", "output_path: data, params: { mode: fail } }\n  - { name: train", StringComparison.Ordinal)), "e4"));
@@ -196,7 +196,7 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Stop_stops_the_running_job_and_no_later_step_starts()
     {
         await StartAsync(Request(Pipeline(FourSteps.Replace("output_path: data }\n  - { name: train", "output_path: data, params: { mode: slow } }\n  - { name: train", StringComparison.Ordinal)), "e5"));
@@ -219,7 +219,7 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Null(Output("e5", "train"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Resume_retries_the_execution_and_reruns_only_the_failed_step_and_those_after_it()
     {
         var pipeline = Pipeline(FourSteps);
@@ -244,7 +244,7 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Equal(1, JobsOf("score"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_start_whose_answer_was_lost_is_retried_without_a_second_execution()
     {
         _fixture.Emulator.Faults.Add(new FaultRule { Service = "sagemaker", Operation = "StartPipelineExecution", Kind = "AnswerLost", Count = 1 });
@@ -260,7 +260,7 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Equal(1, JobsOf("train"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_role_SageMaker_refuses_stops_the_run_naming_the_trust_it_needs_and_leaves_no_credentials()
     {
         _fixture.Emulator.Faults.Add(new FaultRule { Service = "sagemaker", Operation = "CreatePipeline", Kind = "Error", ErrorCode = "ValidationException", StatusCode = 400, Message = "Could not assume role arn:aws:iam::123456789012:role/rlabs-sagemaker." });
@@ -277,7 +277,7 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Single(_fixture.Emulator.Requests.For("s3", "DeleteObjects"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_client_driven_resume_of_an_engine_run_is_refused_before_any_job_or_manifest_write()
     {
         var pipeline = Pipeline(FourSteps);
@@ -295,7 +295,7 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Equal(manifestBefore, _fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e9/run.json"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_diamond_runs_its_two_branches_at_once_and_joins_them()
     {
         await StartAsync(Request(Pipeline("""
@@ -312,7 +312,7 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.True(a.EndTime <= b.StartTime && a.EndTime <= c.StartTime && b.EndTime <= d.StartTime && c.EndTime <= d.StartTime);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Ctrl_C_while_following_an_attached_run_stops_the_execution()
     {
         await StartAsync(Request(Pipeline(FourSteps.Replace("output_path: data }\n  - { name: train", "output_path: data, params: { mode: slow } }\n  - { name: train", StringComparison.Ordinal)), "e11"));
