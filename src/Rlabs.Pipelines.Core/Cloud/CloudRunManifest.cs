@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Rlabs.Pipelines.Aws;
+using Rlabs.Pipelines.Planning;
+using Rlabs.Pipelines.Running;
 
 namespace Rlabs.Pipelines.Cloud;
 
@@ -59,11 +61,27 @@ public sealed class CloudRunManifest
     /// <summary>The execution of an engine run, once started.</summary>
     public string? PipelineExecutionArn { get; set; }
 
+    /// <summary>The most steps in flight at once, as the run was started with; null in an older manifest (the cloud default).</summary>
+    public int? Parallelism { get; init; }
+
     /// <summary>Whether SageMaker Pipelines drives the run (not the client).</summary>
     public bool IsEngineRun => Engine is not null;
 
     /// <summary>s3:// data root.</summary>
     public string DataRoot => $"s3://{Bucket}/{CloudNaming.ProjectPrefix(ProjectName)}/data";
+
+    /// <summary>How Wait-RlabsPipelineRun schedules the steps: the recorded graph and parallelism (a step whose list is missing waits for the one above it).</summary>
+    internal ExecutionOptions Schedule()
+    {
+        var index = Steps.Select((s, i) => (s.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
+        return new ExecutionOptions
+        {
+            Dependencies = Steps.Select((s, i) => (IReadOnlyList<int>)(s.DependsOn is { } names
+                ? names.Where(index.ContainsKey).Select(n => index[n]).ToList()
+                : i == 0 ? [] : [i - 1])).ToList(),
+            Parallelism = Parallelism ?? RunPlan.DefaultCloudParallelism,
+        };
+    }
 
     internal string ToJson() => JsonSerializer.Serialize(this, s_json);
 
@@ -98,4 +116,10 @@ public sealed class CloudManifestStep
 
     /// <summary>The step's name in the SageMaker pipeline definition (engine runs).</summary>
     public string? DefinitionStepName { get; set; }
+
+    /// <summary>
+    /// The names of the steps it waits for, so Wait-RlabsPipelineRun drives the same graph the run started with;
+    /// null in a manifest written before the graph was recorded: then it waits for the step above it.
+    /// </summary>
+    public List<string>? DependsOn { get; init; }
 }

@@ -131,6 +131,7 @@ public sealed class CloudRunService : IDisposable
             CredentialsKey = plan.CredentialsKey,
             InstanceType = plan.Request.InstanceType ?? plan.Steps[0].Request.ProcessingResources.ClusterConfig.InstanceType,
             Steps = plan.Steps.Select(s => NewManifestStep(plan, s, previous)).ToList(),
+            Parallelism = plan.Run.Parallelism,
         };
         await SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
         return manifest;
@@ -150,7 +151,7 @@ public sealed class CloudRunService : IDisposable
         {
             request = WithName(request, ProjectNaming.JobName(run.Request.Pipeline.ProjectName, run.Request.JobId, plan.Step.JobSuffix, ProjectNaming.NewAttempt()));
         }
-        return new CloudManifestStep { Name = plan.Step.Name, Request = request, InputUri = plan.InputUri, OutputUri = plan.OutputUri, EarlierJobNames = earlier };
+        return new CloudManifestStep { Name = plan.Step.Name, Request = request, InputUri = plan.InputUri, OutputUri = plan.OutputUri, EarlierJobNames = earlier, DependsOn = [.. plan.Plan.DependsOn] };
     }
 
     /// <summary>Drives a started run (e.g. after -NoWait) to its end: waits for running jobs, starts the rest.</summary>
@@ -168,7 +169,7 @@ public sealed class CloudRunService : IDisposable
         }
         if (run.Status is not (RlabsRunStatus.Failed or RlabsRunStatus.Stopped or RlabsRunStatus.Completed))
         {
-            await PipelineExecutor.RunAsync(run, StepRunner(manifest, stopOnCancel: false), reporter, cancellationToken).ConfigureAwait(false);
+            await PipelineExecutor.RunAsync(run, StepRunner(manifest, stopOnCancel: false), reporter, manifest.Schedule(), cancellationToken).ConfigureAwait(false);
         }
         // Ctrl-C here only stops waiting: the job goes on and may still need the credentials.
         if (!cancellationToken.IsCancellationRequested && run.Status is RlabsRunStatus.Completed or RlabsRunStatus.Failed or RlabsRunStatus.Stopped)

@@ -28,11 +28,11 @@ public sealed class SageMakerGraphTests : IClassFixture<EmulatorFixture>, IDispo
 
     public void Dispose() => _repo.Dispose();
 
-    private RunRequest Request(string yaml)
+    private RunRequest Request(string yaml, bool noWait = false)
     {
         var result = PipelineConfigReader.Read(_repo.Write("pipeline.yaml", yaml), _repo.Root);
         Assert.False(result.HasErrors, string.Join(Environment.NewLine, result.Diagnostics));
-        return new RunRequest { Pipeline = result.Pipeline!, JobId = "job" };
+        return new RunRequest { Pipeline = result.Pipeline!, JobId = "job", Cloud = new CloudRunOptions { NoWait = noWait } };
     }
 
     private async Task<RlabsPipelineRun> RunAsync(RunRequest request, IRunReporter reporter)
@@ -59,6 +59,37 @@ public sealed class SageMakerGraphTests : IClassFixture<EmulatorFixture>, IDispo
             Assert.True(GraphProbe.Overlap(b, c), $"b ran {b.Start}-{b.End}, c ran {c.Start}-{c.End}: not at the same time");
             Assert.True(Math.Max(b.End, c.End) <= d.Start);
             Assert.Equal(["b.json", "c.json"], d.Inputs);
+        }
+        finally
+        {
+            if (Directory.Exists(meet))
+            {
+                Directory.Delete(meet, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Should_drive_the_recorded_graph_when_waiting_for_a_run_started_without_waiting()
+    {
+        var meet = Path.Combine(_repo.Root + "-meet").Replace('\\', '/');
+        try
+        {
+            var request = Request(GraphProbe.Diamond($"meet: \"{meet}\", meet_count: \"2\"", Header), noWait: true);
+            var started = await RunAsync(request, NullRunReporter.Instance);
+            Assert.Equal(RlabsRunStatus.Running, started.Status);
+
+            using var session = _fixture.Session();
+            using var service = new CloudRunService(session);
+            var found = (await service.GetAsync(Bucket, "graph", "job", CancellationToken.None))!.Value;
+            Assert.Equal(["b", "c"], found.Manifest.Steps[3].DependsOn);
+            var run = await service.WaitAsync(found.Manifest, found.Run, NullRunReporter.Instance, CancellationToken.None);
+
+            Assert.True(run.Status == RlabsRunStatus.Completed, GraphProbe.Describe(run));
+            var b = Record("mid", "b");
+            var c = Record("mid", "c");
+            Assert.True(GraphProbe.Overlap(b, c), $"b ran {b.Start}-{b.End}, c ran {c.Start}-{c.End}: Wait ran them one after the other");
+            Assert.True(Math.Max(b.End, c.End) <= Record("d", "d").Start);
         }
         finally
         {
