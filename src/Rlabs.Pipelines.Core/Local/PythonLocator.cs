@@ -43,6 +43,54 @@ public static class PythonLocator
         {
             return interpreter;
         }
+        // Asking the shim costs a run ~100 ms, on its first step's critical path. Its answer only changes with what
+        // it reads: the version variables and the .python-version / version files; while those are the same (and
+        // the interpreter it named is still there) the answer of an earlier run in this session is reused.
+        var key = ShimKey(interpreter, workingDirectory);
+        if (s_shimAnswers.TryGetValue(key, out var known) && File.Exists(known))
+        {
+            return known;
+        }
+        var real = AskShim(interpreter, workingDirectory);
+        if (!string.Equals(real, interpreter, StringComparison.Ordinal))
+        {
+            s_shimAnswers[key] = real;
+        }
+        return real;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_shimAnswers = new(StringComparer.Ordinal);
+
+    /// <summary>Everything a pyenv or asdf shim reads to pick an interpreter, as one string.</summary>
+    internal static string ShimKey(string interpreter, string workingDirectory)
+    {
+        var key = new System.Text.StringBuilder(interpreter).Append('\0').Append(workingDirectory);
+        foreach (var name in new[] { "PYENV_VERSION", "PYENV_ROOT", "PYENV_DIR", "ASDF_PYTHON_VERSION", "ASDF_DATA_DIR", "ASDF_DEFAULT_TOOL_VERSIONS_FILENAME", "PATH" })
+        {
+            key.Append('\0').Append(name).Append('=').Append(Environment.GetEnvironmentVariable(name));
+        }
+        var versionFiles = new List<string>();
+        for (var folder = new DirectoryInfo(Path.GetFullPath(workingDirectory)); folder is not null; folder = folder.Parent)
+        {
+            versionFiles.Add(Path.Combine(folder.FullName, ".python-version"));
+            versionFiles.Add(Path.Combine(folder.FullName, ".tool-versions"));
+        }
+        var root = Environment.GetEnvironmentVariable("PYENV_ROOT") ?? Path.GetFullPath(Path.Combine(Path.GetDirectoryName(interpreter)!, ".."));
+        versionFiles.Add(Path.Combine(root, "version"));
+        versionFiles.Add(Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".tool-versions"));
+        foreach (var file in versionFiles)
+        {
+            var info = new FileInfo(file);
+            if (info.Exists)
+            {
+                key.Append('\0').Append(file).Append('@').Append(info.Length).Append(':').Append(info.LastWriteTimeUtc.Ticks);
+            }
+        }
+        return key.ToString();
+    }
+
+    private static string AskShim(string interpreter, string workingDirectory)
+    {
         try
         {
             var info = new System.Diagnostics.ProcessStartInfo(interpreter, ["-c", "import sys; sys.stdout.write(sys.executable)"])

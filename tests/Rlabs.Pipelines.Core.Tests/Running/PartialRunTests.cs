@@ -144,4 +144,24 @@ public sealed class PythonShimTests : IDisposable
         var notShim = _repo.Write("bin/python3", $"#!/bin/sh\nexec \"{real}\" \"$@\"\n");
         Assert.Equal(notShim, Rlabs.Pipelines.Local.PythonLocator.RealExecutable(notShim, _repo.Root));
     }
+
+    [SkippableFact]
+    public void Should_ask_a_shim_once_while_what_it_reads_is_unchanged_and_again_after_a_version_file_changes()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "shims are shell scripts");
+        var real = Rlabs.Pipelines.Local.PythonLocator.Resolve(null);
+        var asked = Path.Combine(_repo.Root, "asked.txt");
+        var shim = _repo.Write("shims/python3", $"#!/bin/sh\necho asked >> \"{asked}\"\nexec \"{real}\" \"$@\"\n");
+        File.SetUnixFileMode(shim, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var project = Directory.CreateDirectory(Path.Combine(_repo.Root, "project")).FullName;
+
+        var first = Rlabs.Pipelines.Local.PythonLocator.RealExecutable(shim, project);
+        var second = Rlabs.Pipelines.Local.PythonLocator.RealExecutable(shim, project);
+        Assert.Equal(first, second);
+        Assert.Single(File.ReadAllLines(asked));
+
+        _repo.Write("project/.python-version", "3.11\n");
+        Rlabs.Pipelines.Local.PythonLocator.RealExecutable(shim, project);
+        Assert.Equal(2, File.ReadAllLines(asked).Length);
+    }
 }
