@@ -152,7 +152,10 @@ public sealed class PythonShimTests : IDisposable
         var real = Rlabs.Pipelines.Local.PythonLocator.Resolve(null);
         var asked = Path.Combine(_repo.Root, "asked.txt");
         var shim = _repo.Write("shims/python3", $"#!/bin/sh\necho asked >> \"{asked}\"\nexec \"{real}\" \"$@\"\n");
-        File.SetUnixFileMode(shim, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(shim, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         var project = Directory.CreateDirectory(Path.Combine(_repo.Root, "project")).FullName;
 
         var first = Rlabs.Pipelines.Local.PythonLocator.RealExecutable(shim, project);
