@@ -203,6 +203,7 @@ public sealed class LocalRunLayout
         }
         Directory.CreateDirectory(RunDirectory);
         Directory.CreateDirectory(DataRoot);
+        _reporter = reporter;
         _package = new Lazy<SourcePackage>(() => Package(reporter, cancellationToken), LazyThreadSafetyMode.ExecutionAndPublication);
         if (CredentialsCopy is { } copy)
         {
@@ -210,12 +211,34 @@ public sealed class LocalRunLayout
         }
     }
 
-    /// <summary>The run's source zip, built on first use (once, whichever step asks first).</summary>
+    /// <summary>
+    /// The run's source zip, built on first use (once, whichever step asks first). Steps get hard links to it, so a
+    /// step that wrote into its zip changed it for every later step: that is noticed (size or modification time no
+    /// longer those it was built with) and the zip is built again.
+    /// </summary>
     internal string EnsureSourceZip()
     {
-        _ = (_package ??= new Lazy<SourcePackage>(() => Package(NullRunReporter.Instance, CancellationToken.None), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+        var lazy = _package ??= new Lazy<SourcePackage>(() => Package(NullRunReporter.Instance, CancellationToken.None), LazyThreadSafetyMode.ExecutionAndPublication);
+        _ = lazy.Value;
+        if (SourceZipCache.Stamp(SourceZip) != _zipStamp)
+        {
+            lock (_zipLock)
+            {
+                if (SourceZipCache.Stamp(SourceZip) != _zipStamp)
+                {
+                    File.Delete(SourceZip); // never rewritten in place: other steps' links keep their bytes
+                    _reporter.Warning($"A step wrote into its source zip ({SourceZip}); packed the repository again for the steps after it.");
+                    _package = new Lazy<SourcePackage>(() => Package(_reporter, CancellationToken.None), LazyThreadSafetyMode.ExecutionAndPublication);
+                    _ = _package.Value;
+                }
+            }
+        }
         return SourceZip;
     }
+
+    private readonly object _zipLock = new();
+    private IRunReporter _reporter = NullRunReporter.Instance;
+    private string? _zipStamp;
 
     private SourcePackage Package(IRunReporter reporter, CancellationToken cancellationToken)
     {
@@ -226,8 +249,18 @@ public sealed class LocalRunLayout
         {
             excluded.Add(Request.Credentials.Path);
         }
-        var package = SourcePackager.CreateZip(repository, SourceZip, excluded, Request.Pipeline.Defaults.PackageSecrets, cancellationToken);
-        reporter.Verbose($"Packed {package.FileCount} files ({package.UncompressedBytes:N0} bytes) from {repository} into {package.ZipPath}");
+        var package = SourceZipCache.Reuse(repository, work, SourceZip, excluded, Request.Pipeline.Defaults.PackageSecrets);
+        if (package is not null)
+        {
+            reporter.Verbose($"Reused the source zip of an earlier run ({package.FileCount} files): no file under {repository} changed since");
+        }
+        else
+        {
+            package = SourcePackager.CreateZip(repository, SourceZip, excluded, Request.Pipeline.Defaults.PackageSecrets, cancellationToken);
+            SourceZipCache.Keep(repository, work, package, excluded, Request.Pipeline.Defaults.PackageSecrets);
+            reporter.Verbose($"Packed {package.FileCount} files ({package.UncompressedBytes:N0} bytes) from {repository} into {package.ZipPath}");
+        }
+        _zipStamp = SourceZipCache.Stamp(SourceZip);
         if (package.SkippedSecrets.Count > 0)
         {
             reporter.Warning($"Left {package.SkippedSecrets.Count} key or credentials file(s) out of the source zip: {string.Join(", ", package.SkippedSecrets.Take(5))}{(package.SkippedSecrets.Count > 5 ? ", …" : string.Empty)}. Add them to .gitignore to silence this, or list them under 'package_secrets:' to pack them.");

@@ -38,9 +38,10 @@ internal static class LocalWorkspace
         Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.CodeFile)!);
         File.Copy(code, step.Paths.CodeFile);
 
-        // Each step gets its own copy of the run's source zip, so every path it is handed lies in its workspace, as in a container.
-        Directory.CreateDirectory(Path.GetDirectoryName(step.Paths.SourceCodeZip)!);
-        File.Copy(plan.EnsureSourceZip(), step.Paths.SourceCodeZip);
+        // Each step gets its own name for the run's source zip, so every path it is handed lies in its workspace, as
+        // in a container: a hard link (a copy across devices), as copying a big repository's zip per step costs
+        // what the step does. A step that writes into it is caught by the zip's stamp (EnsureSourceZip).
+        HardLink.LinkOrCopy(plan.EnsureSourceZip(), step.Paths.SourceCodeZip);
 
         if (step.CredentialsPath is { } credentials)
         {
