@@ -10,6 +10,8 @@
     4. Packaging throughput versus zip -r; 5. bytes uploaded by a second unchanged cloud run (emulator).
     6. The step graph (a diamond, parallel versus -ThrottleLimit 1) and the step cache (an unchanged
        second run versus the first): Invoke-GraphBench.ps1.
+    7. A 1-step run in a 5,000-file, ~220 MB repository, the second time, versus the step by hand:
+       Invoke-RepositoryBench.ps1.
     Rounds alternate the two sides so drift hits both alike; medians are reported.
 #>
 param(
@@ -200,3 +202,6 @@ if ($uploads) {
 
 # 6. The engine's graph and cache, side by side (tests/bench/Invoke-GraphBench.ps1).
 & (Join-Path $PSScriptRoot 'Invoke-GraphBench.ps1') -ModulePath $ModulePath -Rounds ([Math]::Min($Rounds, 3))
+
+# 7. A 1-step run in a big repository, the second time, versus the step by hand (Invoke-RepositoryBench.ps1).
+& (Join-Path $PSScriptRoot 'Invoke-RepositoryBench.ps1') -ModulePath $ModulePath -Rounds ([Math]::Min($Rounds, 3))
