@@ -98,4 +98,13 @@ public sealed class CloudManifestStep
 
     /// <summary>The step's name in the SageMaker pipeline definition (engine runs).</summary>
     public string? DefinitionStepName { get; set; }
+
+    /// <summary>
+    /// Engine runs: the job id whose output this run reuses for the step (a content-keyed cache hit, or a step
+    /// outside -Step/-FromStep/-ToStep), decided before the execution started; the execution does not run it.
+    /// </summary>
+    public string? CachedFrom { get; set; }
+
+    /// <summary>Why <see cref="CachedFrom"/> is set: <c>cache</c> or <c>reference</c>.</summary>
+    public string? CachedBecause { get; set; }
 }

@@ -107,7 +107,10 @@ public static class RunEngine
                 run.Steps[index].DependsOn = plan.Steps[index].DependsOn;
             }
             var recorder = RecorderOf(plan, runtime);
-            await ApplySliceAndResumeAsync(plan, runtime, run, recorder, reporter, cancellationToken).ConfigureAwait(false);
+            if (!runtime.SelectsSteps)
+            {
+                await ApplySliceAndResumeAsync(plan, runtime, run, recorder, reporter, cancellationToken).ConfigureAwait(false);
+            }
             if (plan.Request.Cloud.NoWait && await runtime.StartWithoutWaitingAsync(plan, run, reporter, cancellationToken).ConfigureAwait(false))
             {
                 leftRunning = true; // later steps still need what cleanup would remove
