@@ -379,6 +379,12 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Equal("c1", (string)OutputAt("s", "c2", "score")!["job"]!);
         Assert.Equal(["train.json"], OutputAt("s", "c2", "score")!["seen"]!.AsArray().Select(n => (string)n!));
 
+        using (var whatIf = new SageMakerPipelinesRuntime(_fixture.Session()))
+        {
+            var described = await RunEngine.DescribeAsync(RunEngine.Plan(new RunRequest { Pipeline = pipeline, JobId = "c9", Cloud = new CloudRunOptions { NoWait = true, Engine = CloudEngine.SageMakerPipelines, Bucket = Bucket } }, whatIf), whatIf, CancellationToken.None);
+            Assert.Contains("Step 'extract' cache hit: reuses the output of job c1", described);
+        }
+
         var uncached = await RunAttachedAsync(new RunRequest { Pipeline = pipeline, JobId = "c3", NoCache = true, Cloud = Request(pipeline, "c3").Cloud });
 
         Assert.Equal(RlabsRunStatus.Completed, uncached.Status);
