@@ -63,6 +63,17 @@ pipeline:
   - { name: score, job_suffix: S, code: step.py, input_data: "data/<job_id>", output_path: data }
 '@
 
+    # Cached steps, each in its own folder (a step's key covers the content of its input).
+    $cached = Join-Path $repo 'pipelines/cached.yaml'
+    Set-Content -Path $cached -Value @'
+project: engine
+cache: true
+pipeline:
+  - { name: extract, job_suffix: X, code: step.py, output_path: x }
+  - { name: clean, job_suffix: C, code: step.py, input_data: "x/<job_id>", output_path: c }
+  - { name: train, job_suffix: T, code: step.py, input_data: "c/<job_id>", output_path: t }
+'@
+
     function Get-EmulatorCalls([string] $Service, [string] $Operation) {
         @(Invoke-AwsEmulatorAdmin $emulator GET "requests?service=$Service&operation=$Operation" | ForEach-Object { $_ }).Count
     }
@@ -165,6 +176,42 @@ Describe 'Invoke-RlabsPipeline on SageMaker Pipelines' -Tag 'Emulator' {
             $after = $started | Wait-RlabsPipelineRun
             $after.Status | Should -Be 'Stopped'
             $after.Steps.Status | Should -Be @('Stopped', 'Skipped', 'Skipped', 'Skipped')
+        }
+    }
+
+    Context 'Given a cached pipeline that ran once' {
+        It 'Should run no processing job the second time, and only the edited step and those after it after an edit' {
+            $first = Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId cache-1 -RoleArn $role -Engine SageMakerPipelines
+            $first.Status | Should -Be 'Completed'
+
+            $second = Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId cache-2 -RoleArn $role -Engine SageMakerPipelines
+
+            $second.Status | Should -Be 'Completed'
+            ($second.Steps | ForEach-Object { "$($_.StepName)=$($_.Status):$($_.CachedFrom)" }) | Should -Be @('extract=Cached:cache-1', 'clean=Cached:cache-1', 'train=Cached:cache-1')
+            @(Get-Executions).Count | Should -Be 1
+            (Get-RlabsPipelineRun -JobId cache-2 -ProjectName engine).Status | Should -Be 'Completed'
+
+            (Get-Content -Raw $cached).Replace('output_path: c }', 'output_path: c, params: { sleep: "0" } }') | Set-Content -Path $cached
+            $edited = Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId cache-3 -RoleArn $role -Engine SageMakerPipelines
+
+            ($edited.Steps | ForEach-Object { "$($_.StepName)=$($_.Status)" }) | Should -Be @('extract=Cached', 'clean=Completed', 'train=Completed')
+            $executions = @(Get-Executions)
+            $executions.Count | Should -Be 2
+            ($executions[-1].steps | Where-Object { $_.jobNames.Count -gt 0 } | ForEach-Object name) | Should -Be @('clean', 'train')
+        }
+    }
+
+    Context 'Given -Step with -ReferenceJobId' {
+        It 'Should run only that step as a selective execution, the others from the reference run' {
+            Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId ref-1 -RoleArn $role -Engine SageMakerPipelines -NoCache | Out-Null
+
+            $run = Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId ref-2 -RoleArn $role -Engine SageMakerPipelines -Step train -ReferenceJobId ref-1 -NoCache
+
+            $run.Status | Should -Be 'Completed'
+            ($run.Steps | ForEach-Object { "$($_.StepName)=$($_.CachedFrom)" }) | Should -Be @('extract=ref-1', 'clean=ref-1', 'train=')
+            $executions = @(Get-Executions)
+            $executions.Count | Should -Be 2
+            ($executions[-1].steps | Where-Object { $_.jobNames.Count -gt 0 } | ForEach-Object name) | Should -Be @('train')
         }
     }
 

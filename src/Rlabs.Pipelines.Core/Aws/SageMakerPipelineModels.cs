@@ -159,6 +159,24 @@ public sealed record StartPipelineExecutionRequest
     public string? ClientRequestToken { get; init; }
 
     public ParallelismConfiguration? ParallelismConfiguration { get; init; }
+
+    /// <summary>Runs only the selected steps; the others' results come from the source execution.</summary>
+    public SelectiveExecutionConfig? SelectiveExecutionConfig { get; init; }
+}
+
+/// <summary>A selective execution: the steps to run and the execution of the same pipeline the others' results come from.</summary>
+public sealed record SelectiveExecutionConfig
+{
+    /// <summary>Required when a selected step depends on a step not selected; that execution must be Succeeded or Failed.</summary>
+    public string? SourcePipelineExecutionArn { get; init; }
+
+    /// <summary>1 to 50 steps; every step on a path between two selected steps must be selected too.</summary>
+    public required IReadOnlyList<SelectedStep> SelectedSteps { get; init; }
+}
+
+public sealed record SelectedStep
+{
+    public required string StepName { get; init; }
 }
 
 /// <summary>The answer of StartPipelineExecution, StopPipelineExecution and RetryPipelineExecution.</summary>
@@ -187,6 +205,8 @@ public sealed class DescribePipelineExecutionResponse
     public DateTimeOffset? LastModifiedTime { get; init; }
 
     public ParallelismConfiguration? ParallelismConfiguration { get; init; }
+
+    public SelectiveExecutionConfig? SelectiveExecutionConfig { get; init; }
 
     /// <summary>Whether the execution reached a status it leaves only through RetryPipelineExecution.</summary>
     public bool IsTerminal => PipelineExecutionStatus is "Succeeded" or "Failed" or "Stopped";
@@ -284,6 +304,9 @@ public sealed class PipelineExecutionStep
     public string? FailureReason { get; init; }
 
     public PipelineExecutionStepMetadata? Metadata { get; init; }
+
+    /// <summary>Set on a step a selective execution did not select: its result is the source execution's.</summary>
+    public CacheHitResult? SelectiveExecutionResult { get; init; }
 
     /// <summary>The processing job the step ran (or, when cached, the earlier job it reused).</summary>
     public string? ProcessingJobArn => Metadata?.ProcessingJob?.Arn;

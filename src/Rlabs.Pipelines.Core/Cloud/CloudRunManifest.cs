@@ -122,4 +122,13 @@ public sealed class CloudManifestStep
     /// null in a manifest written before the graph was recorded: then it waits for the step above it.
     /// </summary>
     public List<string>? DependsOn { get; init; }
+
+    /// <summary>
+    /// Engine runs: the job id whose output this run reuses for the step (a content-keyed cache hit, or a step
+    /// outside -Step/-FromStep/-ToStep), decided before the execution started; the execution does not run it.
+    /// </summary>
+    public string? CachedFrom { get; set; }
+
+    /// <summary>Why <see cref="CachedFrom"/> is set: <c>cache</c> or <c>reference</c>.</summary>
+    public string? CachedBecause { get; set; }
 }

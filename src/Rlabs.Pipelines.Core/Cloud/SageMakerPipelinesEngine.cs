@@ -82,8 +82,11 @@ public static partial class SageMakerPipelinesEngine
         }
     }
 
-    /// <summary>Starts the run's execution (idempotent per job id) and records its ARN in the manifest.</summary>
-    public static async Task<string> StartAsync(CloudRunService service, CloudRunManifest manifest, IRunReporter reporter, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the run's execution (idempotent per job id and selection) and records its ARN in the manifest;
+    /// <paramref name="selective"/> runs only its selected steps.
+    /// </summary>
+    public static async Task<string> StartAsync(CloudRunService service, CloudRunManifest manifest, SelectiveExecutionConfig? selective, IRunReporter reporter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(manifest);
@@ -95,7 +98,12 @@ public static partial class SageMakerPipelinesEngine
             PipelineExecutionDisplayName = manifest.JobId,
             PipelineExecutionDescription = $"Rlabs.Pipelines run {manifest.JobId} of {manifest.ProjectName}/{manifest.PipelineName}",
             PipelineParameters = [new PipelineParameter { Name = PipelineDefinitionCompiler.JobIdParameter, Value = manifest.JobId }],
-            ClientRequestToken = StartToken(pipelineName, manifest.JobId),
+            // A selective execution of a job id that already ran (a -Step rerun) is a new start: its token covers the
+            // selection and the source, so retrying the call starts it once and a later rerun starts anew.
+            ClientRequestToken = selective is null
+                ? StartToken(pipelineName, manifest.JobId)
+                : Token("start", pipelineName, $"{manifest.JobId}\n{string.Join(',', selective.SelectedSteps.Select(s => s.StepName))}\n{selective.SourcePipelineExecutionArn}"),
+            SelectiveExecutionConfig = selective,
         }, cancellationToken).ConfigureAwait(false);
         manifest.PipelineExecutionArn = started.PipelineExecutionArn;
         reporter.Verbose($"Started execution {started.PipelineExecutionArn} of SageMaker pipeline {pipelineName} (JobId={manifest.JobId}).");
@@ -246,7 +254,7 @@ public static partial class SageMakerPipelinesEngine
 
                 var done = run.Steps.Count(s => s.Status is RlabsRunStatus.Completed or RlabsRunStatus.Cached);
                 var running = run.Steps.Where(s => s.Status == RlabsRunStatus.Running).Select(s => s.StepName).ToList();
-                if (execution is not null && execution.IsTerminal)
+                if ((execution is not null && execution.IsTerminal) || (execution is null && AllTaken(manifest)))
                 {
                     reporter.Progress(new RunProgress(activity, run.Status.ToString(), 100, null, true));
                     break;
@@ -349,7 +357,12 @@ public static partial class SageMakerPipelinesEngine
         var arn = await ExecutionArnAsync(service, manifest, cancellationToken).ConfigureAwait(false);
         if (arn is null)
         {
-            run.Status = RlabsRunStatus.Pending;
+            // Every step reused an earlier output: the run completed without an execution.
+            run.Status = AllTaken(manifest) ? RlabsRunStatus.Completed : RlabsRunStatus.Pending;
+            for (var index = 0; index < manifest.Steps.Count; index++)
+            {
+                Taken(manifest.Steps[index], run.Steps[index]);
+            }
             return null;
         }
         run.PipelineExecutionArn = arn;
@@ -365,6 +378,10 @@ public static partial class SageMakerPipelinesEngine
         for (var index = 0; index < manifest.Steps.Count; index++)
         {
             var stepRun = run.Steps[index];
+            if (Taken(manifest.Steps[index], stepRun))
+            {
+                continue;
+            }
             var definitionName = manifest.Steps[index].DefinitionStepName ?? manifest.Steps[index].Name;
             if (!latest.TryGetValue(definitionName, out var step))
             {
@@ -411,10 +428,26 @@ public static partial class SageMakerPipelinesEngine
         return execution;
     }
 
+    /// <summary>Whether every step of the run reuses an earlier output (no execution runs).</summary>
+    private static bool AllTaken(CloudRunManifest manifest) => manifest.Steps.All(s => s.CachedFrom is not null);
+
+    /// <summary>A step the execution does not run: Cached (a cache hit) or Completed (outside the slice), with the job its output came from.</summary>
+    private static bool Taken(CloudManifestStep step, RlabsPipelineStepRun stepRun)
+    {
+        if (step.CachedFrom is not { } from)
+        {
+            return false;
+        }
+        stepRun.Status = step.CachedBecause == "cache" ? RlabsRunStatus.Cached : RlabsRunStatus.Completed;
+        stepRun.CachedFrom = from;
+        stepRun.CacheSource = $"job {from}";
+        return true;
+    }
+
     /// <summary>The execution's ARN: from the manifest, else (the starter died before recording it) the execution named after the job id.</summary>
     private static async Task<string?> ExecutionArnAsync(CloudRunService service, CloudRunManifest manifest, CancellationToken cancellationToken)
     {
-        if (manifest.PipelineExecutionArn is not null || manifest.SageMakerPipelineName is null)
+        if (manifest.PipelineExecutionArn is not null || manifest.SageMakerPipelineName is null || AllTaken(manifest))
         {
             return manifest.PipelineExecutionArn;
         }

@@ -23,6 +23,7 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
     private CompiledPipelineDefinition? _compiled;
     private string? _account;
     private CloudRunManifest? _manifest;
+    private BucketDataStore? _dataStore;
 
     /// <summary>Creates the runtime over a resolved session, which it owns from now on.</summary>
     public SageMakerPipelinesRuntime(AwsSession session)
@@ -46,6 +47,24 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
 
     /// <summary>The run's manifest once prepared.</summary>
     public CloudRunManifest Manifest => _manifest ?? throw new InvalidOperationException("The run is not prepared.");
+
+    /// <inheritdoc/>
+    public IStepDataStore? DataStore => _dataStore ??= new BucketDataStore(_session, plan => ProcessingJobBinder.Bucket(plan.Request, _session.Region, _account), () => _account);
+
+    /// <inheritdoc/>
+    public bool SelectsSteps => true;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> SourceExclusions(RunPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var excluded = new List<string> { Path.Combine(plan.Pipeline.RepositoryPath, RunPlanner.WorkFolder) };
+        if (plan.Request.Credentials is not null)
+        {
+            excluded.Add(plan.Request.Credentials.Path);
+        }
+        return excluded;
+    }
 
     /// <inheritdoc/>
     public IStepRunner StepRunner => throw new InvalidOperationException("SageMaker Pipelines runs its steps itself: plan the run with NoWait and follow it with FollowAsync.");
@@ -165,6 +184,11 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
             // The execution keeps the definition it started with; this run's is recorded for the next start.
             _manifest.SageMakerPipelineName = previousPipeline;
             _manifest.PipelineExecutionArn = previous.PipelineExecutionArn;
+            for (var index = 0; index < _manifest.Steps.Count && index < previous.Steps.Count; index++)
+            {
+                _manifest.Steps[index].CachedFrom = previous.Steps[index].CachedFrom;
+                _manifest.Steps[index].CachedBecause = previous.Steps[index].CachedBecause;
+            }
             await _service.SaveAsync(_manifest, cancellationToken).ConfigureAwait(false);
             resumed = await SageMakerPipelinesEngine.RetryAsync(_service, _manifest, reporter, cancellationToken).ConfigureAwait(false);
             await _service.SaveAsync(_manifest, CancellationToken.None).ConfigureAwait(false);
@@ -181,7 +205,7 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
                 new() { Key = "rlabs:pipeline", Value = plan.Pipeline.Name },
             };
             await SageMakerPipelinesEngine.UpsertAsync(_service.SageMaker, _compiled, _bound.Steps[0].Request.RoleArn, tags, reporter, cancellationToken).ConfigureAwait(false);
-            await SageMakerPipelinesEngine.StartAsync(_service, _manifest, reporter, cancellationToken).ConfigureAwait(false);
+            await StartSelectedAsync(plan, reporter, cancellationToken).ConfigureAwait(false);
         }
         var run = SageMakerPipelinesEngine.NewRun(_manifest);
         run.UploadedBytes = _service.UploadedBytes;
@@ -197,9 +221,82 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
         return Task.FromResult(true);
     }
 
-    /// <summary>Follows the started execution to its end; Ctrl-C stops the execution.</summary>
-    public Task<RlabsPipelineRun> FollowAsync(RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken) =>
-        SageMakerPipelinesEngine.FollowAsync(_service, Manifest, run, reporter, stopOnCancel: true, cancellationToken);
+    /// <summary>
+    /// Follows the started execution to its end (Ctrl-C stops it), then records the cache keys of the steps it ran
+    /// and completed, so the next run of unchanged steps hits (the same index the client-driven engine writes).
+    /// </summary>
+    public async Task<RlabsPipelineRun> FollowAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(run);
+        var followed = await SageMakerPipelinesEngine.FollowAsync(_service, Manifest, run, reporter, stopOnCancel: true, cancellationToken).ConfigureAwait(false);
+        if (CacheOf(plan) is { } cache)
+        {
+            foreach (var step in plan.Steps.Where(s => cache.Applies(s) && followed.Steps[s.Index].Status == RlabsRunStatus.Completed && Manifest.Steps[s.Index].CachedFrom is null))
+            {
+                var parts = await cache.PartsAsync(step, cancellationToken).ConfigureAwait(false);
+                await cache.RecordAsync(step, parts, cancellationToken).ConfigureAwait(false);
+                reporter.Verbose($"[{step.Step.Name}] cache key {StepCache.Key(parts)} recorded for later runs.");
+            }
+        }
+        return followed;
+    }
+
+    /// <summary>
+    /// Starts what must run: nothing when every step is taken from the cache or a reference run (the run is then
+    /// complete at once), a selective execution of the rest when some are, else the whole pipeline.
+    /// </summary>
+    private async Task StartSelectedAsync(RunPlan plan, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        var manifest = Manifest;
+        var compiled = Definition;
+        var selected = await EngineStepSelection.DecideAsync(plan, compiled, manifest, DataStore!, CacheOf(plan), reporter, cancellationToken).ConfigureAwait(false);
+        if (selected.Count == 0)
+        {
+            manifest.PipelineExecutionArn = null;
+            await _service.SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
+            reporter.Verbose($"Every step of run {plan.JobId} reuses an earlier output; no execution of {compiled.PipelineName} was started.");
+            return;
+        }
+        SelectiveExecutionConfig? selective = null;
+        if (selected.Count < plan.Steps.Count)
+        {
+            string? referenceExecution = null;
+            if (plan.Request.ReferenceJobId is { } reference)
+            {
+                var referenceManifest = await _service.ReadManifestAsync(manifest.Bucket, plan.Pipeline.ProjectName, reference, cancellationToken).ConfigureAwait(false);
+                referenceExecution = referenceManifest is { IsEngineRun: true } && referenceManifest.SageMakerPipelineName == compiled.PipelineName ? referenceManifest.PipelineExecutionArn : null;
+            }
+            var (found, source) = await EngineStepSelection.SourceAsync(_service, compiled, selected, referenceExecution, cancellationToken).ConfigureAwait(false);
+            if (!found)
+            {
+                if (plan.Request.Steps is not null)
+                {
+                    throw new RlabsRunException($"A partial run on SageMaker Pipelines needs an earlier Succeeded or Failed execution of {compiled.PipelineName} in which the steps left out succeeded (SelectiveExecutionConfig.SourcePipelineExecutionArn); none was found. Run the whole pipeline once with -Engine SageMakerPipelines, or run this slice with -Engine Client.",
+                        "SelectiveExecutionSourceMissing", RlabsRunErrorKind.NotFound, compiled.PipelineName);
+                }
+                reporter.Verbose($"No earlier execution of {compiled.PipelineName} can stand in for the cached steps; the whole pipeline runs.");
+                foreach (var step in manifest.Steps)
+                {
+                    step.CachedFrom = null;
+                    step.CachedBecause = null;
+                }
+            }
+            else
+            {
+                selective = new SelectiveExecutionConfig
+                {
+                    SourcePipelineExecutionArn = source,
+                    SelectedSteps = selected.Select(i => new SelectedStep { StepName = compiled.Steps[i].DefinitionName }).ToList(),
+                };
+                reporter.Verbose($"Selective execution of {string.Join(", ", selected.Select(i => compiled.Steps[i].DefinitionName))}{(source is null ? string.Empty : $"; the other steps' results from {source}")}.");
+            }
+        }
+        await SageMakerPipelinesEngine.StartAsync(_service, manifest, selective, reporter, cancellationToken).ConfigureAwait(false);
+    }
+
+    private StepCache? CacheOf(RunPlan plan) =>
+        !plan.Request.NoCache && plan.Steps.Any(s => s.Cache is not null) ? new StepCache(plan, DataStore!, SourceExclusions(plan)) : null;
 
     /// <inheritdoc/>
     public async Task CleanupAsync(RunPlan plan, RlabsPipelineRun? run)
@@ -213,6 +310,7 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
     /// <inheritdoc/>
     public void Dispose()
     {
+        _dataStore?.Dispose();
         _service.Dispose();
         _session.Dispose();
         try

@@ -100,7 +100,7 @@ public sealed class SageMakerRuntime : IPipelineRuntime
     }
 
     /// <inheritdoc/>
-    public IStepDataStore? DataStore => _dataStore ??= new BucketDataStore(this);
+    public IStepDataStore? DataStore => _dataStore ??= new BucketDataStore(_session, plan => ProcessingJobBinder.Bucket(plan.Request, _session.Region, _account), () => _account);
 
     /// <inheritdoc/>
     public IReadOnlyList<string> SourceExclusions(RunPlan plan)
@@ -202,74 +202,5 @@ public sealed class SageMakerRuntime : IPipelineRuntime
             stepRun.JobName = name;
             await _runtime._service.SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>
-    /// The run's bucket as the step cache sees it: inputs fingerprinted by their keys and ETags, the index under
-    /// rlabs/&lt;project&gt;/cache/ (so a teammate's run can hit it), outputs reused by server-side copies.
-    /// </summary>
-    private sealed class BucketDataStore : IStepDataStore, IDisposable
-    {
-        private readonly SageMakerRuntime _runtime;
-        private readonly S3Storage _store;
-
-        public BucketDataStore(SageMakerRuntime runtime)
-        {
-            _runtime = runtime;
-            _store = new S3Storage(runtime._session);
-        }
-
-        public void Dispose() => _store.Dispose();
-
-        public async Task<string> InputFingerprintAsync(RunPlan plan, StepPlan stepPlan, CancellationToken cancellationToken)
-        {
-            if (stepPlan.InputKey is null)
-            {
-                return "none";
-            }
-            if (stepPlan.InputEmpty)
-            {
-                return "empty";
-            }
-            var key = DataKey(plan, stepPlan.InputKey);
-            var prefix = stepPlan.InputIsZip ? key : key + "/";
-            var objects = await _store.ListObjectsAsync(Bucket(plan), prefix, cancellationToken).ConfigureAwait(false);
-            var listed = objects.Where(o => !stepPlan.InputIsZip || o.Key == key).Select(o => (o.Key[prefix.Length..], o.ETag)).ToList();
-            return listed.Count == 0 ? "empty" : StepCache.HashListing(listed);
-        }
-
-        public Task<string?> ReadIndexAsync(RunPlan plan, string key, CancellationToken cancellationToken) =>
-            _store.TryGetTextAsync(Bucket(plan), $"{CloudNaming.ProjectPrefix(plan.Pipeline.ProjectName)}/{key}", cancellationToken);
-
-        public Task WriteIndexAsync(RunPlan plan, string key, string text, CancellationToken cancellationToken) =>
-            _store.PutTextAsync(Bucket(plan), $"{CloudNaming.ProjectPrefix(plan.Pipeline.ProjectName)}/{key}", text, plan.Pipeline.Defaults.KmsKeyId, cancellationToken);
-
-        public Task<bool> OutputExistsAsync(RunPlan plan, string outputKey, CancellationToken cancellationToken) =>
-            _store.AnyObjectAsync(Bucket(plan), DataKey(plan, outputKey) + "/", cancellationToken);
-
-        public async Task<int> ReuseOutputAsync(RunPlan plan, string fromOutputKey, string toOutputKey, CancellationToken cancellationToken)
-        {
-            var from = DataKey(plan, fromOutputKey) + "/";
-            var to = DataKey(plan, toOutputKey) + "/";
-            var bucket = Bucket(plan);
-            var objects = await _store.ListObjectsAsync(bucket, from, cancellationToken).ConfigureAwait(false);
-            foreach (var item in objects)
-            {
-                await _store.CopyObjectAsync(bucket, item.Key, to + item.Key[from.Length..], plan.Pipeline.Defaults.KmsKeyId, cancellationToken).ConfigureAwait(false);
-            }
-            return objects.Count;
-        }
-
-        private string Bucket(RunPlan plan)
-        {
-            var bucket = ProcessingJobBinder.Bucket(plan.Request, _runtime._session.Region, _runtime._account);
-            if (ProcessingJobBinder.NeedsAccount(plan.Request) && _runtime._account is { } account)
-            {
-                _store.ExpectOwner(bucket, account);
-            }
-            return bucket;
-        }
-
-        private static string DataKey(RunPlan plan, string key) => $"{CloudNaming.ProjectPrefix(plan.Pipeline.ProjectName)}/data/{key}";
     }
 }

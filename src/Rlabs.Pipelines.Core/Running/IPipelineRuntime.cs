@@ -42,6 +42,12 @@ public interface IPipelineRuntime : IDisposable
     /// <summary>The runtime's data as the step cache and resume need it; null when the runtime cannot serve them.</summary>
     IStepDataStore? DataStore => null;
 
+    /// <summary>
+    /// Whether the runtime itself decides, before anything runs, which steps run (cache hits, -Step/-FromStep/-ToStep),
+    /// as SageMaker Pipelines must before it starts an execution; <see cref="RunEngine"/> then leaves that to it.
+    /// </summary>
+    bool SelectsSteps => false;
+
     /// <summary>Paths left out of the source hash of the cache key, as they are left out of the source zip (work folder, data root, credentials file).</summary>
     IReadOnlyList<string> SourceExclusions(RunPlan plan) => [];
 

@@ -70,7 +70,9 @@ public static class RunEngine
             lines.Add("-NoCache: every step runs; the cache is neither read nor written");
             return lines;
         }
-        if (plan.Target == RunTarget.Cloud || CacheOf(plan, runtime) is not { } cache)
+        // SageMaker Pipelines decides hits before its execution starts, so -WhatIf can say them; the client-driven
+        // cloud engine decides them as each step comes up.
+        if ((plan.Target == RunTarget.Cloud && !runtime.SelectsSteps) || CacheOf(plan, runtime) is not { } cache)
         {
             lines.Add($"Step cache ({string.Join(", ", cached.Select(s => $"'{s.Step.Name}'"))}): looked up at run time in the bucket's rlabs/{plan.Pipeline.ProjectName}/{StepCache.IndexFolder}/");
             return lines;
@@ -83,9 +85,16 @@ public static class RunEngine
                 lines.Add($"Step '{step.Step.Name}' cache: decided once step '{producer}' has written its input; {changed}");
                 continue;
             }
-            var key = StepCache.Key(await cache.PartsAsync(step, cancellationToken).ConfigureAwait(false));
-            var (entry, why) = await cache.LookupAsync(step, key, cancellationToken).ConfigureAwait(false);
-            lines.Add(entry is null ? $"Step '{step.Step.Name}' cache miss: {why}" : $"Step '{step.Step.Name}' cache hit: reuses the output of job {entry.JobId}");
+            try
+            {
+                var key = StepCache.Key(await cache.PartsAsync(step, cancellationToken).ConfigureAwait(false));
+                var (entry, why) = await cache.LookupAsync(step, key, cancellationToken).ConfigureAwait(false);
+                lines.Add(entry is null ? $"Step '{step.Step.Name}' cache miss: {why}" : $"Step '{step.Step.Name}' cache hit: reuses the output of job {entry.JobId}");
+            }
+            catch (Aws.AwsServiceException ex) when (plan.Target == RunTarget.Cloud)
+            {
+                lines.Add($"Step '{step.Step.Name}' cache: looked up at run time (the bucket's index could not be read now: {ex.ErrorCode})");
+            }
         }
         return lines;
     }
@@ -107,7 +116,10 @@ public static class RunEngine
                 run.Steps[index].DependsOn = plan.Steps[index].DependsOn;
             }
             var recorder = RecorderOf(plan, runtime);
-            await ApplySliceAndResumeAsync(plan, runtime, run, recorder, reporter, cancellationToken).ConfigureAwait(false);
+            if (!runtime.SelectsSteps)
+            {
+                await ApplySliceAndResumeAsync(plan, runtime, run, recorder, reporter, cancellationToken).ConfigureAwait(false);
+            }
             if (plan.Request.Cloud.NoWait && await runtime.StartWithoutWaitingAsync(plan, run, reporter, cancellationToken).ConfigureAwait(false))
             {
                 leftRunning = true; // later steps still need what cleanup would remove

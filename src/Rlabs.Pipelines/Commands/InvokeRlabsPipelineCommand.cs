@@ -199,7 +199,7 @@ public sealed class InvokeRlabsPipelineCommand : RlabsAwsCmdlet
                 await Task.Yield();
                 var started = await RunEngine.RunAsync(plan, runtime, reporter, CancellationToken).ConfigureAwait(false);
                 return runtime is SageMakerPipelinesRuntime engineRuntime && !NoWait
-                    ? await engineRuntime.FollowAsync(started, reporter, CancellationToken).ConfigureAwait(false)
+                    ? await engineRuntime.FollowAsync(plan, started, reporter, CancellationToken).ConfigureAwait(false)
                     : started;
             });
             // The run goes out first, so a caller with -ErrorAction Stop still gets it before the error terminates.

@@ -279,7 +279,7 @@ public sealed class SageMakerPipelineService
         // the execution it already started, never a second one.
         if (_executions.Values.FirstOrDefault(e => e.Pipeline == pipeline && e.Token == token) is { } earlier)
         {
-            if (!earlier.GivenParameters.SequenceEqual(given))
+            if (!earlier.GivenParameters.SequenceEqual(given) || Canonical(earlier.SelectiveExecutionConfig) != Canonical(input["SelectiveExecutionConfig"]))
             {
                 throw new EmulatorError("ValidationException", $"ClientRequestToken {token} was already used to start {earlier.Arn} with other parameters.");
             }
@@ -306,18 +306,127 @@ public sealed class SageMakerPipelineService
                 ?? throw new EmulatorError("ValidationException", $"Parameter '{declared.Name}' has no default value and was not given.");
         }
 
+        var selective = input["SelectiveExecutionConfig"] as JsonObject;
+        var (selected, source) = selective is null ? (null, null) : Select(pipeline, selective);
+
         var id = NewExecutionId();
         var execution = new Execution(pipeline, pipeline.Definition, $"{pipeline.Arn}/execution/{id}", id, token, given, parameters, context.Now, Interlocked.Increment(ref _sequence))
         {
+            Selected = selected,
+            SelectiveExecutionConfig = (JsonObject?)selective?.DeepClone(),
             DisplayName = Json.Str(input, "PipelineExecutionDisplayName") ?? $"execution-{context.Now.ToUnixTimeMilliseconds()}",
             Description = Json.Str(input, "PipelineExecutionDescription"),
             Parallelism = Json.Clone(input["ParallelismConfiguration"]) as JsonObject ?? Json.Clone(pipeline.Parallelism) as JsonObject,
             Region = context.Region,
         };
+        if (source is not null)
+        {
+            // The steps the selected ones need but that are not selected carry the source execution's results.
+            foreach (var needed in selected!.SelectMany(name => execution.Definition.Steps.First(d => d.Name == name).Upstream).Where(u => !selected!.Contains(u)).Distinct(StringComparer.Ordinal))
+            {
+                var from = source.Steps[needed];
+                var step = execution.Steps[needed];
+                step.Status = "Succeeded";
+                step.StartTime = from.StartTime;
+                step.EndTime = from.EndTime;
+                step.JobArn = from.JobArn;
+                step.JobDescription = (JsonObject?)from.JobDescription?.DeepClone();
+                step.SelectiveSource = source.Arn;
+            }
+        }
+
         _executions[execution.Arn] = execution;
         pipeline.LastRun = context.Now;
         execution.Runner = RunAsync(execution);
         return new JsonObject { ["PipelineExecutionArn"] = execution.Arn };
+    }
+
+    /// <summary>
+    /// Checks a SelectiveExecutionConfig as SageMaker does: the steps exist, every step on a path between two
+    /// selected steps is selected, and when a selected step depends on one that is not, the source execution (of
+    /// this pipeline, Succeeded or Failed) ran that step to success. Returns the selected names and the source.
+    /// </summary>
+    private (HashSet<string> Selected, Execution? Source) Select(Pipeline pipeline, JsonObject selective)
+    {
+        // The shape as the API reference defines it (Debian's botocore model predates the member, so the
+        // model validator does not see it): 1 to 50 steps, names of at most 256 characters, an execution ARN.
+        var items = selective["SelectedSteps"] as JsonArray
+            ?? throw new EmulatorError("ValidationException", "1 validation error detected: Value null at 'selectiveExecutionConfig.selectedSteps' failed to satisfy constraint: Member must not be null");
+        if (items.Count is < 1 or > 50)
+        {
+            throw new EmulatorError("ValidationException", $"1 validation error detected: Value '{items.Count}' at 'selectiveExecutionConfig.selectedSteps' failed to satisfy constraint: Member must have length between 1 and 50");
+        }
+
+        if (items.Any(i => i?["StepName"] is not JsonValue name || ((string)name!).Length is < 1 or > 256))
+        {
+            throw new EmulatorError("ValidationException", "1 validation error detected: Value at 'selectiveExecutionConfig.selectedSteps.member.stepName' failed to satisfy constraint: Member must have length between 1 and 256");
+        }
+
+        if (Json.Str(selective, "SourcePipelineExecutionArn") is { Length: > 0 } givenArn
+            && !System.Text.RegularExpressions.Regex.IsMatch(givenArn, @"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:pipeline\/.*\/execution\/.*$"))
+        {
+            throw new EmulatorError("ValidationException", $"1 validation error detected: Value '{givenArn}' at 'selectiveExecutionConfig.sourcePipelineExecutionArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws[a-z\\-]*:sagemaker:[a-z0-9\\-]*:[0-9]{{12}}:pipeline\\/.*\\/execution\\/.*");
+        }
+
+        var definition = pipeline.Definition;
+        var names = definition.Steps.Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+        var selected = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var item in items)
+        {
+            var name = (string)item!["StepName"]!;
+            if (!names.Contains(name))
+            {
+                throw new EmulatorError("ValidationException", $"Selected step '{name}' is not a step of pipeline {pipeline.Name}.");
+            }
+
+            if (!selected.Add(name))
+            {
+                throw new EmulatorError("ValidationException", $"Selected step '{name}' is given twice.");
+            }
+        }
+
+        if (selected.Count == 0)
+        {
+            throw new EmulatorError("ValidationException", "SelectedSteps must name at least one step.");
+        }
+
+        var byName = definition.Steps.ToDictionary(d => d.Name, StringComparer.Ordinal);
+        bool Reaches(string from, string to) => from == to || byName[to].Upstream.Any(u => Reaches(from, u));
+        foreach (var step in definition.Steps.Where(d => !selected.Contains(d.Name)))
+        {
+            if (selected.Any(a => Reaches(a, step.Name)) && selected.Any(b => Reaches(step.Name, b)))
+            {
+                throw new EmulatorError("ValidationException", $"Step '{step.Name}' lies on a path between selected steps and must be selected too: all steps in all paths between two selected steps must be included.");
+            }
+        }
+
+        var needed = selected.SelectMany(name => byName[name].Upstream).Where(u => !selected.Contains(u)).Distinct(StringComparer.Ordinal).ToList();
+        Execution? source = null;
+        if (Json.Str(selective, "SourcePipelineExecutionArn") is { Length: > 0 } sourceArn)
+        {
+            source = _executions.GetValueOrDefault(sourceArn)
+                ?? throw new EmulatorError("ResourceNotFound", $"Pipeline execution '{sourceArn}' does not exist.");
+            if (source.Pipeline != pipeline)
+            {
+                throw new EmulatorError("ValidationException", $"Source pipeline execution {sourceArn} is not an execution of pipeline {pipeline.Name}.");
+            }
+
+            if (source.Status is not ("Succeeded" or "Failed"))
+            {
+                throw new EmulatorError("ValidationException", $"Source pipeline execution {sourceArn} is {source.Status}; it must be Succeeded or Failed.");
+            }
+
+            foreach (var name in needed.Where(n => !source.Steps.TryGetValue(n, out var from) || from.Status != "Succeeded"))
+            {
+                throw new EmulatorError("ValidationException", $"Step '{name}' did not succeed in source pipeline execution {sourceArn}; the selected steps depend on it.");
+            }
+        }
+        else if (needed.Count > 0)
+        {
+            throw new EmulatorError("ValidationException", $"SourcePipelineExecutionArn is required: the selected steps depend on step(s) not selected ({string.Join(", ", needed)}).");
+        }
+
+        return (selected, source);
     }
 
     private static JsonNode Convert(PipelineParameterDefinition declared, string value)
@@ -457,7 +566,7 @@ public sealed class SageMakerPipelineService
                 var failed = execution.Steps.Values.Any(s => s.Status == "Failed");
                 if (!execution.StopRequested && !failed)
                 {
-                    foreach (var step in execution.Definition.Steps.Select(d => execution.Steps[d.Name]).Where(s => s.Status is null))
+                    foreach (var step in execution.Definition.Steps.Select(d => execution.Steps[d.Name]).Where(s => s.Status is null && (execution.Selected is null || execution.Selected.Contains(s.Definition.Name))))
                     {
                         if (running.Count >= limit)
                         {
@@ -907,6 +1016,11 @@ public sealed class SageMakerPipelineService
 
         public HashSet<string> RetryTokens { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>The steps a selective execution runs; null for every step.</summary>
+        public HashSet<string>? Selected { get; init; }
+
+        public JsonObject? SelectiveExecutionConfig { get; init; }
+
         public CancellationTokenSource Stop { get; set; } = new();
 
         public Task? Runner { get; set; }
@@ -926,7 +1040,8 @@ public sealed class SageMakerPipelineService
             ("FailureReason", FailureReason),
             ("CreationTime", Json.Epoch(Created)),
             ("LastModifiedTime", Json.Epoch(LastModified)),
-            ("ParallelismConfiguration", Parallelism?.DeepClone()));
+            ("ParallelismConfiguration", Parallelism?.DeepClone()),
+            ("SelectiveExecutionConfig", SelectiveExecutionConfig?.DeepClone()));
     }
 
     private sealed class StepRun(PipelineStepDefinition definition, int order)
@@ -956,6 +1071,9 @@ public sealed class SageMakerPipelineService
 
         public string? CacheSource { get; set; }
 
+        /// <summary>For a step a selective execution took from its source: that execution.</summary>
+        public string? SelectiveSource { get; set; }
+
         public JsonObject? Arguments { get; set; }
 
         /// <summary>The DescribeProcessingJob answer of the job that succeeded: what <c>Steps.S.…</c> reads.</summary>
@@ -971,6 +1089,7 @@ public sealed class SageMakerPipelineService
             ("CacheHitResult", CacheSource is null ? null : new JsonObject { ["SourcePipelineExecutionArn"] = CacheSource }),
             ("AttemptCount", AttemptCount),
             ("FailureReason", FailureReason),
-            ("Metadata", JobArn is null ? null : new JsonObject { ["ProcessingJob"] = new JsonObject { ["Arn"] = JobArn } }));
+            ("Metadata", JobArn is null ? null : new JsonObject { ["ProcessingJob"] = new JsonObject { ["Arn"] = JobArn } }),
+            ("SelectiveExecutionResult", SelectiveSource is null ? null : new JsonObject { ["SourcePipelineExecutionArn"] = SelectiveSource }));
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Rlabs.Pipelines.Aws;
 using Rlabs.Pipelines.AwsEmulator;
 using Rlabs.Pipelines.AwsEmulator.Services;
 using Rlabs.Pipelines.Cloud;
@@ -67,9 +68,9 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
 
     public void Dispose() => _repo.Dispose();
 
-    private RlabsPipeline Pipeline(string steps, string project = "churn")
+    private RlabsPipeline Pipeline(string steps, string project = "churn", string extra = "")
     {
-        var path = _repo.Write("pipeline.yaml", $"project: {project}\nrole_arn: {RoleArn}\npipeline:\n{steps}");
+        var path = _repo.Write("pipeline.yaml", $"project: {project}\nrole_arn: {RoleArn}\n{extra}pipeline:\n{steps}");
         var result = PipelineConfigReader.Read(path, _repo.Root);
         Assert.False(result.HasErrors, string.Join(Environment.NewLine, result.Diagnostics));
         return result.Pipeline!;
@@ -326,6 +327,146 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Equal(RlabsRunStatus.Stopped, run.Steps[1].Status);
         Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "StopPipelineExecution"));
         Assert.Equal(RlabsRunStatus.Stopped, (await WaitAsync("e11")).Status);
+    }
+
+    /// <summary>A chain whose steps write their own folders, every step cached.</summary>
+    private const string CachedChain = """
+          - { name: extract, job_suffix: X, code: step.py, output_path: x }
+          - { name: prepare, job_suffix: P, code: step.py, input_data: "x/<job_id>", output_path: p }
+          - { name: train, job_suffix: T, code: step.py, input_data: "p/<job_id>", output_path: t }
+          - { name: score, job_suffix: S, code: step.py, input_data: "t/<job_id>", output_path: s }
+        """;
+
+    /// <summary>Runs as Invoke-RlabsPipeline -Engine SageMakerPipelines does without -NoWait: starts, follows to the end, records the keys.</summary>
+    private async Task<RlabsPipelineRun> RunAttachedAsync(RunRequest request)
+    {
+        using var runtime = new SageMakerPipelinesRuntime(_fixture.Session());
+        var plan = RunEngine.Plan(request, runtime);
+        var started = await RunEngine.RunAsync(plan, runtime, NullRunReporter.Instance, CancellationToken.None);
+        return await runtime.FollowAsync(plan, started, NullRunReporter.Instance, CancellationToken.None);
+    }
+
+    private JsonNode? OutputAt(string folder, string jobId, string step)
+    {
+        var bytes = _fixture.Emulator.S3.GetObjectBytes(Bucket, $"rlabs/churn/data/{folder}/{jobId}/{step}.json");
+        return bytes is null ? null : JsonNode.Parse(bytes);
+    }
+
+    /// <summary>Every processing job the emulator ran: those created directly and those its executions created.</summary>
+    private int JobsRun() => _fixture.Emulator.Requests.For("sagemaker", "CreateProcessingJob").Count + _fixture.Emulator.SageMaker.Pipelines.Snapshot()
+        .SelectMany(e => e!["steps"]!.AsArray()).Sum(s => s!["jobNames"]!.AsArray().Count);
+
+    private JsonObject[] Starts() => _fixture.Emulator.Requests.For("sagemaker", "StartPipelineExecution").Select(r => (JsonObject)r.Parameters!).ToArray();
+
+    [SkippableFact]
+    public async Task A_second_execution_of_an_unchanged_cached_pipeline_runs_no_processing_job()
+    {
+        var pipeline = Pipeline(CachedChain, extra: "cache: true\n");
+        var first = await RunAttachedAsync(Request(pipeline, "c1"));
+        Assert.Equal(RlabsRunStatus.Completed, first.Status);
+        Assert.Equal(4, JobsRun());
+
+        var second = await RunAttachedAsync(Request(pipeline, "c2"));
+        var read = await GetAsync("c2");
+
+        Assert.Equal(4, JobsRun());
+        Assert.Single(Starts());
+        Assert.Equal(RlabsRunStatus.Completed, second.Status);
+        Assert.Equal(RlabsRunStatus.Completed, read.Status);
+        Assert.All(read.Steps, s => Assert.Equal((RlabsRunStatus.Cached, "c1"), (s.Status, s.CachedFrom)));
+        Assert.Null(read.PipelineExecutionArn);
+        // The outputs are this job id's: the next step of a later run reads them under c2.
+        Assert.Equal("c1", (string)OutputAt("s", "c2", "score")!["job"]!);
+        Assert.Equal(["train.json"], OutputAt("s", "c2", "score")!["seen"]!.AsArray().Select(n => (string)n!));
+
+        using (var whatIf = new SageMakerPipelinesRuntime(_fixture.Session()))
+        {
+            var described = await RunEngine.DescribeAsync(RunEngine.Plan(new RunRequest { Pipeline = pipeline, JobId = "c9", Cloud = new CloudRunOptions { NoWait = true, Engine = CloudEngine.SageMakerPipelines, Bucket = Bucket } }, whatIf), whatIf, CancellationToken.None);
+            Assert.Contains("Step 'extract' cache hit: reuses the output of job c1", described);
+        }
+
+        var uncached = await RunAttachedAsync(new RunRequest { Pipeline = pipeline, JobId = "c3", NoCache = true, Cloud = Request(pipeline, "c3").Cloud });
+
+        Assert.Equal(RlabsRunStatus.Completed, uncached.Status);
+        Assert.Equal(8, JobsRun());
+        Assert.Null(Starts()[^1]["SelectiveExecutionConfig"]);
+    }
+
+    [SkippableFact]
+    public async Task Editing_one_steps_params_reruns_only_that_step_and_those_after_it_in_a_selective_execution()
+    {
+        await RunAttachedAsync(Request(Pipeline(CachedChain, extra: "cache: true\n"), "d1"));
+        var firstExecution = (await GetAsync("d1")).PipelineExecutionArn;
+        var edited = Pipeline(CachedChain.Replace("output_path: t }", "output_path: t, params: { depth: 3 } }", StringComparison.Ordinal), extra: "cache: true\n");
+
+        var run = await RunAttachedAsync(Request(edited, "d2"));
+        var read = await GetAsync("d2");
+
+        Assert.Equal(RlabsRunStatus.Completed, read.Status);
+        Assert.Equal([RlabsRunStatus.Cached, RlabsRunStatus.Cached, RlabsRunStatus.Completed, RlabsRunStatus.Completed], read.Steps.Select(s => s.Status));
+        Assert.Equal(["d1", "d1", null, null], read.Steps.Select(s => s.CachedFrom));
+        Assert.Equal(6, JobsRun());
+        var selective = Starts()[^1]["SelectiveExecutionConfig"]!;
+        Assert.Equal(["train", "score"], selective["SelectedSteps"]!.AsArray().Select(s => (string)s!["StepName"]!));
+        Assert.Equal(firstExecution, (string?)selective["SourcePipelineExecutionArn"]);
+        Assert.Equal("d2", (string)OutputAt("t", "d2", "train")!["job"]!);
+        Assert.Equal(["prepare.json"], OutputAt("t", "d2", "train")!["seen"]!.AsArray().Select(n => (string)n!));
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+
+        // The rerun recorded its keys: the same edited pipeline again runs nothing.
+        await RunAttachedAsync(Request(edited, "d3"));
+        Assert.Equal(6, JobsRun());
+        Assert.All((await GetAsync("d3")).Steps, s => Assert.Equal(RlabsRunStatus.Cached, s.Status));
+    }
+
+    [SkippableFact]
+    public async Task A_partial_run_runs_only_the_selected_step_and_takes_the_others_from_the_reference_run()
+    {
+        var pipeline = Pipeline(CachedChain);
+        await RunAttachedAsync(Request(pipeline, "r1"));
+        var reference = (await GetAsync("r1")).PipelineExecutionArn;
+
+        var run = await RunAttachedAsync(new RunRequest { Pipeline = pipeline, JobId = "r2", Steps = ["train"], ReferenceJobId = "r1", Cloud = Request(pipeline, "r2").Cloud });
+        var read = await GetAsync("r2");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Equal(5, JobsRun());
+        var selective = Starts()[^1]["SelectiveExecutionConfig"]!;
+        Assert.Equal(["train"], selective["SelectedSteps"]!.AsArray().Select(s => (string)s!["StepName"]!));
+        Assert.Equal(reference, (string?)selective["SourcePipelineExecutionArn"]);
+        Assert.Equal([RlabsRunStatus.Completed, RlabsRunStatus.Completed, RlabsRunStatus.Completed, RlabsRunStatus.Completed], read.Steps.Select(s => s.Status));
+        Assert.Equal(["r1", "r1", null, "r1"], read.Steps.Select(s => s.CachedFrom));
+        Assert.Equal("r2", (string)OutputAt("t", "r2", "train")!["job"]!);
+        Assert.Equal("r1", (string)OutputAt("p", "r2", "prepare")!["job"]!);
+        Assert.Null(OutputAt("s", "r2", "score"));
+        var steps = await new SageMakerClient(_fixture.Session()).ListAllPipelineExecutionStepsAsync(read.PipelineExecutionArn!, "Ascending", CancellationToken.None);
+        Assert.Equal([("prepare", reference), ("train", null)], steps.Select(s => (s.StepName, s.SelectiveExecutionResult?.SourcePipelineExecutionArn)));
+    }
+
+    [SkippableFact]
+    public async Task The_emulator_refuses_a_selective_execution_SageMaker_refuses()
+    {
+        var pipeline = Pipeline(CachedChain);
+        await RunAttachedAsync(Request(pipeline, "v1"));
+        var own = (await GetAsync("v1")).PipelineExecutionArn!;
+        var other = Pipeline(CachedChain, project: "other");
+        await RunAttachedAsync(Request(other, "v2"));
+        var foreign = (await GetAsync("v2", "other")).PipelineExecutionArn!;
+        var name = PipelineDefinitionCompiler.PipelineName(pipeline);
+        var client = new SageMakerClient(_fixture.Session());
+
+        Task Start(string? source, params string[] steps) => client.StartPipelineExecutionAsync(new StartPipelineExecutionRequest
+        {
+            PipelineName = name,
+            PipelineParameters = [new PipelineParameter { Name = "JobId", Value = "v9" }],
+            SelectiveExecutionConfig = new SelectiveExecutionConfig { SourcePipelineExecutionArn = source, SelectedSteps = steps.Select(s => new SelectedStep { StepName = s }).ToList() },
+        }, CancellationToken.None);
+
+        Assert.Contains("must be selected too", (await Assert.ThrowsAsync<AwsServiceException>(() => Start(own, "prepare", "score"))).AwsMessage, StringComparison.Ordinal);
+        Assert.Contains("not an execution of pipeline", (await Assert.ThrowsAsync<AwsServiceException>(() => Start(foreign, "train"))).AwsMessage, StringComparison.Ordinal);
+        Assert.Contains("SourcePipelineExecutionArn is required", (await Assert.ThrowsAsync<AwsServiceException>(() => Start(null, "train"))).AwsMessage, StringComparison.Ordinal);
+        Assert.Contains("is not a step of pipeline", (await Assert.ThrowsAsync<AwsServiceException>(() => Start(own, "nope"))).AwsMessage, StringComparison.Ordinal);
+        Assert.Equal(8, JobsRun());
     }
 
     /// <summary>Presses Ctrl-C (cancels) once the named step is running.</summary>

@@ -239,8 +239,9 @@ public sealed class RuntimeParityTests : IClassFixture<EmulatorFixture>, IDispos
         if (engine == CloudEngine.SageMakerPipelines)
         {
             using var pipelines = new SageMakerPipelinesRuntime(_fixture.Session());
-            var started = await RunEngine.RunAsync(RunEngine.Plan(request, pipelines), pipelines, NullRunReporter.Instance, CancellationToken.None);
-            run = await pipelines.FollowAsync(started, NullRunReporter.Instance, CancellationToken.None);
+            var plan = RunEngine.Plan(request, pipelines);
+            var started = await RunEngine.RunAsync(plan, pipelines, NullRunReporter.Instance, CancellationToken.None);
+            run = await pipelines.FollowAsync(plan, started, NullRunReporter.Instance, CancellationToken.None);
         }
         else
         {
