@@ -80,7 +80,7 @@ public sealed class ServerlessScheduleManager
                     changes.Add($"credentials stored encrypted at s3://{bound.Bucket}/{credentialsKey}");
                 }
             }
-            var before = await DescribeOrNullAsync(service.SageMaker, compiled.PipelineName, cancellationToken).ConfigureAwait(false);
+            var before = await SageMakerPipelinesEngine.DescribeOrNullAsync(service.SageMaker, compiled.PipelineName, cancellationToken).ConfigureAwait(false);
             var roleArn = bound.Steps[0].Request.RoleArn;
             var tags = new List<AwsTag>
             {
@@ -128,7 +128,7 @@ public sealed class ServerlessScheduleManager
         {
             if (includePipeline)
             {
-                if (await DescribeOrNullAsync(service.SageMaker, sageMakerPipelineName, cancellationToken).ConfigureAwait(false) is not null)
+                if (await SageMakerPipelinesEngine.DescribeOrNullAsync(service.SageMaker, sageMakerPipelineName, cancellationToken).ConfigureAwait(false) is not null)
                 {
                     await service.SageMaker.DeletePipelineAsync(sageMakerPipelineName, null, cancellationToken).ConfigureAwait(false);
                     removed.Add($"SageMaker pipeline {sageMakerPipelineName}");
@@ -140,17 +140,5 @@ public sealed class ServerlessScheduleManager
             }
         }
         return new ServerlessScheduleRemoval(removal.ScheduleName, removed, kept);
-    }
-
-    private static async Task<DescribePipelineResponse?> DescribeOrNullAsync(SageMakerClient sageMaker, string name, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await sageMaker.DescribePipelineAsync(name, cancellationToken).ConfigureAwait(false);
-        }
-        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound)
-        {
-            return null;
-        }
     }
 }
