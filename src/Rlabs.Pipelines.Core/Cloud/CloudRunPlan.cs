@@ -252,7 +252,7 @@ public static class ProcessingJobBinder
         var emptyRequirements = Path.Combine(workDirectory, StepContract.RequirementsName);
         File.WriteAllText(emptyRequirements, string.Empty);
 
-        string? credentialsKey = request.Credentials is null ? null : $"{prefix}/runs/{request.JobId}/credentials/{StepContract.CredentialsName}";
+        string? credentialsKey = request.Credentials is null ? null : request.Cloud.CredentialsKey ?? $"{prefix}/runs/{request.JobId}/credentials/{StepContract.CredentialsName}";
         var attempt = ProjectNaming.NewAttempt();
         var steps = new List<CloudStepPlan>();
         foreach (var stepPlan in run.Steps)

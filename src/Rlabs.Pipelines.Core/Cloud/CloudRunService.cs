@@ -58,41 +58,7 @@ public sealed class CloudRunService : IDisposable
     public async Task<CloudRunManifest> PrepareAsync(CloudRunPlan plan, IRunReporter reporter, CancellationToken cancellationToken)
     {
         var kms = plan.Request.Pipeline.Defaults.KmsKeyId;
-        foreach (var secret in plan.Source.SkippedSecrets)
-        {
-            reporter.Warning($"Left '{secret}' out of the source zip: it looks like a key or credentials file (list it under 'package_secrets:' to pack it).");
-        }
-        foreach (var link in plan.Source.SkippedLinks)
-        {
-            reporter.Warning($"Left the link '{link}' out of the source zip: it points outside the repository (or nowhere).");
-        }
-        if (plan.BucketOwner is { } owner)
-        {
-            _store.ExpectOwner(plan.Bucket, owner);
-        }
-        if (await _store.EnsureBucketAsync(plan.Bucket, kms, cancellationToken).ConfigureAwait(false))
-        {
-            reporter.Verbose($"Created bucket {plan.Bucket} (public access blocked, default encryption on).");
-        }
-        foreach (var artifact in plan.Artifacts)
-        {
-            // Keys carry the content hash, but anyone who can write the bucket can put other bytes there: an
-            // existing object is reused only when the checksum S3 keeps for it matches the local file.
-            var matches = await _store.ObjectMatchesAsync(plan.Bucket, artifact.Key, artifact.LocalPath, cancellationToken).ConfigureAwait(false);
-            if (matches == true)
-            {
-                reporter.Verbose($"Unchanged, not uploaded: s3://{plan.Bucket}/{artifact.Key}");
-                continue;
-            }
-            if (matches == false)
-            {
-                reporter.Verbose($"s3://{plan.Bucket}/{artifact.Key} exists but its SHA-256 checksum does not match the local file (or it has none): uploading it again.");
-            }
-            await _store.UploadFileAsync(plan.Bucket, artifact.Key, artifact.LocalPath, kms, cancellationToken).ConfigureAwait(false);
-            var sent = new FileInfo(artifact.LocalPath).Length;
-            UploadedBytes += sent;
-            reporter.Verbose(string.Create(CultureInfo.InvariantCulture, $"Uploaded {sent:N0} bytes to s3://{plan.Bucket}/{artifact.Key}"));
-        }
+        await UploadArtifactsAsync(plan, reporter, cancellationToken).ConfigureAwait(false);
         if (plan.CredentialsKey is not null)
         {
             // A run nobody waits for (-NoWait, a closed laptop) must not keep its credentials copy for ever: S3
@@ -135,6 +101,80 @@ public sealed class CloudRunService : IDisposable
         };
         await SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
         return manifest;
+    }
+
+    /// <summary>
+    /// The bucket (created when missing, public access blocked, encrypted) and the content-addressed artifacts,
+    /// each uploaded only when S3 does not already hold those bytes. Returns how many were uploaded.
+    /// </summary>
+    public async Task<int> UploadArtifactsAsync(CloudRunPlan plan, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(reporter);
+        var kms = plan.Request.Pipeline.Defaults.KmsKeyId;
+        var uploaded = 0;
+        foreach (var secret in plan.Source.SkippedSecrets)
+        {
+            reporter.Warning($"Left '{secret}' out of the source zip: it looks like a key or credentials file (list it under 'package_secrets:' to pack it).");
+        }
+        foreach (var link in plan.Source.SkippedLinks)
+        {
+            reporter.Warning($"Left the link '{link}' out of the source zip: it points outside the repository (or nowhere).");
+        }
+        if (plan.BucketOwner is { } owner)
+        {
+            _store.ExpectOwner(plan.Bucket, owner);
+        }
+        if (await _store.EnsureBucketAsync(plan.Bucket, kms, cancellationToken).ConfigureAwait(false))
+        {
+            reporter.Verbose($"Created bucket {plan.Bucket} (public access blocked, default encryption on).");
+        }
+        foreach (var artifact in plan.Artifacts)
+        {
+            // Keys carry the content hash, but anyone who can write the bucket can put other bytes there: an
+            // existing object is reused only when the checksum S3 keeps for it matches the local file.
+            var matches = await _store.ObjectMatchesAsync(plan.Bucket, artifact.Key, artifact.LocalPath, cancellationToken).ConfigureAwait(false);
+            if (matches == true)
+            {
+                reporter.Verbose($"Unchanged, not uploaded: s3://{plan.Bucket}/{artifact.Key}");
+                continue;
+            }
+            if (matches == false)
+            {
+                reporter.Verbose($"s3://{plan.Bucket}/{artifact.Key} exists but its SHA-256 checksum does not match the local file (or it has none): uploading it again.");
+            }
+            await _store.UploadFileAsync(plan.Bucket, artifact.Key, artifact.LocalPath, kms, cancellationToken).ConfigureAwait(false);
+            var sent = new FileInfo(artifact.LocalPath).Length;
+            UploadedBytes += sent;
+            uploaded++;
+            reporter.Verbose(string.Create(CultureInfo.InvariantCulture, $"Uploaded {sent:N0} bytes to s3://{plan.Bucket}/{artifact.Key}"));
+        }
+        return uploaded;
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="file"/> at a fixed key, encrypted at rest (SSE-KMS with the pipeline's kms_key_id,
+    /// else SSE-S3), uploading only when S3 holds other bytes; true when it wrote.
+    /// </summary>
+    public async Task<bool> KeepFileAsync(string bucket, string key, string file, string? kmsKeyId, CancellationToken cancellationToken)
+    {
+        if (await _store.ObjectMatchesAsync(bucket, key, file, cancellationToken).ConfigureAwait(false) == true)
+        {
+            return false;
+        }
+        await _store.UploadFileAsync(bucket, key, file, kmsKeyId, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Deletes one object; true when it was there.</summary>
+    public async Task<bool> DeleteObjectAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        if (!await _store.ObjectExistsAsync(bucket, key, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+        await _store.DeleteObjectsAsync(bucket, [key], cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     private static CloudManifestStep NewManifestStep(CloudRunPlan run, CloudStepPlan plan, CloudRunManifest? previous)

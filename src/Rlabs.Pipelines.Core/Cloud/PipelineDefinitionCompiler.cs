@@ -90,11 +90,28 @@ public static partial class PipelineDefinitionCompiler
         return $"{name}-{pathHash}";
     }
 
+    /// <summary>The reference every job id in a scheduled definition becomes: the execution's own id.</summary>
+    public const string ExecutionIdReference = "Execution.PipelineExecutionId";
+
+    /// <summary>
+    /// The SageMaker pipeline a serverless schedule starts: <see cref="PipelineName"/> with a "-scheduled" suffix (at
+    /// most 256 characters), kept apart because its definition takes the job id from the execution, not a parameter.
+    /// </summary>
+    public static string ScheduledPipelineName(RlabsPipeline pipeline)
+    {
+        var name = PipelineName(pipeline);
+        const string Suffix = "-scheduled";
+        return name.Length + Suffix.Length <= 256 ? name + Suffix : name[..(256 - Suffix.Length)] + Suffix;
+    }
+
     /// <summary>
     /// Compiles <paramref name="run"/> (planned for the real job id; its empty-input decisions are kept).
-    /// <paramref name="account"/> is null under -WhatIf.
+    /// <paramref name="account"/> is null under -WhatIf. With <paramref name="jobIdFromExecution"/> (a scheduled
+    /// definition) the job id is the execution's id (<see cref="ExecutionIdReference"/>) and the definition declares
+    /// no parameter: EventBridge Scheduler replaces no context attribute in a SageMaker target's parameters, so
+    /// only the execution itself can tell one firing from the next.
     /// </summary>
-    public static CompiledPipelineDefinition Compile(RunPlan run, string region, string? account, SourcePackage source)
+    public static CompiledPipelineDefinition Compile(RunPlan run, string region, string? account, SourcePackage source, bool jobIdFromExecution = false)
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(source);
@@ -134,7 +151,7 @@ public static partial class PipelineDefinitionCompiler
             {
                 stepJson["DependsOn"] = new JsonArray(dependsOn.Select(d => (JsonNode)d).ToArray());
             }
-            stepJson["Arguments"] = Parameterize(arguments);
+            stepJson["Arguments"] = Parameterize(arguments, jobIdFromExecution ? ExecutionIdReference : $"Parameters.{JobIdParameter}");
             if (!request.NoCache && step.Plan.Cache is { } cache)
             {
                 // SageMaker's own step cache: an execution reuses a step of an earlier one whose arguments match.
@@ -157,15 +174,17 @@ public static partial class PipelineDefinitionCompiler
         {
             ["Version"] = Version,
             ["Metadata"] = new JsonObject(),
-            ["Parameters"] = new JsonArray(new JsonObject
-            {
-                ["Name"] = JobIdParameter,
-                ["Type"] = "String",
-                ["Description"] = "The run's job id: every step reads and writes under it.",
-            }),
+            ["Parameters"] = jobIdFromExecution
+                ? new JsonArray()
+                : new JsonArray(new JsonObject
+                {
+                    ["Name"] = JobIdParameter,
+                    ["Type"] = "String",
+                    ["Description"] = "The run's job id: every step reads and writes under it.",
+                }),
             ["Steps"] = stepsJson,
         };
-        return new CompiledPipelineDefinition(PipelineName(pipeline), definition.ToJsonString(), compiledSteps, bound);
+        return new CompiledPipelineDefinition(jobIdFromExecution ? ScheduledPipelineName(pipeline) : PipelineName(pipeline), definition.ToJsonString(), compiledSteps, bound);
     }
 
     /// <summary>
@@ -257,28 +276,28 @@ public static partial class PipelineDefinitionCompiler
         return cleaned.Length == 0 ? "step" : cleaned.Length > 64 ? cleaned[..64] : cleaned;
     }
 
-    /// <summary>Every string holding the placeholder job id becomes Std:Join of its parts and the JobId parameter.</summary>
-    private static JsonNode? Parameterize(JsonNode? node)
+    /// <summary>Every string holding the placeholder job id becomes Std:Join of its parts and <paramref name="jobId"/> (a Get reference).</summary>
+    private static JsonNode? Parameterize(JsonNode? node, string jobId)
     {
         switch (node)
         {
             case JsonObject obj:
                 foreach (var key in obj.Select(m => m.Key).ToList())
                 {
-                    obj[key] = Parameterize(obj[key]?.DeepClone());
+                    obj[key] = Parameterize(obj[key]?.DeepClone(), jobId);
                 }
                 return obj;
             case JsonArray array:
                 for (var i = 0; i < array.Count; i++)
                 {
-                    array[i] = Parameterize(array[i]?.DeepClone());
+                    array[i] = Parameterize(array[i]?.DeepClone(), jobId);
                 }
                 return array;
             case JsonValue value when value.GetValueKind() == JsonValueKind.String && ((string)value!).Contains(JobIdPlaceholder, StringComparison.Ordinal):
                 var text = (string)value!;
                 if (text == JobIdPlaceholder)
                 {
-                    return new JsonObject { ["Get"] = $"Parameters.{JobIdParameter}" };
+                    return new JsonObject { ["Get"] = jobId };
                 }
                 var parts = new JsonArray();
                 var pieces = text.Split(JobIdPlaceholder);
@@ -286,7 +305,7 @@ public static partial class PipelineDefinitionCompiler
                 {
                     if (i > 0)
                     {
-                        parts.Add(new JsonObject { ["Get"] = $"Parameters.{JobIdParameter}" });
+                        parts.Add(new JsonObject { ["Get"] = jobId });
                     }
                     if (pieces[i].Length > 0)
                     {

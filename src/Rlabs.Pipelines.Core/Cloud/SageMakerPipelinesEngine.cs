@@ -486,7 +486,8 @@ public static partial class SageMakerPipelinesEngine
         return null;
     }
 
-    private static async Task<DescribePipelineResponse?> DescribeOrNullAsync(SageMakerClient sageMaker, string name, CancellationToken cancellationToken)
+    /// <summary>The pipeline, or null when there is none.</summary>
+    internal static async Task<DescribePipelineResponse?> DescribeOrNullAsync(SageMakerClient sageMaker, string name, CancellationToken cancellationToken)
     {
         try
         {

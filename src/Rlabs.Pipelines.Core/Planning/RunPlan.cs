@@ -85,6 +85,12 @@ public sealed class CloudRunOptions
 
     /// <summary>Who drives the steps: the client (job by job) or SageMaker Pipelines (server-side).</summary>
     public CloudEngine Engine { get; init; } = CloudEngine.Client;
+
+    /// <summary>
+    /// A fixed S3 key (under the bucket) for the credentials copy instead of one per run: a serverless schedule's
+    /// steps read the one copy the schedule keeps, since no client is there to put one per firing.
+    /// </summary>
+    public string? CredentialsKey { get; init; }
 }
 
 /// <summary>Who drives the steps of a cloud run.</summary>

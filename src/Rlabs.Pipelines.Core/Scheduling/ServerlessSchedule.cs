@@ -200,14 +200,10 @@ public sealed class SchedulerTrigger
     /// <summary>The module's schedule group.</summary>
     public const string GroupName = "rlabs";
 
-    /// <summary>The pipeline parameter each firing sets, so each execution has its own job id.</summary>
-    public const string JobIdParameter = Cloud.PipelineDefinitionCompiler.JobIdParameter;
-
-    /// <summary>
-    /// The job id of a firing: Scheduler replaces this context attribute with the id it gives each
-    /// invocation, so every scheduled execution writes under its own job id.
-    /// </summary>
-    public const string JobIdValue = "<aws.scheduler.execution-id>";
+    // No pipeline parameter is sent: EventBridge Scheduler replaces context attributes such as
+    // <aws.scheduler.execution-id> only in a target's Input payload, never in SageMakerPipelineParameters, so a
+    // parameter would carry the literal text to every firing. The scheduled definition takes its job id from
+    // Execution.PipelineExecutionId instead (PipelineDefinitionCompiler.Compile with jobIdFromExecution).
 
     /// <summary>The inline policy's name on the scheduler role.</summary>
     public const string PolicyName = "rlabs-start-pipeline";
@@ -448,10 +444,6 @@ public sealed class SchedulerTrigger
         {
             Arn = request.PipelineArn,
             RoleArn = roleArn,
-            SageMakerPipelineParameters = new SchedulerSageMakerPipelineParameters
-            {
-                PipelineParameterList = [new SchedulerPipelineParameter { Name = JobIdParameter, Value = JobIdValue }],
-            },
             RetryPolicy = request.MaximumRetryAttempts is null && request.MaximumEventAgeSeconds is null
                 ? null
                 : new SchedulerRetryPolicy { MaximumRetryAttempts = request.MaximumRetryAttempts, MaximumEventAgeInSeconds = request.MaximumEventAgeSeconds },

@@ -98,8 +98,11 @@ public sealed partial class SchedulerService : IEmulatedService
     /// <summary>
     /// Fires the schedule at <paramref name="time"/> as EventBridge Scheduler would: skipped when disabled,
     /// not due then, or outside its start and end dates; refused (AccessDenied) when its role may not start
-    /// the pipeline; otherwise StartPipelineExecution with the schedule's parameters, context attributes
-    /// (&lt;aws.scheduler.execution-id&gt;, &lt;aws.scheduler.scheduled-time&gt;, …) replaced.
+    /// the pipeline; otherwise StartPipelineExecution with the schedule's SageMakerPipelineParameters as written.
+    /// Context attributes (&lt;aws.scheduler.execution-id&gt;, …) are replaced only in the payload (Target.Input)
+    /// per the Scheduler user guide ("Adding context attributes"); a SageMaker pipeline target has no payload, so
+    /// its parameter values reach the pipeline verbatim and a per-firing id must come from the execution itself
+    /// (Execution.PipelineExecutionId in the definition).
     /// </summary>
     public SchedulerFiring Fire(string group, string name, DateTimeOffset time)
     {
@@ -153,15 +156,10 @@ public sealed partial class SchedulerService : IEmulatedService
         var scheduleArn = Json.Str(schedule, "Arn")!;
         var arnParts = scheduleArn.Split(':');
         var (region, accountId) = (arnParts[3], arnParts[4]);
-        string Substitute(string value) => value
-            .Replace("<aws.scheduler.schedule-arn>", scheduleArn, StringComparison.Ordinal)
-            .Replace("<aws.scheduler.scheduled-time>", time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("<aws.scheduler.execution-id>", executionId, StringComparison.Ordinal)
-            .Replace("<aws.scheduler.attempt-number>", "1", StringComparison.Ordinal);
         var parameters = new JsonArray();
         foreach (var parameter in target["SageMakerPipelineParameters"]?["PipelineParameterList"]?.AsArray() ?? [])
         {
-            parameters.Add(new JsonObject { ["Name"] = (string?)parameter!["Name"], ["Value"] = Substitute((string)parameter["Value"]!) });
+            parameters.Add(new JsonObject { ["Name"] = (string?)parameter!["Name"], ["Value"] = (string?)parameter["Value"] });
         }
 
         var started = _sageMaker.Pipelines.Invoke("StartPipelineExecution", Json.Object(

@@ -112,7 +112,8 @@ public sealed class SchedulerClientTests : IClassFixture<EmulatorFixture>
             var execution = await PipelineTestDefinitions.WaitAsync(sageMaker, firing.PipelineExecutionArn!);
             Assert.Equal("Succeeded", execution.PipelineExecutionStatus);
             var executionId = PipelineTestDefinitions.ExecutionId(firing.PipelineExecutionArn!);
-            Assert.Equal("A+B", PipelineTestDefinitions.Read(emulator, bucket, $"runs/{firing.ExecutionId}/{executionId}/B/B.txt"));
+            // Context attributes are replaced only in Input payloads, never in SageMakerPipelineParameters: the literal arrives.
+            Assert.Equal("A+B", PipelineTestDefinitions.Read(emulator, bucket, $"runs/<aws.scheduler.execution-id>/{executionId}/B/B.txt"));
         }
     }
 

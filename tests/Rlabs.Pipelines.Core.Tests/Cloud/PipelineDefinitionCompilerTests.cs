@@ -117,6 +117,25 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
     }
 
     [SkippableFact]
+    public void Should_take_a_scheduled_definitions_job_id_from_the_execution_and_name_its_pipeline_apart()
+    {
+        var plan = Plan(FourSteps, "job-1");
+        var package = ProcessingJobBinder.Package(plan.Request, _work, CancellationToken.None);
+        var onDemand = PipelineDefinitionCompiler.Compile(plan, Region, Account, package);
+        var scheduled = PipelineDefinitionCompiler.Compile(plan, Region, Account, package, jobIdFromExecution: true);
+        var train = Steps(scheduled, "train")["Arguments"]!;
+
+        Assert.DoesNotContain("Parameters.JobId", scheduled.Json, StringComparison.Ordinal);
+        Assert.DoesNotContain("rlabsjobidparameter", scheduled.Json, StringComparison.Ordinal);
+        Assert.Empty(JsonNode.Parse(scheduled.Json)!["Parameters"]!.AsArray());
+        Assert.Equal("""{"Get":"Execution.PipelineExecutionId"}""", train["AppSpecification"]!["ContainerArguments"]![1]!.ToJsonString());
+        Assert.Equal("""{"Get":"Execution.PipelineExecutionId"}""", train["Environment"]!["RLABS_JOB_ID"]!.ToJsonString());
+        Assert.Equal(onDemand.PipelineName + "-scheduled", scheduled.PipelineName);
+        Assert.NotEqual(onDemand.Hash, scheduled.Hash);
+        Assert.Equal(onDemand.Json.Replace("{\"Get\":\"Parameters.JobId\"}", "{\"Get\":\"Execution.PipelineExecutionId\"}", StringComparison.Ordinal), scheduled.Json.Replace("\"Parameters\":[]", JsonNode.Parse(onDemand.Json)!["Parameters"]!.ToJsonString().Insert(0, "\"Parameters\":"), StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
     public void Should_compile_the_same_definition_for_every_job_id_and_another_when_the_step_changes()
     {
         var first = Compile(Plan(FourSteps, "a1"));

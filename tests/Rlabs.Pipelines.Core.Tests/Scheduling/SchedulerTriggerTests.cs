@@ -80,9 +80,10 @@ public sealed class SchedulerTriggerTests : IClassFixture<EmulatorFixture>
             Assert.True(firing.Fired, firing.Reason);
             var execution = await PipelineTestDefinitions.WaitAsync(sageMaker, firing.PipelineExecutionArn!);
             Assert.Equal("Succeeded", execution.PipelineExecutionStatus);
-            Assert.Equal("A+B", PipelineTestDefinitions.Read(emulator, bucket, $"runs/{firing.ExecutionId}/{PipelineTestDefinitions.ExecutionId(firing.PipelineExecutionArn!)}/B/B.txt"));
+            // The schedule sends no parameter (JobId keeps its default "0"): each run is told apart by its execution id.
+            Assert.Equal("A+B", PipelineTestDefinitions.Read(emulator, bucket, $"runs/0/{PipelineTestDefinitions.ExecutionId(firing.PipelineExecutionArn!)}/B/B.txt"));
         }
-        Assert.NotEqual(winter.ExecutionId, summer.ExecutionId);
+        Assert.NotEqual(PipelineTestDefinitions.ExecutionId(winter.PipelineExecutionArn!), PipelineTestDefinitions.ExecutionId(summer.PipelineExecutionArn!));
         Assert.Equal((RlabsScheduleState.Disabled, "schedule rlabs/rlabs-" + project + "-daily disabled"), (disabled.State, Assert.Single(disabled.Changes)));
         Assert.Equal((false, "disabled"), (skipped.Fired, skipped.Reason));
         Assert.Equal(RlabsScheduleState.Disabled, reRunWhileDisabled.State);

@@ -1,0 +1,144 @@
+using Rlabs.Pipelines.Aws;
+using Rlabs.Pipelines.Cloud;
+using Rlabs.Pipelines.Packaging;
+using Rlabs.Pipelines.Planning;
+using Rlabs.Pipelines.Running;
+
+namespace Rlabs.Pipelines.Scheduling;
+
+/// <summary>
+/// The serverless kind end to end: its executor is the SageMaker pipeline itself (compiled with the job id taken
+/// from each execution, artifacts content-addressed in S3, upserted by definition hash, all through the engine of
+/// <see cref="SageMakerPipelinesEngine"/>), its trigger the Scheduler schedule (<see cref="SchedulerTrigger"/>),
+/// and no starter. The credentials file is kept encrypted at one fixed key per schedule, an S3 input of the steps
+/// that the pipeline role reads; it never appears in the definition, its parameters, an environment value or the
+/// schedule. Each part looks before it writes, so a re-run with nothing changed writes nothing.
+/// </summary>
+public sealed class ServerlessScheduleManager
+{
+    private readonly AwsSession _session;
+    private readonly IRunReporter _reporter;
+
+    /// <summary>Creates the manager over an AWS session.</summary>
+    public ServerlessScheduleManager(AwsSession session, IRunReporter reporter)
+    {
+        _session = session;
+        _reporter = reporter;
+    }
+
+    /// <summary>The fixed key of a schedule's credentials copy (under the project's prefix of the run bucket).</summary>
+    public static string CredentialsKey(string projectName, string pipelineName) =>
+        $"{CloudNaming.ProjectPrefix(projectName)}/schedules/{pipelineName}/credentials/{StepContract.CredentialsName}";
+
+    /// <summary>
+    /// Compiles and upserts the scheduled pipeline, uploads what it needs, keeps the credentials copy, then creates
+    /// or updates the schedule; <paramref name="schedule"/> builds the schedule's request from the pipeline's ARN.
+    /// Returns the schedule as read back, its <c>Changes</c> naming every write (none on an unchanged re-run).
+    /// </summary>
+    public async Task<ServerlessScheduleState> ScheduleAsync(RunRequest run, Func<string, ServerlessScheduleRequest> schedule, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(schedule);
+        var pipelineName = ScheduleNaming.PipelineName(Path.GetRelativePath(run.Pipeline.RepositoryPath, run.Pipeline.Path).Replace('\\', '/'));
+        var credentialsKey = run.Credentials is null ? null : CredentialsKey(run.Pipeline.ProjectName, pipelineName);
+        var request = new RunRequest
+        {
+            Pipeline = run.Pipeline,
+            JobId = "scheduled",
+            InstanceType = run.InstanceType,
+            Credentials = run.Credentials,
+            Cloud = new CloudRunOptions { RoleArn = run.Cloud.RoleArn, Bucket = run.Cloud.Bucket, NoWait = true, Engine = CloudEngine.SageMakerPipelines, CredentialsKey = credentialsKey },
+        };
+        var work = Path.Combine(Path.GetTempPath(), "rlabs-schedule-" + Guid.NewGuid().ToString("N"));
+        using var service = new CloudRunService(_session);
+        try
+        {
+            var account = ProcessingJobBinder.NeedsAccount(request) ? await service.GetAccountAsync(cancellationToken).ConfigureAwait(false) : null;
+            var source = ProcessingJobBinder.Package(request, work, cancellationToken);
+            CompiledPipelineDefinition compiled;
+            try
+            {
+                compiled = PipelineDefinitionCompiler.Compile(RunPlanner.Plan(request, _session.Region), _session.Region, account, source, jobIdFromExecution: true);
+            }
+            catch (RlabsConfigException ex)
+            {
+                throw new RlabsRunException(ex.Message, "CloudRunInvalid", RlabsRunErrorKind.InvalidArgument, run.Pipeline.Path, ex);
+            }
+            var bound = compiled.Bound;
+            var changes = new List<string>();
+            var uploaded = await service.UploadArtifactsAsync(bound, _reporter, cancellationToken).ConfigureAwait(false);
+            if (uploaded > 0)
+            {
+                changes.Add($"{uploaded} artifact(s) uploaded to s3://{bound.Bucket}");
+            }
+            if (credentialsKey is not null)
+            {
+                var copy = Path.Combine(work, "credentials", StepContract.CredentialsName);
+                run.Credentials!.WriteStripped(copy);
+                if (await service.KeepFileAsync(bound.Bucket, credentialsKey, copy, run.Pipeline.Defaults.KmsKeyId, cancellationToken).ConfigureAwait(false))
+                {
+                    changes.Add($"credentials stored encrypted at s3://{bound.Bucket}/{credentialsKey}");
+                }
+            }
+            var before = await SageMakerPipelinesEngine.DescribeOrNullAsync(service.SageMaker, compiled.PipelineName, cancellationToken).ConfigureAwait(false);
+            var roleArn = bound.Steps[0].Request.RoleArn;
+            var tags = new List<AwsTag>
+            {
+                new() { Key = "rlabs:project", Value = run.Pipeline.ProjectName },
+                new() { Key = "rlabs:pipeline", Value = run.Pipeline.Name },
+                new() { Key = ScheduleNaming.CreatedByTag, Value = ScheduleNaming.CreatedByValue },
+            };
+            var pipelineArn = await SageMakerPipelinesEngine.UpsertAsync(service.SageMaker, compiled, roleArn, tags, _reporter, cancellationToken).ConfigureAwait(false);
+            if (before is null)
+            {
+                changes.Add($"SageMaker pipeline {compiled.PipelineName} created");
+            }
+            else if (CompiledPipelineDefinition.HashOf(before.PipelineDescription) != compiled.Hash || before.RoleArn != roleArn)
+            {
+                changes.Add($"SageMaker pipeline {compiled.PipelineName} updated");
+            }
+            var state = await new SchedulerTrigger(_session, _reporter).EnsureAsync(schedule(pipelineArn), cancellationToken).ConfigureAwait(false);
+            return state with { Changes = [.. changes, .. state.Changes] };
+        }
+        finally
+        {
+            if (Directory.Exists(work))
+            {
+                Directory.Delete(work, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Deletes the schedule, the role it created and the stored credentials copy; the pipeline and its executions
+    /// stay unless <paramref name="includePipeline"/>.
+    /// </summary>
+    public async Task<ServerlessScheduleRemoval> RemoveAsync(string projectName, string pipelineName, string bucket, string? sageMakerPipelineName, bool includePipeline, CancellationToken cancellationToken)
+    {
+        var removal = await new SchedulerTrigger(_session, _reporter).RemoveAsync(projectName, pipelineName, cancellationToken).ConfigureAwait(false);
+        var removed = removal.Removed.ToList();
+        var kept = removal.Kept.ToList();
+        using var service = new CloudRunService(_session);
+        var key = CredentialsKey(projectName, pipelineName);
+        if (await service.DeleteObjectAsync(bucket, key, cancellationToken).ConfigureAwait(false))
+        {
+            removed.Add($"credentials s3://{bucket}/{key}");
+        }
+        if (sageMakerPipelineName is not null)
+        {
+            if (includePipeline)
+            {
+                if (await SageMakerPipelinesEngine.DescribeOrNullAsync(service.SageMaker, sageMakerPipelineName, cancellationToken).ConfigureAwait(false) is not null)
+                {
+                    await service.SageMaker.DeletePipelineAsync(sageMakerPipelineName, null, cancellationToken).ConfigureAwait(false);
+                    removed.Add($"SageMaker pipeline {sageMakerPipelineName}");
+                }
+            }
+            else
+            {
+                kept.Add($"SageMaker pipeline {sageMakerPipelineName} and its executions (-IncludePipeline deletes it)");
+            }
+        }
+        return new ServerlessScheduleRemoval(removal.ScheduleName, removed, kept);
+    }
+}
