@@ -204,4 +204,4 @@ if ($uploads) {
 & (Join-Path $PSScriptRoot 'Invoke-GraphBench.ps1') -ModulePath $ModulePath -Rounds ([Math]::Min($Rounds, 3))
 
 # 7. A 1-step run in a big repository, the second time, versus the step by hand (Invoke-RepositoryBench.ps1).
-& (Join-Path $PSScriptRoot 'Invoke-RepositoryBench.ps1') -ModulePath $ModulePath -Rounds ([Math]::Min($Rounds, 3))
+& (Join-Path $PSScriptRoot 'Invoke-RepositoryBench.ps1') -ModulePath $ModulePath -Rounds $Rounds

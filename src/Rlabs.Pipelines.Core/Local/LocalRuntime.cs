@@ -131,6 +131,20 @@ public sealed class LocalRunLayout
     /// <summary>The steps, bound now (so an input the engine found empty is bound as an empty folder).</summary>
     public IReadOnlyList<LocalStepLayout> Steps => Run.Steps.Select(s => new LocalStepLayout(this, s)).ToList();
 
+    /// <summary>What is never packed nor hashed as source: the data root, the work folder, the credentials file.</summary>
+    internal IReadOnlyList<string> SourceExclusions
+    {
+        get
+        {
+            var excluded = new List<string> { DataRoot, Path.Combine(Request.Pipeline.RepositoryPath, RunPlanner.WorkFolder) };
+            if (Request.Credentials is not null)
+            {
+                excluded.Add(Request.Credentials.Path);
+            }
+            return excluded;
+        }
+    }
+
     /// <summary>The source zip every step gets.</summary>
     public string SourceZip => Path.Combine(RunDirectory, StepContract.SourceFolder, StepContract.SourceZipName);
 
@@ -244,12 +258,9 @@ public sealed class LocalRunLayout
     {
         var repository = Request.Pipeline.RepositoryPath;
         var work = Path.Combine(repository, RunPlanner.WorkFolder);
-        var excluded = new List<string> { DataRoot, work };
-        if (Request.Credentials is not null)
-        {
-            excluded.Add(Request.Credentials.Path);
-        }
-        var package = SourceZipCache.Reuse(repository, work, SourceZip, excluded, Request.Pipeline.Defaults.PackageSecrets);
+        var excluded = SourceExclusions;
+        var stamp = SourceTreeStamp.ForRun(Run, excluded);
+        var package = SourceZipCache.Reuse(work, SourceZip, stamp);
         if (package is not null)
         {
             reporter.Verbose($"Reused the source zip of an earlier run ({package.FileCount} files): no file under {repository} changed since");
@@ -257,7 +268,7 @@ public sealed class LocalRunLayout
         else
         {
             package = SourcePackager.CreateZip(repository, SourceZip, excluded, Request.Pipeline.Defaults.PackageSecrets, cancellationToken);
-            SourceZipCache.Keep(repository, work, package, excluded, Request.Pipeline.Defaults.PackageSecrets);
+            SourceZipCache.Keep(work, package, stamp);
             reporter.Verbose($"Packed {package.FileCount} files ({package.UncompressedBytes:N0} bytes) from {repository} into {package.ZipPath}");
         }
         _zipStamp = SourceZipCache.Stamp(SourceZip);
@@ -393,12 +404,8 @@ public sealed class LocalRuntime : IPipelineRuntime
     /// <inheritdoc/>
     public IReadOnlyList<string> SourceExclusions(RunPlan plan)
     {
-        var excluded = new List<string> { Layout.DataRoot, Path.Combine(_request.Pipeline.RepositoryPath, RunPlanner.WorkFolder) };
-        if (_request.Credentials is not null)
-        {
-            excluded.Add(_request.Credentials.Path);
-        }
-        return excluded;
+        ArgumentNullException.ThrowIfNull(plan);
+        return Layout.SourceExclusions;
     }
 
     /// <inheritdoc/>

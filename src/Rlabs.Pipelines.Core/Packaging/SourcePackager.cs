@@ -98,18 +98,73 @@ public static partial class SourcePackager
     {
         ArgumentNullException.ThrowIfNull(allowedSecrets);
         var root = Path.GetFullPath(repositoryPath).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
-        var comparer = OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
-        var excluded = excludedPaths.Select(p => Path.GetFullPath(p).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar)).ToHashSet(comparer);
+        var excluded = ExcludedSet(excludedPaths);
         var allowed = GitIgnoreFile.Parse(string.Empty, allowedSecrets);
         var files = new List<(string, string)>();
         var secrets = new List<string>();
         var links = new List<string>();
+        var rootIgnores = RootIgnores(root);
+        foreach (var (entryRelative, entry) in Walk(root, excluded, rootIgnores))
+        {
+            var content = entry.FullName;
+            if ((entry.Attributes & FileAttributes.ReparsePoint) != 0 && entry.LinkTarget is { } linkTarget)
+            {
+                // Exclusions and ignore rules must hold for what is packed, not only for the link's name.
+                var final = entry.ResolveLinkTarget(returnFinalTarget: true);
+                var targetRelative = final is null ? null : Path.GetRelativePath(root, final.FullName);
+                if (final is not FileInfo { Exists: true } || targetRelative is null || IsOutside(targetRelative))
+                {
+                    links.Add($"{entryRelative} -> {linkTarget}");
+                    continue;
+                }
+                if (IsExcludedTarget(root, final.FullName, excluded, rootIgnores))
+                {
+                    continue;
+                }
+                if (IsSecretName(final.Name) && allowed.Match(targetRelative.Replace('\\', '/'), false) != true)
+                {
+                    secrets.Add(entryRelative);
+                    continue;
+                }
+                content = final.FullName;
+            }
+            if ((IsSecretName(entry.Name) || HasSecretContent(content)) && allowed.Match(entryRelative, false) != true)
+            {
+                secrets.Add(entryRelative);
+                continue;
+            }
+            files.Add((entryRelative, content));
+        }
+        files.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
+        secrets.Sort(StringComparer.Ordinal);
+        links.Sort(StringComparer.Ordinal);
+        return new SourceSelection(files, secrets, links);
+    }
+
+    /// <summary>Full paths, without a trailing separator, compared as the file system does.</summary>
+    internal static HashSet<string> ExcludedSet(IEnumerable<string> excludedPaths) =>
+        excludedPaths.Select(p => Path.GetFullPath(p).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar))
+            .ToHashSet(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
+
+    /// <summary>The ignore rules of .git/info/exclude, which apply to the whole repository.</summary>
+    internal static List<GitIgnoreFile> RootIgnores(string root)
+    {
         var rootIgnores = new List<GitIgnoreFile>();
         var exclude = Path.Combine(root, ".git", "info", "exclude");
         if (File.Exists(exclude))
         {
             rootIgnores.Add(GitIgnoreFile.Parse(string.Empty, File.ReadAllLines(exclude)));
         }
+        return rootIgnores;
+    }
+
+    /// <summary>
+    /// The files (and file links) under <paramref name="root"/> that are candidates for the zip, with their paths
+    /// relative to it ('/'-separated, in no particular order): .gitignore honoured, never .git or .rlabs, nothing
+    /// under an excluded path, directory links not followed. Reads the .gitignore files, no other file's content.
+    /// </summary>
+    internal static IEnumerable<(string Relative, FileSystemInfo Entry)> Walk(string root, HashSet<string> excluded, List<GitIgnoreFile> rootIgnores, Action<string>? onGitIgnore = null)
+    {
         var pending = new Stack<(string Directory, string Relative, GitIgnoreStack Ignores)>();
         pending.Push((root, string.Empty, new GitIgnoreStack(rootIgnores)));
         while (pending.Count > 0)
@@ -118,17 +173,17 @@ public static partial class SourcePackager
             var gitignore = Path.Combine(directory, ".gitignore");
             if (File.Exists(gitignore))
             {
+                onGitIgnore?.Invoke(gitignore);
                 ignores = ignores.With(GitIgnoreFile.Parse(relative, File.ReadAllLines(gitignore)));
             }
             foreach (var entry in new DirectoryInfo(directory).EnumerateFileSystemInfos())
             {
                 var entryRelative = relative.Length == 0 ? entry.Name : relative + "/" + entry.Name;
-                var isDirectory = (entry.Attributes & FileAttributes.Directory) != 0;
                 if (excluded.Contains(entry.FullName))
                 {
                     continue;
                 }
-                if (isDirectory)
+                if ((entry.Attributes & FileAttributes.Directory) != 0)
                 {
                     // Directory links are not followed: they can point outside the repository or loop.
                     if (entry.Name is ".git" or ".rlabs" || entry.LinkTarget is not null || ignores.IsIgnored(entryRelative, true))
@@ -142,40 +197,9 @@ public static partial class SourcePackager
                 {
                     continue;
                 }
-                var content = entry.FullName;
-                if (entry.LinkTarget is { } linkTarget)
-                {
-                    // Exclusions and ignore rules must hold for what is packed, not only for the link's name.
-                    var final = entry.ResolveLinkTarget(returnFinalTarget: true);
-                    var targetRelative = final is null ? null : Path.GetRelativePath(root, final.FullName);
-                    if (final is not FileInfo { Exists: true } || targetRelative is null || IsOutside(targetRelative))
-                    {
-                        links.Add($"{entryRelative} -> {linkTarget}");
-                        continue;
-                    }
-                    if (IsExcludedTarget(root, final.FullName, excluded, rootIgnores))
-                    {
-                        continue;
-                    }
-                    if (IsSecretName(final.Name) && allowed.Match(targetRelative.Replace('\\', '/'), false) != true)
-                    {
-                        secrets.Add(entryRelative);
-                        continue;
-                    }
-                    content = final.FullName;
-                }
-                if ((IsSecretName(entry.Name) || HasSecretContent(content)) && allowed.Match(entryRelative, false) != true)
-                {
-                    secrets.Add(entryRelative);
-                    continue;
-                }
-                files.Add((entryRelative, content));
+                yield return (entryRelative, entry);
             }
         }
-        files.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
-        secrets.Sort(StringComparer.Ordinal);
-        links.Sort(StringComparer.Ordinal);
-        return new SourceSelection(files, secrets, links);
     }
 
     private static bool IsOutside(string relative) =>

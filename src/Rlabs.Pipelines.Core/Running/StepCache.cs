@@ -75,7 +75,7 @@ public sealed class StepCache
         ArgumentNullException.ThrowIfNull(plan);
         _plan = plan;
         _store = store;
-        _source = new Lazy<string>(() => SourceHash(plan.Pipeline, excludedFromSource), LazyThreadSafetyMode.ExecutionAndPublication);
+        _source = new Lazy<string>(() => SourceHash(plan, excludedFromSource), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>Whether the step's output may come from the cache in this run.</summary>
@@ -244,7 +244,18 @@ public sealed class StepCache
         }
     }
 
-    /// <summary>The repository's files as the source zip holds them, without the pipeline's own file and the YAML files beside it.</summary>
+    /// <summary>
+    /// The repository's files as the source zip holds them, without the pipeline's own file and the YAML files beside
+    /// it. Kept with the tree's stamp (per pipeline file): an unchanged tree is stat-walked, not read.
+    /// </summary>
+    private static string SourceHash(RunPlan plan, IReadOnlyList<string> excluded)
+    {
+        var pipeline = plan.Pipeline;
+        var stamp = SourceTreeStamp.ForRun(plan, excluded);
+        var name = "tree-hash-" + HashText(pipeline.Path)[..16];
+        return SourceTreeStamp.Remember(pipeline.RepositoryPath, name, stamp, () => SourceHash(pipeline, excluded));
+    }
+
     private static string SourceHash(RlabsPipeline pipeline, IReadOnlyList<string> excluded)
     {
         var pipelineFolder = Path.GetDirectoryName(pipeline.Path)!;

@@ -92,4 +92,24 @@ public sealed class SourceZipReuseTests : IDisposable
         Assert.Equal("v1", Read("j3", "s1"));
         Assert.Equal("v1", Read("j3", "s2"));
     }
+
+    [Fact]
+    public async Task Should_keep_the_zip_while_only_ignored_files_change_and_pack_again_for_an_added_or_removed_file()
+    {
+        _repo.Write(".gitignore", "*.tmp\n");
+        await RunAsync("j1");
+        _repo.Write("scratch.tmp", "ignored");
+        var (_, ignored) = await RunAsync("j2");
+        Assert.True(Reused(ignored), string.Join(Environment.NewLine, ignored.Lines));
+
+        var added = _repo.Write("extra.py", "x = 1");
+        var (_, withAdded) = await RunAsync("j3");
+        Assert.True(Packed(withAdded));
+
+        File.Delete(added);
+        var (_, withRemoved) = await RunAsync("j4");
+        Assert.True(Packed(withRemoved));
+        var (_, again) = await RunAsync("j5");
+        Assert.True(Reused(again));
+    }
 }

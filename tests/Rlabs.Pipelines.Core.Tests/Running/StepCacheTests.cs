@@ -88,6 +88,25 @@ public sealed class StepCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task Should_hit_when_a_source_file_is_touched_but_unchanged_or_only_an_ignored_file_changes()
+    {
+        _repo.Write(".gitignore", "*.tmp\n");
+        await RunAsync(Pipeline(Steps), "one");
+        var helpers = Path.Combine(_repo.Root, "lib", "helpers.py");
+        File.SetLastWriteTimeUtc(helpers, File.GetLastWriteTimeUtc(helpers).AddSeconds(10));
+        _repo.Write("scratch.tmp", "ignored");
+        var (second, _) = await RunAsync(Pipeline(Steps), "two");
+
+        // The tree's stamp changed (the touch), so the source part was hashed again: to the same content hash.
+        Assert.All(second.Steps, s => Assert.Equal("one", s.CachedFrom));
+
+        _repo.Write("lib/extra.py", "Y = 1\n");
+        var (third, reporter) = await RunAsync(Pipeline(Steps), "three");
+        Assert.All(third.Steps, s => Assert.Null(s.CachedFrom));
+        Assert.Contains(reporter.Lines, l => l.StartsWith("[a] cache miss", StringComparison.Ordinal) && l.Contains("source changed since job", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Should_run_every_step_with_NoCache_and_leave_the_cache_alone()
     {
         var pipeline = Pipeline(Steps);
