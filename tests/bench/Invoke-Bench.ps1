@@ -12,6 +12,7 @@
        second run versus the first): Invoke-GraphBench.ps1.
     7. A 1-step run in a 5,000-file, ~220 MB repository, the second time, versus the step by hand:
        Invoke-RepositoryBench.ps1.
+    8. Staging a 200 MiB input, per step (steps reading it versus steps reading 1 byte): Invoke-StagingBench.ps1.
     Rounds alternate the two sides so drift hits both alike; medians are reported.
 #>
 param(
@@ -205,3 +206,6 @@ if ($uploads) {
 
 # 7. A 1-step run in a big repository, the second time, versus the step by hand (Invoke-RepositoryBench.ps1).
 & (Join-Path $PSScriptRoot 'Invoke-RepositoryBench.ps1') -ModulePath $ModulePath -Rounds $Rounds
+
+# 8. What a 200 MiB input costs a step to stage (Invoke-StagingBench.ps1).
+& (Join-Path $PSScriptRoot 'Invoke-StagingBench.ps1') -ModulePath $ModulePath -Rounds $Rounds

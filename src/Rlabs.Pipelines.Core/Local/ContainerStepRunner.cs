@@ -58,7 +58,7 @@ internal sealed class ContainerStepRunner : IStepRunner
         {
             return new StepOutcome(RlabsRunStatus.Failed, step.ImageProblem ?? "The step has no image.", []);
         }
-        if (LocalWorkspace.Stage(_plan, step, linkInput: true) is { } problem)
+        if (LocalWorkspace.Stage(_plan, step) is { } problem)
         {
             return new StepOutcome(RlabsRunStatus.Failed, problem, []);
         }

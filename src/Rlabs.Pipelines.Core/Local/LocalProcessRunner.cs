@@ -31,11 +31,23 @@ internal sealed class LocalProcessRunner : IStepRunner
             return new StepOutcome(RlabsRunStatus.Failed, noPython, []);
         }
         reporter.Verbose($"[{step.Step.Name}] runtime Process: {_plan.Python}");
-        if (LocalWorkspace.Stage(_plan, step) is { } problem)
+        var linkedInput = new List<string>();
+        if (LocalWorkspace.Stage(_plan, step, linkedInput) is { } problem)
         {
             return new StepOutcome(RlabsRunStatus.Failed, problem, []);
         }
-        var outcome = await RunProcessAsync(step, stepRun, reporter, cancellationToken).ConfigureAwait(false);
+        StepOutcome outcome;
+        using (var guard = LocalWorkspace.ReadOnlyWhileRunning(linkedInput))
+        {
+            outcome = await RunProcessAsync(step, stepRun, reporter, cancellationToken).ConfigureAwait(false);
+            if (guard.Written() is [_, ..] written)
+            {
+                return new StepOutcome(
+                    RlabsRunStatus.Failed,
+                    $"The input data of step '{step.Step.Name}' changed while it ran: {string.Join(", ", written.Take(5))}{(written.Count > 5 ? ", …" : string.Empty)} in the data root. A step's input is linked, not copied, and read-only: a step that writes into its input changes the data root. Write new files to the output instead, then run the step that produced the input again.",
+                    outcome.LogTail);
+            }
+        }
         if (outcome.Status == RlabsRunStatus.Completed)
         {
             if (LocalWorkspace.PublishOutput(step.Step.Name, step.Paths.OutputDataPath, step.OutputDestination, out var published) is { } refused)

@@ -15,11 +15,12 @@ internal static class LocalWorkspace
 {
     /// <summary>Lays out input/code, input/requirements, input/data and output; null when ready, else why not.</summary>
     /// <remarks>
-    /// With <paramref name="linkInput"/> (a container step, whose input is mounted read-only), the input data is
-    /// hard-linked instead of copied (a copy where the file system cannot link): staging costs no bytes. A process
-    /// step gets copies, as it could write through a link into the data root.
+    /// The input data is hard-linked, not copied (a copy where the file system cannot link): staging costs no bytes
+    /// whatever the input's size, and only the step's input is walked, once. A linked file is the data root's file:
+    /// a container step gets it mounted read-only; a process step is handed <paramref name="linkedInput"/>, the
+    /// data-root files it was linked to, to keep read-only while it runs (<see cref="ReadOnlyWhileRunning"/>).
     /// </remarks>
-    public static string? Stage(LocalRunLayout plan, LocalStepLayout step, bool linkInput = false)
+    public static string? Stage(LocalRunLayout plan, LocalStepLayout step, List<string>? linkedInput = null)
     {
         var repository = plan.Request.Pipeline.RepositoryPath;
         if (Directory.Exists(step.StepDirectory))
@@ -78,15 +79,14 @@ internal static class LocalWorkspace
             }
             if (Directory.Exists(input))
             {
-                if (Links(input).Take(1).ToList() is [var link])
+                if (LinkTree(input, dataFolder, linkedInput) is { } link)
                 {
                     return NotStaged(step, link.Path, link.Target);
                 }
-                CopyTree(input, dataFolder, linkInput);
             }
             else if (File.Exists(input))
             {
-                Place(input, Path.Combine(dataFolder, Path.GetFileName(input)), linkInput);
+                Place(input, Path.Combine(dataFolder, Path.GetFileName(input)), linkedInput);
             }
             else if (!step.Plan.InputEmpty)
             {
@@ -137,27 +137,132 @@ internal static class LocalWorkspace
         }
     }
 
-    private static void Place(string source, string destination, bool link)
+    /// <summary>Links (else copies) one input file; a linked one's data-root name is added to <paramref name="linked"/>.</summary>
+    private static void Place(string source, string destination, List<string>? linked)
     {
-        if (link)
+        if (HardLink.LinkOrCopy(source, destination))
         {
-            HardLink.LinkOrCopy(source, destination);
-        }
-        else
-        {
-            File.Copy(source, destination, overwrite: true);
+            linked?.Add(Path.GetFullPath(source));
         }
     }
 
-    private static void CopyTree(string source, string destination, bool link)
+    /// <summary>
+    /// Links every file under <paramref name="source"/> into <paramref name="destination"/> in one walk; the first
+    /// symbolic link met stops it (returned, never followed).
+    /// </summary>
+    private static (string Path, string Target)? LinkTree(string source, string destination, List<string>? linked)
     {
-        foreach (var directory in Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories))
+        var pending = new Stack<(DirectoryInfo From, string To)>();
+        pending.Push((new DirectoryInfo(source), destination));
+        var options = new EnumerationOptions { RecurseSubdirectories = false, AttributesToSkip = 0, IgnoreInaccessible = false };
+        while (pending.Count > 0)
         {
-            Directory.CreateDirectory(Path.Combine(destination, Path.GetRelativePath(source, directory)));
+            var (from, to) = pending.Pop();
+            Directory.CreateDirectory(to);
+            foreach (var entry in from.EnumerateFileSystemInfos("*", options))
+            {
+                if ((entry.Attributes & FileAttributes.ReparsePoint) != 0 && entry.LinkTarget is { } target)
+                {
+                    return (entry.FullName, target);
+                }
+                var inside = Path.Combine(to, entry.Name);
+                if (entry is DirectoryInfo directory)
+                {
+                    pending.Push((directory, inside));
+                }
+                else
+                {
+                    Place(entry.FullName, inside, linked);
+                }
+            }
         }
-        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        return null;
+    }
+
+    /// <summary>
+    /// Keeps a process step's linked input files read-only until disposed: they are the data root's files (an
+    /// earlier step's output, maybe a cache entry), so a script that opens its input for writing fails with a
+    /// permission error instead of changing them. Steps running at once that share a file share its guard; the
+    /// last one done gives the file its mode back. A mode does not stop root (steps in containers and CI often run
+    /// as root): <see cref="InputGuard.Written"/> tells, after the step, which of the files changed all the same.
+    /// </summary>
+    public static InputGuard ReadOnlyWhileRunning(IReadOnlyList<string> linkedFiles) => new(linkedFiles);
+
+    /// <summary>See <see cref="ReadOnlyWhileRunning"/>.</summary>
+    internal sealed class InputGuard : IDisposable
+    {
+        private static readonly Dictionary<string, (int Holders, FileAttributes Attributes, UnixFileMode Mode)> s_held = new(StringComparer.Ordinal);
+        private readonly List<string> _files = [];
+        private readonly List<(string File, string Stamp)> _before;
+
+        /// <summary>The data-root files that changed since the guard was taken (a step wrote through its link).</summary>
+        public IReadOnlyList<string> Written() => _before.Where(b => SourceZipCache.Stamp(b.File) != b.Stamp).Select(b => b.File).ToList();
+
+        public InputGuard(IReadOnlyList<string> files)
         {
-            Place(file, Path.Combine(destination, Path.GetRelativePath(source, file)), link);
+            _before = files.Select(f => (f, SourceZipCache.Stamp(f))).ToList();
+            lock (s_held)
+            {
+                foreach (var file in files.Distinct(StringComparer.Ordinal))
+                {
+                    if (s_held.TryGetValue(file, out var held))
+                    {
+                        s_held[file] = held with { Holders = held.Holders + 1 };
+                        _files.Add(file);
+                        continue;
+                    }
+                    try
+                    {
+                        var attributes = File.GetAttributes(file);
+                        var mode = OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(file);
+                        Set(file, attributes | FileAttributes.ReadOnly, mode & ~(UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite));
+                        s_held[file] = (1, attributes, mode);
+                        _files.Add(file);
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                    {
+                        // A file whose mode we may not change is one the step may not write either.
+                    }
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (s_held)
+            {
+                foreach (var file in _files)
+                {
+                    var held = s_held[file];
+                    if (held.Holders > 1)
+                    {
+                        s_held[file] = held with { Holders = held.Holders - 1 };
+                        continue;
+                    }
+                    s_held.Remove(file);
+                    try
+                    {
+                        Set(file, held.Attributes, held.Mode);
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                    {
+                        // Gone from the data root meanwhile: nothing to give back.
+                    }
+                }
+                _files.Clear();
+            }
+        }
+
+        private static void Set(string file, FileAttributes attributes, UnixFileMode mode)
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                File.SetAttributes(file, attributes);
+            }
+            else
+            {
+                File.SetUnixFileMode(file, mode);
+            }
         }
     }
 
