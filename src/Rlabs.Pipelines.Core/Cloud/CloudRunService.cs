@@ -410,21 +410,34 @@ public sealed class CloudRunService : IDisposable
     /// <summary>The step runner that drives jobs; Ctrl-C stops the running job when <paramref name="stopOnCancel"/>.</summary>
     public IStepRunner StepRunner(CloudRunManifest manifest, bool stopOnCancel) => new SageMakerStepRunner(this, manifest, stopOnCancel);
 
-    /// <summary>-NoWait: starts the first step that has not run and returns.</summary>
+    /// <summary>
+    /// -NoWait: starts every step that is ready (each step it depends on completed, as the manifest records the
+    /// graph), up to the run's parallelism, and returns; Wait-RlabsPipelineRun drives the rest from the manifest.
+    /// </summary>
     public async Task StartNextAsync(CloudRunManifest manifest, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
     {
-        var index = run.Steps.ToList().FindIndex(s => s.Status == RlabsRunStatus.Pending);
-        if (index < 0)
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(run);
+        if (run.Steps.All(s => s.Status != RlabsRunStatus.Pending))
         {
             run.Status = RlabsRunStatus.Completed;
             return;
         }
-        if (!manifest.Steps[index].Started)
+        var schedule = manifest.Schedule();
+        var running = run.Steps.Count(s => s.Status == RlabsRunStatus.Running);
+        var ready = Enumerable.Range(0, run.Steps.Count)
+            .Where(i => run.Steps[i].Status == RlabsRunStatus.Pending && schedule.Dependencies![i].All(d => run.Steps[d].Status == RlabsRunStatus.Completed))
+            .Take(Math.Max(1, schedule.Parallelism - running))
+            .ToList();
+        foreach (var index in ready)
         {
-            await StartStepAsync(manifest, index, reporter, cancellationToken).ConfigureAwait(false); // else -Resume adopted its running job
+            if (!manifest.Steps[index].Started)
+            {
+                await StartStepAsync(manifest, index, reporter, cancellationToken).ConfigureAwait(false); // else -Resume adopted its running job
+            }
+            run.Steps[index].Status = RlabsRunStatus.Running;
+            run.Steps[index].StartTime = DateTimeOffset.Now;
         }
-        run.Steps[index].Status = RlabsRunStatus.Running;
-        run.Steps[index].StartTime = DateTimeOffset.Now;
         run.Status = RlabsRunStatus.Running;
         run.StartTime ??= DateTimeOffset.Now;
     }

@@ -101,6 +101,49 @@ public sealed class SageMakerGraphTests : IClassFixture<EmulatorFixture>, IDispo
     }
 
     [Fact]
+    public async Task Should_start_every_ready_root_step_without_waiting_and_leave_the_join_to_Wait()
+    {
+        var request = Request(Header + """
+            pipeline:
+              - { name: left, job_suffix: L, code: probe.py, output_path: mid, depends_on: [] }
+              - { name: right, job_suffix: R, code: probe.py, output_path: mid, depends_on: [] }
+              - { name: join, job_suffix: J, code: probe.py, input_data: "mid/<job_id>", output_path: d, depends_on: [left, right] }
+            """, noWait: true);
+        var started = await RunAsync(request, NullRunReporter.Instance);
+
+        Assert.Equal(RlabsRunStatus.Running, started.Status);
+        Assert.Equal([RlabsRunStatus.Running, RlabsRunStatus.Running, RlabsRunStatus.Pending], started.Steps.Select(s => s.Status));
+        var created = _fixture.Emulator.SageMaker.Snapshot().Select(j => (string)j!["processingJobName"]!).ToList();
+        Assert.Equal(2, created.Count);
+        Assert.Contains(created, n => n.StartsWith("graph-job-L-", StringComparison.Ordinal));
+        Assert.Contains(created, n => n.StartsWith("graph-job-R-", StringComparison.Ordinal));
+
+        using var session = _fixture.Session();
+        using var service = new CloudRunService(session);
+        var found = (await service.GetAsync(Bucket, "graph", "job", CancellationToken.None))!.Value;
+        var run = await service.WaitAsync(found.Manifest, found.Run, NullRunReporter.Instance, CancellationToken.None);
+
+        Assert.True(run.Status == RlabsRunStatus.Completed, GraphProbe.Describe(run));
+        Assert.Equal(3, _fixture.Emulator.SageMaker.Snapshot().Count); // Wait started the join only: no root ran twice
+        Assert.Equal(["left.json", "right.json"], Record("d", "join").Inputs);
+    }
+
+    [Fact]
+    public async Task Should_start_no_more_root_steps_without_waiting_than_the_parallelism()
+    {
+        var request = Request(Header + """
+            parallelism: 1
+            pipeline:
+              - { name: left, job_suffix: L, code: probe.py, output_path: mid, depends_on: [] }
+              - { name: right, job_suffix: R, code: probe.py, output_path: mid, depends_on: [] }
+            """, noWait: true);
+        var started = await RunAsync(request, NullRunReporter.Instance);
+
+        Assert.Equal([RlabsRunStatus.Running, RlabsRunStatus.Pending], started.Steps.Select(s => s.Status));
+        Assert.Single(_fixture.Emulator.SageMaker.Snapshot());
+    }
+
+    [Fact]
     public async Task Should_retry_a_job_whose_script_asks_to_try_again_as_a_new_job()
     {
         _fixture.Emulator.S3.PutObjectBytes(Bucket, "rlabs/graph/data/gate/job/placeholder", Encoding.UTF8.GetBytes("x"));
