@@ -131,4 +131,33 @@ public sealed class CloudManifestStep
 
     /// <summary>Why <see cref="CachedFrom"/> is set: <c>cache</c> or <c>reference</c>.</summary>
     public string? CachedBecause { get; set; }
+
+    /// <summary>
+    /// Engine runs: the step's cache key as far as it is known at the start (everything but its input), recorded in
+    /// the cache index by whoever first sees the step succeed (<see cref="EngineCacheRecorder"/>); null when the
+    /// step is not cached or the execution does not run it.
+    /// </summary>
+    public EngineCacheRecord? Cache { get; set; }
+}
+
+/// <summary>What the cache index needs of a step an engine execution runs, written down before it starts.</summary>
+public sealed class EngineCacheRecord
+{
+    /// <summary>The parts of the key known before the input is written (code, source, requirements, params, environment, image).</summary>
+    public required SortedDictionary<string, string> Parts { get; init; }
+
+    /// <summary>The input, relative to the data root (null without input).</summary>
+    public string? InputKey { get; init; }
+
+    /// <summary>Whether the input is one zip object.</summary>
+    public bool InputIsZip { get; init; }
+
+    /// <summary>Whether the step runs with an empty input folder.</summary>
+    public bool InputEmpty { get; init; }
+
+    /// <summary>The output, relative to the data root.</summary>
+    public required string OutputKey { get; init; }
+
+    /// <summary>Whether the key is in the index already (it is written once).</summary>
+    public bool Recorded { get; set; }
 }

@@ -165,6 +165,7 @@ public static partial class SageMakerPipelinesEngine
         ArgumentNullException.ThrowIfNull(manifest);
         var run = NewRun(manifest);
         var state = await ObserveAsync(service, manifest, run, cancellationToken).ConfigureAwait(false);
+        await EngineCacheRecorder.RecordAsync(service, manifest, run, NullRunReporter.Instance, cancellationToken).ConfigureAwait(false);
         if (state is not null)
         {
             foreach (var (stepRun, index) in run.Steps.Select((s, i) => (s, i)).Where(s => s.s.Status == RlabsRunStatus.Failed))
@@ -283,6 +284,7 @@ public static partial class SageMakerPipelinesEngine
                 log.Dispose();
             }
         }
+        await EngineCacheRecorder.RecordAsync(service, manifest, run, reporter, CancellationToken.None).ConfigureAwait(false);
         if (run.Status is RlabsRunStatus.Completed or RlabsRunStatus.Failed or RlabsRunStatus.Stopped)
         {
             await service.CleanupAsync(manifest, CancellationToken.None).ConfigureAwait(false);
@@ -428,8 +430,23 @@ public static partial class SageMakerPipelinesEngine
         return execution;
     }
 
+    /// <summary>
+    /// The run as it stands right after its start: the steps the execution leaves out as Cached or Completed, the
+    /// run Completed when that is every step (no execution was started), else Running.
+    /// </summary>
+    internal static void ApplyStart(CloudRunManifest manifest, RlabsPipelineRun run)
+    {
+        for (var index = 0; index < manifest.Steps.Count && index < run.Steps.Count; index++)
+        {
+            Taken(manifest.Steps[index], run.Steps[index]);
+        }
+        run.StartTime ??= DateTimeOffset.Now;
+        run.Status = AllTaken(manifest) ? RlabsRunStatus.Completed : RlabsRunStatus.Running;
+        run.EndTime = run.Status == RlabsRunStatus.Completed ? DateTimeOffset.Now : null;
+    }
+
     /// <summary>Whether every step of the run reuses an earlier output (no execution runs).</summary>
-    private static bool AllTaken(CloudRunManifest manifest) => manifest.Steps.All(s => s.CachedFrom is not null);
+    internal static bool AllTaken(CloudRunManifest manifest) => manifest.Steps.All(s => s.CachedFrom is not null);
 
     /// <summary>A step the execution does not run: Cached (a cache hit) or Completed (outside the slice), with the job its output came from.</summary>
     private static bool Taken(CloudManifestStep step, RlabsPipelineStepRun stepRun)

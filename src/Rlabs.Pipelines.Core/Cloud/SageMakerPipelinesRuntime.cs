@@ -213,33 +213,27 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
     }
 
     /// <inheritdoc/>
-    public Task<bool> StartWithoutWaitingAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
+    public async Task<bool> StartWithoutWaitingAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(run);
-        run.Status = RlabsRunStatus.Running;
-        run.StartTime ??= DateTimeOffset.Now;
-        return Task.FromResult(true);
+        SageMakerPipelinesEngine.ApplyStart(Manifest, run);
+        if (run.Status == RlabsRunStatus.Completed)
+        {
+            // Every step was a cache hit (or outside the slice): nothing runs that needs the credentials copy.
+            await _service.CleanupAsync(Manifest, CancellationToken.None).ConfigureAwait(false);
+        }
+        return true;
     }
 
     /// <summary>
-    /// Follows the started execution to its end (Ctrl-C stops it), then records the cache keys of the steps it ran
-    /// and completed, so the next run of unchanged steps hits (the same index the client-driven engine writes).
+    /// Follows the started execution to its end (Ctrl-C stops it); the cache keys of the steps it ran are recorded
+    /// as they are seen to succeed (<see cref="EngineCacheRecorder"/>), as Wait- and Get-RlabsPipelineRun do.
     /// </summary>
-    public async Task<RlabsPipelineRun> FollowAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
+    public Task<RlabsPipelineRun> FollowAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(run);
-        var followed = await SageMakerPipelinesEngine.FollowAsync(_service, Manifest, run, reporter, stopOnCancel: true, cancellationToken).ConfigureAwait(false);
-        if (CacheOf(plan) is { } cache)
-        {
-            foreach (var step in plan.Steps.Where(s => cache.Applies(s) && followed.Steps[s.Index].Status == RlabsRunStatus.Completed && Manifest.Steps[s.Index].CachedFrom is null))
-            {
-                var parts = await cache.PartsAsync(step, cancellationToken).ConfigureAwait(false);
-                await cache.RecordAsync(step, parts, cancellationToken).ConfigureAwait(false);
-                reporter.Verbose($"[{step.Step.Name}] cache key {StepCache.Key(parts)} recorded for later runs.");
-            }
-        }
-        return followed;
+        return SageMakerPipelinesEngine.FollowAsync(_service, Manifest, run, reporter, stopOnCancel: true, cancellationToken);
     }
 
     /// <summary>
@@ -250,7 +244,8 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
     {
         var manifest = Manifest;
         var compiled = Definition;
-        var selected = await EngineStepSelection.DecideAsync(plan, compiled, manifest, DataStore!, CacheOf(plan), reporter, cancellationToken).ConfigureAwait(false);
+        var cache = CacheOf(plan);
+        var selected = await EngineStepSelection.DecideAsync(plan, compiled, manifest, DataStore!, cache, reporter, cancellationToken).ConfigureAwait(false);
         if (selected.Count == 0)
         {
             manifest.PipelineExecutionArn = null;
@@ -292,6 +287,10 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
                 reporter.Verbose($"Selective execution of {string.Join(", ", selected.Select(i => compiled.Steps[i].DefinitionName))}{(source is null ? string.Empty : $"; the other steps' results from {source}")}.");
             }
         }
+        // The keys to record and the steps left out are in the manifest before the start: a reader finds them even
+        // if this process dies right after it.
+        EngineCacheRecorder.Plan(plan, cache, manifest);
+        await _service.SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
         await SageMakerPipelinesEngine.StartAsync(_service, manifest, selective, reporter, cancellationToken).ConfigureAwait(false);
     }
 

@@ -420,6 +420,43 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
     }
 
     [SkippableFact]
+    public async Task Without_waiting_the_keys_are_recorded_by_whoever_sees_the_steps_succeed_and_an_all_hit_run_is_Completed_at_once()
+    {
+        var pipeline = Pipeline(CachedChain, extra: "cache: true\n");
+        Assert.Equal(RlabsRunStatus.Running, (await StartAsync(Request(pipeline, "n1"))).Status);
+        RlabsPipelineRun read;
+        do
+        {
+            await Task.Delay(100);
+            read = await GetAsync("n1"); // Get-RlabsPipelineRun sees the success and records the keys
+        }
+        while (read.Status == RlabsRunStatus.Running);
+        Assert.Equal(RlabsRunStatus.Completed, read.Status);
+
+        var second = await StartAsync(Request(pipeline, "n2"));
+
+        Assert.Equal(4, JobsRun());
+        Assert.Single(Starts());
+        Assert.Equal(RlabsRunStatus.Completed, second.Status);
+        Assert.All(second.Steps, s => Assert.Equal((RlabsRunStatus.Cached, "n1"), (s.Status, s.CachedFrom)));
+        Assert.Equal(RlabsRunStatus.Completed, (await GetAsync("n2")).Status);
+
+        // A partial hit without waiting: Wait-RlabsPipelineRun records the keys of the steps the execution ran.
+        var edited = Pipeline(CachedChain.Replace("output_path: t }", "output_path: t, params: { depth: 3 } }", StringComparison.Ordinal), extra: "cache: true\n");
+        var partial = await StartAsync(Request(edited, "n3"));
+        Assert.Equal(RlabsRunStatus.Running, partial.Status);
+        Assert.Equal([RlabsRunStatus.Cached, RlabsRunStatus.Cached, RlabsRunStatus.Pending, RlabsRunStatus.Pending], partial.Steps.Select(s => s.Status));
+        Assert.Equal(RlabsRunStatus.Completed, (await WaitAsync("n3")).Status);
+        Assert.Equal(6, JobsRun());
+
+        var third = await StartAsync(Request(edited, "n4"));
+
+        Assert.Equal(6, JobsRun());
+        Assert.Equal(RlabsRunStatus.Completed, third.Status);
+        Assert.Equal(["n1", "n1", "n3", "n3"], third.Steps.Select(s => s.CachedFrom));
+    }
+
+    [SkippableFact]
     public async Task A_partial_run_runs_only_the_selected_step_and_takes_the_others_from_the_reference_run()
     {
         var pipeline = Pipeline(CachedChain);
