@@ -61,6 +61,12 @@ public sealed class CloudRunManifest
     /// <summary>The execution of an engine run, once started.</summary>
     public string? PipelineExecutionArn { get; set; }
 
+    /// <summary>Engine runs: the sha256 of the definition the current execution runs; -Resume compares it with the pipeline file's now.</summary>
+    public string? DefinitionHash { get; set; }
+
+    /// <summary>Engine runs: how many selective executions -Resume started (their ClientRequestToken is the job id and this number).</summary>
+    public int ResumeAttempt { get; set; }
+
     /// <summary>The most steps in flight at once, as the run was started with; null in an older manifest (the cloud default).</summary>
     public int? Parallelism { get; init; }
 
@@ -129,7 +135,7 @@ public sealed class CloudManifestStep
     /// </summary>
     public string? CachedFrom { get; set; }
 
-    /// <summary>Why <see cref="CachedFrom"/> is set: <c>cache</c> or <c>reference</c>.</summary>
+    /// <summary>Why <see cref="CachedFrom"/> is set: <c>cache</c>, <c>reference</c>, or <c>resume</c> (it succeeded in the execution a resume started from).</summary>
     public string? CachedBecause { get; set; }
 
     /// <summary>

@@ -98,8 +98,7 @@ internal static class EngineStepSelection
     /// </summary>
     public static async Task<(bool Found, string? Arn)> SourceAsync(CloudRunService service, CompiledPipelineDefinition compiled, IReadOnlyCollection<int> selected, string? referenceExecutionArn, CancellationToken cancellationToken)
     {
-        var upstream = Upstream(compiled);
-        var needed = selected.SelectMany(i => upstream[i]).Where(u => !selected.Contains(u)).Distinct().Select(u => compiled.Steps[u].DefinitionName).ToList();
+        var needed = NeededUpstream(compiled, selected);
         if (needed.Count == 0)
         {
             return (true, null);
@@ -143,6 +142,35 @@ internal static class EngineStepSelection
             }
         }
         return (false, null);
+    }
+
+    /// <summary>
+    /// What a -Resume of a changed definition runs: every step that did not succeed (in the source execution or as
+    /// a step the run kept), and every step after one of those, so the selection is closed under descendants.
+    /// </summary>
+    public static List<int> ResumeSelection(CompiledPipelineDefinition compiled, IReadOnlySet<string> succeeded)
+    {
+        var upstream = Upstream(compiled);
+        var runs = compiled.Steps.Select(s => !succeeded.Contains(s.DefinitionName)).ToArray();
+        for (var changed = true; changed;)
+        {
+            changed = false;
+            for (var index = 0; index < runs.Length; index++)
+            {
+                if (!runs[index] && upstream[index].Any(u => runs[u]))
+                {
+                    runs[index] = changed = true;
+                }
+            }
+        }
+        return Enumerable.Range(0, runs.Length).Where(i => runs[i]).ToList();
+    }
+
+    /// <summary>The steps left out that a selected step waits for: a selective execution takes their results from its source.</summary>
+    public static List<string> NeededUpstream(CompiledPipelineDefinition compiled, IReadOnlyCollection<int> selected)
+    {
+        var upstream = Upstream(compiled);
+        return selected.SelectMany(i => upstream[i]).Where(u => !selected.Contains(u)).Distinct().Select(u => compiled.Steps[u].DefinitionName).ToList();
     }
 
     /// <summary>The indexes each step waits for in the definition (its DependsOn).</summary>

@@ -86,7 +86,14 @@ public static partial class SageMakerPipelinesEngine
     /// Starts the run's execution (idempotent per job id and selection) and records its ARN in the manifest;
     /// <paramref name="selective"/> runs only its selected steps.
     /// </summary>
-    public static async Task<string> StartAsync(CloudRunService service, CloudRunManifest manifest, SelectiveExecutionConfig? selective, IRunReporter reporter, CancellationToken cancellationToken)
+    public static async Task<string> StartAsync(CloudRunService service, CloudRunManifest manifest, SelectiveExecutionConfig? selective, IRunReporter reporter, CancellationToken cancellationToken) =>
+        await StartAsync(service, manifest, selective, null, reporter, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The ClientRequestToken of a -Resume's selective execution: the job id and the attempt, so a retried call starts it once.</summary>
+    public static string ResumeToken(string pipelineName, string jobId, int attempt) => Token("resume", pipelineName, $"{jobId}\n{attempt.ToString(CultureInfo.InvariantCulture)}");
+
+    /// <summary>Starts the run's execution with the given ClientRequestToken (null: derived from the job id and selection).</summary>
+    internal static async Task<string> StartAsync(CloudRunService service, CloudRunManifest manifest, SelectiveExecutionConfig? selective, string? clientRequestToken, IRunReporter reporter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(manifest);
@@ -100,9 +107,9 @@ public static partial class SageMakerPipelinesEngine
             PipelineParameters = [new PipelineParameter { Name = PipelineDefinitionCompiler.JobIdParameter, Value = manifest.JobId }],
             // A selective execution of a job id that already ran (a -Step rerun) is a new start: its token covers the
             // selection and the source, so retrying the call starts it once and a later rerun starts anew.
-            ClientRequestToken = selective is null
+            ClientRequestToken = clientRequestToken ?? (selective is null
                 ? StartToken(pipelineName, manifest.JobId)
-                : Token("start", pipelineName, $"{manifest.JobId}\n{string.Join(',', selective.SelectedSteps.Select(s => s.StepName))}\n{selective.SourcePipelineExecutionArn}"),
+                : Token("start", pipelineName, $"{manifest.JobId}\n{string.Join(',', selective.SelectedSteps.Select(s => s.StepName))}\n{selective.SourcePipelineExecutionArn}")),
             SelectiveExecutionConfig = selective,
         }, cancellationToken).ConfigureAwait(false);
         manifest.PipelineExecutionArn = started.PipelineExecutionArn;
@@ -138,6 +145,28 @@ public static partial class SageMakerPipelinesEngine
             reporter.Verbose($"-Resume: execution {arn} is {execution.PipelineExecutionStatus}; nothing to retry.");
         }
         return true;
+    }
+
+    /// <summary>
+    /// The execution a -Resume of a changed definition starts from, and the steps that succeeded in it; throws
+    /// ResumeSourceMissing when it cannot be the source of a selective execution (gone, or neither Succeeded nor
+    /// Failed, as SageMaker requires).
+    /// </summary>
+    internal static async Task<(string Status, HashSet<string> Succeeded)> ResumeSourceAsync(CloudRunService service, CloudRunManifest manifest, string arn, CancellationToken cancellationToken)
+    {
+        DescribePipelineExecutionResponse execution;
+        try
+        {
+            execution = await service.SageMaker.DescribePipelineExecutionAsync(arn, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound)
+        {
+            throw new RlabsRunException($"Run {manifest.JobId} cannot be resumed: its execution {arn} is gone, and a changed pipeline resumes as a selective execution from it. Start the run again under a new job id (or rerun its steps with -FromStep <step> -ReferenceJobId {manifest.JobId}).",
+                "ResumeSourceMissing", RlabsRunErrorKind.NotFound, arn, ex);
+        }
+        var steps = await service.SageMaker.ListAllPipelineExecutionStepsAsync(arn, "Ascending", cancellationToken).ConfigureAwait(false);
+        var succeeded = steps.Where(s => s.StepStatus == "Succeeded").Select(s => s.StepName).ToHashSet(StringComparer.Ordinal);
+        return (execution.PipelineExecutionStatus ?? string.Empty, succeeded);
     }
 
     /// <summary>

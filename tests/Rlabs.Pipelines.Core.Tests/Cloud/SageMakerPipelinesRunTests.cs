@@ -68,9 +68,9 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
 
     public void Dispose() => _repo.Dispose();
 
-    private RlabsPipeline Pipeline(string steps, string project = "churn", string extra = "")
+    private RlabsPipeline Pipeline(string steps, string project = "churn", string extra = "", string file = "pipeline.yaml")
     {
-        var path = _repo.Write("pipeline.yaml", $"project: {project}\nrole_arn: {RoleArn}\n{extra}pipeline:\n{steps}");
+        var path = _repo.Write(file, $"project: {project}\nrole_arn: {RoleArn}\n{extra}pipeline:\n{steps}");
         var result = PipelineConfigReader.Read(path, _repo.Root);
         Assert.False(result.HasErrors, string.Join(Environment.NewLine, result.Diagnostics));
         return result.Pipeline!;
@@ -243,6 +243,89 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Equal(1, JobsOf("prepare"));
         Assert.Equal(2, JobsOf("train"));
         Assert.Equal(1, JobsOf("score"));
+    }
+
+    /// <summary>FourSteps whose second step (prepare) exits 4.</summary>
+    private static readonly string FailingPrepare = FourSteps.Replace("output_path: data }\n  - { name: train", "output_path: data, params: { mode: fail } }\n  - { name: train", StringComparison.Ordinal);
+
+    [SkippableFact]
+    public async Task Resume_of_a_changed_pipeline_starts_one_selective_execution_from_the_failed_one_of_the_failed_step_and_those_after_it()
+    {
+        await StartAsync(Request(Pipeline(FailingPrepare), "e9"));
+        Assert.Equal(RlabsRunStatus.Failed, (await WaitAsync("e9")).Status);
+        var failed = (await GetAsync("e9")).PipelineExecutionArn;
+        var fixedPipeline = Pipeline(FourSteps);
+        // The resume's start is answered too late once: the retried call must not start a second execution.
+        _fixture.Emulator.Faults.Add(new FaultRule { Service = "sagemaker", Operation = "StartPipelineExecution", Kind = "AnswerLost", Count = 1 });
+
+        var reporter = new RecordingReporter();
+        var resumed = await StartAsync(Request(fixedPipeline, "e9", resume: true), reporter);
+        var run = await WaitAsync("e9");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "RetryPipelineExecution"));
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "UpdatePipeline"));
+        Assert.Equal(2, _fixture.Emulator.SageMaker.Pipelines.Snapshot().Count);
+        var starts = Starts();
+        Assert.Equal(3, starts.Length);
+        Assert.Equal((string?)starts[1]["ClientRequestToken"], (string?)starts[2]["ClientRequestToken"]);
+        var selective = starts[^1]["SelectiveExecutionConfig"]!;
+        Assert.Equal(["prepare", "train", "score"], selective["SelectedSteps"]!.AsArray().Select(s => (string)s!["StepName"]!));
+        Assert.Equal(failed, (string?)selective["SourcePipelineExecutionArn"]);
+        Assert.Equal(resumed.PipelineExecutionArn, run.PipelineExecutionArn);
+        Assert.NotEqual(failed, run.PipelineExecutionArn);
+        Assert.Equal([1, 2, 1, 1], new[] { "extract", "prepare", "train", "score" }.Select(JobsOf));
+        Assert.Equal([(RlabsRunStatus.Completed, "e9"), (RlabsRunStatus.Completed, null), (RlabsRunStatus.Completed, null), (RlabsRunStatus.Completed, null)], run.Steps.Select(s => (s.Status, s.CachedFrom)));
+        Assert.Equal(["extract.json", "prepare.json", "train.json"], Output("e9", "score")!["seen"]!.AsArray().Select(n => (string)n!));
+        Assert.Contains(reporter.Warnings, w => w.Contains("the pipeline changed since execution", StringComparison.Ordinal));
+
+        // Resumed again once it succeeded: nothing to do, nothing started.
+        await StartAsync(Request(Pipeline(FourSteps.Replace("code: step.py, output_path: data }\n  - { name: prepare", "code: step.py, output_path: data, params: { v: \"2\" } }\n  - { name: prepare", StringComparison.Ordinal)), "e9", resume: true));
+        Assert.Equal(3, Starts().Length);
+        PipelineDefinitionValidation.AssertValid(Definitions());
+    }
+
+    [SkippableFact]
+    public async Task Resume_of_a_changed_pipeline_whose_file_moved_is_refused_before_anything_is_written()
+    {
+        await StartAsync(Request(Pipeline(FailingPrepare), "e10"));
+        Assert.Equal(RlabsRunStatus.Failed, (await WaitAsync("e10")).Status);
+        var manifest = _fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e10/run.json");
+
+        var error = await Assert.ThrowsAsync<RlabsRunException>(() => StartAsync(Request(Pipeline(FourSteps, file: "moved.yaml"), "e10", resume: true)));
+
+        Assert.Equal("ResumePipelineMoved", error.ErrorId);
+        Assert.Contains("moved or was renamed", error.Message, StringComparison.Ordinal);
+        Assert.Single(Starts());
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "CreatePipeline"));
+        Assert.Equal(manifest, _fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e10/run.json"));
+    }
+
+    [SkippableFact]
+    public async Task Resume_of_a_changed_pipeline_whose_execution_cannot_be_the_source_is_refused()
+    {
+        await StartAsync(Request(Pipeline(FourSteps.Replace("output_path: data }\n  - { name: train", "output_path: data, params: { mode: slow } }\n  - { name: train", StringComparison.Ordinal)), "e11"));
+        using (var service = new CloudRunService(_fixture.Session()))
+        {
+            (CloudRunManifest Manifest, RlabsPipelineRun Run) found;
+            do
+            {
+                await Task.Delay(100);
+                found = (await service.GetAsync(Bucket, "churn", "e11", CancellationToken.None))!.Value;
+            }
+            while (found.Run.Steps[1].Status != RlabsRunStatus.Running);
+            await service.StopAsync(found.Manifest, found.Run, NullRunReporter.Instance, CancellationToken.None);
+        }
+        Assert.Equal(RlabsRunStatus.Stopped, (await WaitAsync("e11")).Status);
+
+        // Stopped is no source SageMaker takes for a selective execution, and prepare needs extract's result from it.
+        var error = await Assert.ThrowsAsync<RlabsRunException>(() => StartAsync(Request(Pipeline(FourSteps), "e11", resume: true)));
+
+        Assert.Equal("ResumeSourceMissing", error.ErrorId);
+        Assert.Contains("-FromStep prepare -ReferenceJobId e11", error.Message, StringComparison.Ordinal);
+        Assert.Single(Starts());
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "RetryPipelineExecution"));
+        Assert.Equal(RlabsRunStatus.Stopped, (await GetAsync("e11")).Status);
     }
 
     [SkippableFact]
