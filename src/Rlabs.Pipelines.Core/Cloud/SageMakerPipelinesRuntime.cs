@@ -55,6 +55,13 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
     public bool SelectsSteps => true;
 
     /// <inheritdoc/>
+    public async Task<IReadOnlyList<string>?> DescribeSelectionAsync(RunPlan plan, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return await EngineStepSelection.DescribeAsync(plan, Definition, CacheOf(plan), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
     public IReadOnlyList<string> SourceExclusions(RunPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
@@ -111,7 +118,7 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
         yield return $"s3:PutObject s3://{bound.Bucket}/{bound.ManifestKey} (run manifest: engine and execution ARN)";
         if (request.Cloud.Resume)
         {
-            yield return $"sagemaker:DescribePipelineExecution of run {request.JobId}, then sagemaker:RetryPipelineExecution when it failed or was stopped (only those steps run again)";
+            yield return $"sagemaker:DescribePipelineExecution of run {request.JobId}, then, when it failed or was stopped: sagemaker:RetryPipelineExecution while its definition is this one (sha256 {compiled.Hash[..12]}); once the pipeline file changed, sagemaker:UpdatePipeline and one sagemaker:StartPipelineExecution selective execution from it (SelectiveExecutionConfig.SourcePipelineExecutionArn) of the steps that did not succeed and those after them";
         }
         else
         {

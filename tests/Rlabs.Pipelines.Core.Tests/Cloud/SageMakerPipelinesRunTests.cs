@@ -462,11 +462,23 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Equal("c1", (string)OutputAt("s", "c2", "score")!["job"]!);
         Assert.Equal(["train.json"], OutputAt("s", "c2", "score")!["seen"]!.AsArray().Select(n => (string)n!));
 
-        using (var whatIf = new SageMakerPipelinesRuntime(_fixture.Session()))
+        async Task<IReadOnlyList<string>> WhatIf(RlabsPipeline p, bool noCache = false)
         {
-            var described = await RunEngine.DescribeAsync(RunEngine.Plan(new RunRequest { Pipeline = pipeline, JobId = "c9", Cloud = new CloudRunOptions { NoWait = true, Engine = CloudEngine.SageMakerPipelines, Bucket = Bucket } }, whatIf), whatIf, CancellationToken.None);
-            Assert.Contains("Step 'extract' cache hit: reuses the output of job c1", described);
+            using var whatIf = new SageMakerPipelinesRuntime(_fixture.Session());
+            return await RunEngine.DescribeAsync(RunEngine.Plan(new RunRequest { Pipeline = p, JobId = "c9", NoCache = noCache, Cloud = new CloudRunOptions { NoWait = true, Engine = CloudEngine.SageMakerPipelines, Bucket = Bucket } }, whatIf), whatIf, CancellationToken.None);
         }
+
+        var described = await WhatIf(pipeline);
+        Assert.Contains("Step 'extract' cached (certain): reuses the output of job c1; the execution does not run it", described);
+        Assert.Contains("Step 'prepare' depends on upstream results: its key is decided at the start, once the output of step 'extract' is copied under this job id; everything but its input is as in job c1", described);
+        Assert.Contains("Step 'score' depends on upstream results: cached only if step 'train' is and its key matches then, else it runs; everything but its input is as in job c1", described);
+        var edited = await WhatIf(Pipeline(CachedChain.Replace("output_path: x }", "output_path: x, params: { rows: 5 } }", StringComparison.Ordinal), extra: "cache: true\n"));
+        Assert.Contains("Step 'extract' runs (certain): cache miss: params changed since job c1", edited);
+        Assert.Contains("Step 'prepare' runs (certain): step 'extract', which it depends on, runs", edited);
+        Assert.Contains("Step 'score' runs (certain): step 'train', which it depends on, runs", edited);
+        Assert.Contains("Step 'train' runs (certain): -NoCache", await WhatIf(pipeline, noCache: true));
+        pipeline = Pipeline(CachedChain, extra: "cache: true\n");
+        Assert.Equal(4, JobsRun());
 
         var uncached = await RunAttachedAsync(new RunRequest { Pipeline = pipeline, JobId = "c3", NoCache = true, Cloud = Request(pipeline, "c3").Cloud });
 
