@@ -66,7 +66,16 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         _repo.Write("requirements.txt", "# none\n");
     }
 
-    public void Dispose() => _repo.Dispose();
+    /// <summary>Every definition a test sent (CreatePipeline, UpdatePipeline) must validate, whatever else it checks.</summary>
+    public void Dispose()
+    {
+        _repo.Dispose();
+        var definitions = Definitions();
+        if (definitions.Length > 0)
+        {
+            PipelineDefinitionValidation.AssertValid(definitions);
+        }
+    }
 
     private RlabsPipeline Pipeline(string steps, string project = "churn", string extra = "", string file = "pipeline.yaml")
     {
