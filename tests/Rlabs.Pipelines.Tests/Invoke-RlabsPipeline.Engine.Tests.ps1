@@ -85,11 +85,11 @@ pipeline:
     function Assert-DefinitionValid([string[]] $Definition) {
         $folder = Join-Path $TestDrive ('definitions-' + [guid]::NewGuid().ToString('N'))
         New-Item -ItemType Directory -Path $folder | Out-Null
-        $files = for ($i = 0; $i -lt $Definition.Count; $i++) {
+        $files = @(for ($i = 0; $i -lt $Definition.Count; $i++) {
             $file = Join-Path $folder "definition$i.json"
             [IO.File]::WriteAllText($file, $Definition[$i])
             $file
-        }
+        })
         $python = [OperatingSystem]::IsWindows() ? 'python' : '/usr/bin/python3'
         $violations = & $python (Join-Path $PSScriptRoot '../tools/validate-pipeline-definition.py') @files 2>&1
         $LASTEXITCODE | Should -Be 0 -Because "every definition must validate against the schema: $($violations -join "`n")"
