@@ -225,6 +225,41 @@ Describe 'Invoke-RlabsPipeline on SageMaker Pipelines' -Tag 'Emulator' {
         }
     }
 
+    Context 'Given a cached pipeline started with -NoWait' {
+        It 'Should record the keys when Wait-RlabsPipelineRun sees the steps succeed, so the next -NoWait run is Completed at once' {
+            $first = Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId nowait-1 -RoleArn $role -NoWait
+            $first.Status | Should -Be 'Running'
+            ($first | Wait-RlabsPipelineRun).Status | Should -Be 'Completed'
+
+            $second = Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId nowait-2 -RoleArn $role -NoWait
+
+            $second.Status | Should -Be 'Completed'
+            ($second.Steps | ForEach-Object { "$($_.StepName)=$($_.Status):$($_.CachedFrom)" }) | Should -Be @('extract=Cached:nowait-1', 'clean=Cached:nowait-1', 'train=Cached:nowait-1')
+            @(Get-Executions).Count | Should -Be 1
+        }
+    }
+
+    Context 'Given -Resume of a failed run whose pipeline file changed since' {
+        It 'Should start one selective execution from the failed one, of the failed step and those after it' {
+            $resumable = Join-Path $repo 'pipelines/resumable.yaml'
+            Get-Content -Raw $failing | Set-Content -Path $resumable
+            $first = Invoke-RlabsPipeline -Path $resumable -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId edit-1 -RoleArn $role -Engine SageMakerPipelines -ErrorAction SilentlyContinue
+            $first.Status | Should -Be 'Failed'
+            (Get-Content -Raw $resumable).Replace(', params: { fail: "7" }', '') | Set-Content -Path $resumable
+
+            $resumed = Invoke-RlabsPipeline -Path $resumable -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId edit-1 -RoleArn $role -Engine SageMakerPipelines -Resume -WarningVariable warned -WarningAction SilentlyContinue
+
+            $resumed.Status | Should -Be 'Completed'
+            ($resumed.Steps | ForEach-Object { "$($_.StepName)=$($_.Status):$($_.CachedFrom)" }) | Should -Be @('extract=Completed:edit-1', 'train=Completed:', 'score=Completed:')
+            $resumed.PipelineExecutionArn | Should -Not -Be $first.PipelineExecutionArn
+            (Get-EmulatorCalls sagemaker RetryPipelineExecution) | Should -Be 0
+            $executions = @(Get-Executions)
+            $executions.Count | Should -Be 2
+            ($executions[-1].steps | Where-Object { $_.jobNames.Count -gt 0 } | ForEach-Object name) | Should -Be @('train', 'score')
+            "$warned" | Should -Match 'the pipeline changed since execution'
+        }
+    }
+
     Context 'Given -Step with -ReferenceJobId' {
         It 'Should run only that step as a selective execution, the others from the reference run' {
             Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId ref-1 -RoleArn $role -Engine SageMakerPipelines -NoCache | Out-Null
