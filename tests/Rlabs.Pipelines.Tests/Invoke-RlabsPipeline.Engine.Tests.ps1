@@ -80,6 +80,25 @@ pipeline:
     function Get-Executions {
         @((Invoke-AwsEmulatorAdmin $emulator GET 'sagemaker/pipeline-executions'))
     }
+    # Every definition must validate against the published schema, read from outside the project at test time
+    # by the validator the xunit tests share (it finds the schema beside the repository or RLABS_PIPELINE_SCHEMA).
+    function Assert-DefinitionValid([string[]] $Definition) {
+        $folder = Join-Path $TestDrive ('definitions-' + [guid]::NewGuid().ToString('N'))
+        New-Item -ItemType Directory -Path $folder | Out-Null
+        $files = @(for ($i = 0; $i -lt $Definition.Count; $i++) {
+            $file = Join-Path $folder "definition$i.json"
+            [IO.File]::WriteAllText($file, $Definition[$i])
+            $file
+        })
+        $python = [OperatingSystem]::IsWindows() ? 'python' : '/usr/bin/python3'
+        $violations = & $python (Join-Path $PSScriptRoot '../tools/validate-pipeline-definition.py') @files 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because "every definition must validate against the schema: $($violations -join "`n")"
+    }
+    function Get-SentDefinitions {
+        @('CreatePipeline', 'UpdatePipeline' | ForEach-Object {
+            Invoke-AwsEmulatorAdmin $emulator GET "requests?service=sagemaker&operation=$_" | ForEach-Object { $_ } | ForEach-Object { $_.parameters.PipelineDefinition }
+        })
+    }
     function Wait-ExecutionEnd([string] $JobId) {
         # Bounded wait for the emulator's own record of the execution (no client involved).
         foreach ($attempt in 1..600) {
@@ -100,6 +119,11 @@ Describe 'Invoke-RlabsPipeline on SageMaker Pipelines' -Tag 'Emulator' {
     BeforeEach {
         Invoke-AwsEmulatorAdmin $emulator POST reset | Out-Null
         Invoke-AwsEmulatorAdmin $emulator POST sagemaker/job-behaviour @{ durationMs = 0; outcome = 'Completed'; execute = $true } | Out-Null
+    }
+    AfterEach {
+        # Whatever a test checks, every definition it sent (CreatePipeline, UpdatePipeline) validates.
+        $sent = Get-SentDefinitions
+        if ($sent.Count -gt 0) { Assert-DefinitionValid $sent }
     }
 
     Context 'Given -NoWait and a client that is killed right after the start' {
@@ -201,6 +225,41 @@ Describe 'Invoke-RlabsPipeline on SageMaker Pipelines' -Tag 'Emulator' {
         }
     }
 
+    Context 'Given a cached pipeline started with -NoWait' {
+        It 'Should record the keys when Wait-RlabsPipelineRun sees the steps succeed, so the next -NoWait run is Completed at once' {
+            $first = Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId nowait-1 -RoleArn $role -NoWait
+            $first.Status | Should -Be 'Running'
+            ($first | Wait-RlabsPipelineRun).Status | Should -Be 'Completed'
+
+            $second = Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId nowait-2 -RoleArn $role -NoWait
+
+            $second.Status | Should -Be 'Completed'
+            ($second.Steps | ForEach-Object { "$($_.StepName)=$($_.Status):$($_.CachedFrom)" }) | Should -Be @('extract=Cached:nowait-1', 'clean=Cached:nowait-1', 'train=Cached:nowait-1')
+            @(Get-Executions).Count | Should -Be 1
+        }
+    }
+
+    Context 'Given -Resume of a failed run whose pipeline file changed since' {
+        It 'Should start one selective execution from the failed one, of the failed step and those after it' {
+            $resumable = Join-Path $repo 'pipelines/resumable.yaml'
+            Get-Content -Raw $failing | Set-Content -Path $resumable
+            $first = Invoke-RlabsPipeline -Path $resumable -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId edit-1 -RoleArn $role -Engine SageMakerPipelines -ErrorAction SilentlyContinue
+            $first.Status | Should -Be 'Failed'
+            (Get-Content -Raw $resumable).Replace(', params: { fail: "7" }', '') | Set-Content -Path $resumable
+
+            $resumed = Invoke-RlabsPipeline -Path $resumable -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId edit-1 -RoleArn $role -Engine SageMakerPipelines -Resume -WarningVariable warned -WarningAction SilentlyContinue
+
+            $resumed.Status | Should -Be 'Completed'
+            ($resumed.Steps | ForEach-Object { "$($_.StepName)=$($_.Status):$($_.CachedFrom)" }) | Should -Be @('extract=Completed:edit-1', 'train=Completed:', 'score=Completed:')
+            $resumed.PipelineExecutionArn | Should -Not -Be $first.PipelineExecutionArn
+            (Get-EmulatorCalls sagemaker RetryPipelineExecution) | Should -Be 0
+            $executions = @(Get-Executions)
+            $executions.Count | Should -Be 2
+            ($executions[-1].steps | Where-Object { $_.jobNames.Count -gt 0 } | ForEach-Object name) | Should -Be @('train', 'score')
+            "$warned" | Should -Match 'the pipeline changed since execution'
+        }
+    }
+
     Context 'Given -Step with -ReferenceJobId' {
         It 'Should run only that step as a selective execution, the others from the reference run' {
             Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId ref-1 -RoleArn $role -Engine SageMakerPipelines -NoCache | Out-Null
@@ -258,6 +317,7 @@ Describe 'Export-RlabsPipelineDefinition' -Tag 'Emulator' {
     It 'Should return the definition the engine runs, with no AWS call when the bucket is given' {
         $json = Export-RlabsPipelineDefinition -Path $pipeline -RepositoryPath $repo -InstanceType ml.t3.medium -RoleArn $role -Bucket my-team-bucket
 
+        Assert-DefinitionValid $json
         $definition = $json | ConvertFrom-Json
         $definition.Version | Should -Be '2020-12-01'
         $definition.Parameters.Name | Should -Be 'JobId'
@@ -277,6 +337,7 @@ Describe 'Export-RlabsPipelineDefinition' -Tag 'Emulator' {
 
         $file.FullName | Should -Be $out
         (Get-Content $out -Raw | ConvertFrom-Json).Steps.Count | Should -Be 4
+        Assert-DefinitionValid (Get-Content $out -Raw)
         # No -Bucket: each export (the -WhatIf one too; it reads, it changes nothing) learns the account for the default bucket.
         (Get-EmulatorCalls sts GetCallerIdentity) | Should -Be 2
     }

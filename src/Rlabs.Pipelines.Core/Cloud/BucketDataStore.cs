@@ -27,18 +27,24 @@ internal sealed class BucketDataStore : IStepDataStore, IDisposable
 
     public async Task<string> InputFingerprintAsync(RunPlan plan, StepPlan stepPlan, CancellationToken cancellationToken)
     {
-        if (stepPlan.InputKey is null)
+        return await InputFingerprintAsync(_store, Bucket(plan), plan.Pipeline.ProjectName, stepPlan.InputKey, stepPlan.InputIsZip, stepPlan.InputEmpty, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The input's fingerprint from its keys and ETags; the one algorithm for the run and for <see cref="EngineCacheRecorder"/>.</summary>
+    internal static async Task<string> InputFingerprintAsync(S3Storage store, string bucket, string projectName, string? inputKey, bool isZip, bool isEmpty, CancellationToken cancellationToken)
+    {
+        if (inputKey is null)
         {
             return "none";
         }
-        if (stepPlan.InputEmpty)
+        if (isEmpty)
         {
             return "empty";
         }
-        var key = DataKey(plan, stepPlan.InputKey);
-        var prefix = stepPlan.InputIsZip ? key : key + "/";
-        var objects = await _store.ListObjectsAsync(Bucket(plan), prefix, cancellationToken).ConfigureAwait(false);
-        var listed = objects.Where(o => !stepPlan.InputIsZip || o.Key == key).Select(o => (o.Key[prefix.Length..], o.ETag)).ToList();
+        var key = $"{CloudNaming.ProjectPrefix(projectName)}/data/{inputKey}";
+        var prefix = isZip ? key : key + "/";
+        var objects = await store.ListObjectsAsync(bucket, prefix, cancellationToken).ConfigureAwait(false);
+        var listed = objects.Where(o => !isZip || o.Key == key).Select(o => (o.Key[prefix.Length..], o.ETag)).ToList();
         return listed.Count == 0 ? "empty" : StepCache.HashListing(listed);
     }
 

@@ -61,6 +61,12 @@ public sealed class CloudRunManifest
     /// <summary>The execution of an engine run, once started.</summary>
     public string? PipelineExecutionArn { get; set; }
 
+    /// <summary>Engine runs: the sha256 of the definition the current execution runs; -Resume compares it with the pipeline file's now.</summary>
+    public string? DefinitionHash { get; set; }
+
+    /// <summary>Engine runs: how many selective executions -Resume started (their ClientRequestToken is the job id and this number).</summary>
+    public int ResumeAttempt { get; set; }
+
     /// <summary>The most steps in flight at once, as the run was started with; null in an older manifest (the cloud default).</summary>
     public int? Parallelism { get; init; }
 
@@ -129,6 +135,35 @@ public sealed class CloudManifestStep
     /// </summary>
     public string? CachedFrom { get; set; }
 
-    /// <summary>Why <see cref="CachedFrom"/> is set: <c>cache</c> or <c>reference</c>.</summary>
+    /// <summary>Why <see cref="CachedFrom"/> is set: <c>cache</c>, <c>reference</c>, or <c>resume</c> (it succeeded in the execution a resume started from).</summary>
     public string? CachedBecause { get; set; }
+
+    /// <summary>
+    /// Engine runs: the step's cache key as far as it is known at the start (everything but its input), recorded in
+    /// the cache index by whoever first sees the step succeed (<see cref="EngineCacheRecorder"/>); null when the
+    /// step is not cached or the execution does not run it.
+    /// </summary>
+    public EngineCacheRecord? Cache { get; set; }
+}
+
+/// <summary>What the cache index needs of a step an engine execution runs, written down before it starts.</summary>
+public sealed class EngineCacheRecord
+{
+    /// <summary>The parts of the key known before the input is written (code, source, requirements, params, environment, image).</summary>
+    public required SortedDictionary<string, string> Parts { get; init; }
+
+    /// <summary>The input, relative to the data root (null without input).</summary>
+    public string? InputKey { get; init; }
+
+    /// <summary>Whether the input is one zip object.</summary>
+    public bool InputIsZip { get; init; }
+
+    /// <summary>Whether the step runs with an empty input folder.</summary>
+    public bool InputEmpty { get; init; }
+
+    /// <summary>The output, relative to the data root.</summary>
+    public required string OutputKey { get; init; }
+
+    /// <summary>Whether the key is in the index already (it is written once).</summary>
+    public bool Recorded { get; set; }
 }

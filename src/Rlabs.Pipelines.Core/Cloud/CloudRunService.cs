@@ -44,6 +44,9 @@ public sealed class CloudRunService : IDisposable
     /// <summary>Marks the default bucket (chosen by the module for <paramref name="accountId"/>) before reading a run from it.</summary>
     public void ExpectBucketOwner(string bucket, string accountId) => _store.ExpectOwner(bucket, accountId);
 
+    /// <summary>The run's S3 storage, for the engine's cache recorder.</summary>
+    internal S3Storage Storage => _store;
+
     /// <summary>The caller's account (STS), needed for the default bucket name.</summary>
     public async Task<string> GetAccountAsync(CancellationToken cancellationToken) =>
         (await _session.GetCallerIdentityAsync(cancellationToken).ConfigureAwait(false)).Account;

@@ -91,6 +91,67 @@ internal static class EngineStepSelection
     }
 
     /// <summary>
+    /// -WhatIf: what <see cref="DecideAsync"/> would decide, read-only. Per step: cached or run, and whether that is
+    /// certain now (its key is known: no upstream step's output feeds it, or a step it depends on runs) or depends
+    /// on upstream results (its input is a cached step's output, whose copy under this job id decides its key).
+    /// </summary>
+    public static async Task<List<string>> DescribeAsync(RunPlan plan, CompiledPipelineDefinition compiled, StepCache? cache, CancellationToken cancellationToken)
+    {
+        var upstream = Upstream(compiled);
+        var state = new Dictionary<int, string>();
+        var lines = new List<string>();
+        var slice = plan.Request.Steps;
+        foreach (var index in plan.Graph.TopologicalOrder())
+        {
+            var step = plan.Steps[index];
+            var name = step.Step.Name;
+            if (slice is not null && !slice.Contains(name, StringComparer.OrdinalIgnoreCase))
+            {
+                state[index] = "outside";
+                lines.Add($"Step '{name}': not run (outside the steps to run){(plan.Request.ReferenceJobId is { } reference ? $"; its output is job {reference}'s" : string.Empty)}");
+                continue;
+            }
+            if (cache is null || !cache.Applies(step))
+            {
+                state[index] = "runs";
+                lines.Add($"Step '{name}' runs (certain): {(plan.Request.NoCache ? "-NoCache" : "it has no cache:")}");
+                continue;
+            }
+            var running = upstream[index].Where(u => state[u] == "runs").Select(u => plan.Steps[u].Step.Name).FirstOrDefault();
+            if (running is not null)
+            {
+                state[index] = "runs";
+                lines.Add($"Step '{name}' runs (certain): step '{running}', which it depends on, runs");
+                continue;
+            }
+            var producer = step.InputProducer is { } p ? plan.Steps.First(s => s.Step.Name == p).Index : -1;
+            var pending = upstream[index].Where(u => state[u] == "depends").Select(u => plan.Steps[u].Step.Name).FirstOrDefault();
+            if (pending is not null || (producer >= 0 && state[producer] is ("cached" or "outside")))
+            {
+                state[index] = "depends";
+                var changed = await cache.ChangedSinceLastAsync(step, withInput: false, cancellationToken).ConfigureAwait(false);
+                lines.Add(pending is not null
+                    ? $"Step '{name}' depends on upstream results: cached only if step '{pending}' is and its key matches then, else it runs; {changed}"
+                    : $"Step '{name}' depends on upstream results: its key is decided at the start, once the output of step '{plan.Steps[producer].Step.Name}' is copied under this job id; {changed}");
+                continue;
+            }
+            try
+            {
+                var key = StepCache.Key(await cache.PartsAsync(step, cancellationToken).ConfigureAwait(false));
+                var (entry, why) = await cache.LookupAsync(step, key, cancellationToken).ConfigureAwait(false);
+                state[index] = entry is null ? "runs" : "cached";
+                lines.Add(entry is null ? $"Step '{name}' runs (certain): cache miss: {why}" : $"Step '{name}' cached (certain): reuses the output of job {entry.JobId}; the execution does not run it");
+            }
+            catch (AwsServiceException ex)
+            {
+                state[index] = "depends";
+                lines.Add($"Step '{name}' cache: decided at the start (the bucket's index could not be read now: {ex.ErrorCode})");
+            }
+        }
+        return lines;
+    }
+
+    /// <summary>
     /// The execution the steps left out are taken from, as SelectiveExecutionConfig needs it when a selected step
     /// depends on one left out: -ReferenceJobId's execution when it ran on SageMaker Pipelines, else the newest
     /// Succeeded or Failed execution of the pipeline in which every such step succeeded. Null when no selected
@@ -98,8 +159,7 @@ internal static class EngineStepSelection
     /// </summary>
     public static async Task<(bool Found, string? Arn)> SourceAsync(CloudRunService service, CompiledPipelineDefinition compiled, IReadOnlyCollection<int> selected, string? referenceExecutionArn, CancellationToken cancellationToken)
     {
-        var upstream = Upstream(compiled);
-        var needed = selected.SelectMany(i => upstream[i]).Where(u => !selected.Contains(u)).Distinct().Select(u => compiled.Steps[u].DefinitionName).ToList();
+        var needed = NeededUpstream(compiled, selected);
         if (needed.Count == 0)
         {
             return (true, null);
@@ -143,6 +203,35 @@ internal static class EngineStepSelection
             }
         }
         return (false, null);
+    }
+
+    /// <summary>
+    /// What a -Resume of a changed definition runs: every step that did not succeed (in the source execution or as
+    /// a step the run kept), and every step after one of those, so the selection is closed under descendants.
+    /// </summary>
+    public static List<int> ResumeSelection(CompiledPipelineDefinition compiled, IReadOnlySet<string> succeeded)
+    {
+        var upstream = Upstream(compiled);
+        var runs = compiled.Steps.Select(s => !succeeded.Contains(s.DefinitionName)).ToArray();
+        for (var changed = true; changed;)
+        {
+            changed = false;
+            for (var index = 0; index < runs.Length; index++)
+            {
+                if (!runs[index] && upstream[index].Any(u => runs[u]))
+                {
+                    runs[index] = changed = true;
+                }
+            }
+        }
+        return Enumerable.Range(0, runs.Length).Where(i => runs[i]).ToList();
+    }
+
+    /// <summary>The steps left out that a selected step waits for: a selective execution takes their results from its source.</summary>
+    public static List<string> NeededUpstream(CompiledPipelineDefinition compiled, IReadOnlyCollection<int> selected)
+    {
+        var upstream = Upstream(compiled);
+        return selected.SelectMany(i => upstream[i]).Where(u => !selected.Contains(u)).Distinct().Select(u => compiled.Steps[u].DefinitionName).ToList();
     }
 
     /// <summary>The indexes each step waits for in the definition (its DependsOn).</summary>

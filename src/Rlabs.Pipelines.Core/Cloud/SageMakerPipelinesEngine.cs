@@ -86,7 +86,14 @@ public static partial class SageMakerPipelinesEngine
     /// Starts the run's execution (idempotent per job id and selection) and records its ARN in the manifest;
     /// <paramref name="selective"/> runs only its selected steps.
     /// </summary>
-    public static async Task<string> StartAsync(CloudRunService service, CloudRunManifest manifest, SelectiveExecutionConfig? selective, IRunReporter reporter, CancellationToken cancellationToken)
+    public static async Task<string> StartAsync(CloudRunService service, CloudRunManifest manifest, SelectiveExecutionConfig? selective, IRunReporter reporter, CancellationToken cancellationToken) =>
+        await StartAsync(service, manifest, selective, null, reporter, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The ClientRequestToken of a -Resume's selective execution: the job id and the attempt, so a retried call starts it once.</summary>
+    public static string ResumeToken(string pipelineName, string jobId, int attempt) => Token("resume", pipelineName, $"{jobId}\n{attempt.ToString(CultureInfo.InvariantCulture)}");
+
+    /// <summary>Starts the run's execution with the given ClientRequestToken (null: derived from the job id and selection).</summary>
+    internal static async Task<string> StartAsync(CloudRunService service, CloudRunManifest manifest, SelectiveExecutionConfig? selective, string? clientRequestToken, IRunReporter reporter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(manifest);
@@ -100,9 +107,9 @@ public static partial class SageMakerPipelinesEngine
             PipelineParameters = [new PipelineParameter { Name = PipelineDefinitionCompiler.JobIdParameter, Value = manifest.JobId }],
             // A selective execution of a job id that already ran (a -Step rerun) is a new start: its token covers the
             // selection and the source, so retrying the call starts it once and a later rerun starts anew.
-            ClientRequestToken = selective is null
+            ClientRequestToken = clientRequestToken ?? (selective is null
                 ? StartToken(pipelineName, manifest.JobId)
-                : Token("start", pipelineName, $"{manifest.JobId}\n{string.Join(',', selective.SelectedSteps.Select(s => s.StepName))}\n{selective.SourcePipelineExecutionArn}"),
+                : Token("start", pipelineName, $"{manifest.JobId}\n{string.Join(',', selective.SelectedSteps.Select(s => s.StepName))}\n{selective.SourcePipelineExecutionArn}")),
             SelectiveExecutionConfig = selective,
         }, cancellationToken).ConfigureAwait(false);
         manifest.PipelineExecutionArn = started.PipelineExecutionArn;
@@ -141,6 +148,28 @@ public static partial class SageMakerPipelinesEngine
     }
 
     /// <summary>
+    /// The execution a -Resume of a changed definition starts from, and the steps that succeeded in it; throws
+    /// ResumeSourceMissing when it cannot be the source of a selective execution (gone, or neither Succeeded nor
+    /// Failed, as SageMaker requires).
+    /// </summary>
+    internal static async Task<(string Status, HashSet<string> Succeeded)> ResumeSourceAsync(CloudRunService service, CloudRunManifest manifest, string arn, CancellationToken cancellationToken)
+    {
+        DescribePipelineExecutionResponse execution;
+        try
+        {
+            execution = await service.SageMaker.DescribePipelineExecutionAsync(arn, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound)
+        {
+            throw new RlabsRunException($"Run {manifest.JobId} cannot be resumed: its execution {arn} is gone, and a changed pipeline resumes as a selective execution from it. Start the run again under a new job id (or rerun its steps with -FromStep <step> -ReferenceJobId {manifest.JobId}).",
+                "ResumeSourceMissing", RlabsRunErrorKind.NotFound, arn, ex);
+        }
+        var steps = await service.SageMaker.ListAllPipelineExecutionStepsAsync(arn, "Ascending", cancellationToken).ConfigureAwait(false);
+        var succeeded = steps.Where(s => s.StepStatus == "Succeeded").Select(s => s.StepName).ToHashSet(StringComparer.Ordinal);
+        return (execution.PipelineExecutionStatus ?? string.Empty, succeeded);
+    }
+
+    /// <summary>
     /// A client-driven -Resume of a run SageMaker Pipelines drove would run its steps again as new jobs (and
     /// overwrite its manifest): refused, naming the engine that resumes it.
     /// </summary>
@@ -165,6 +194,7 @@ public static partial class SageMakerPipelinesEngine
         ArgumentNullException.ThrowIfNull(manifest);
         var run = NewRun(manifest);
         var state = await ObserveAsync(service, manifest, run, cancellationToken).ConfigureAwait(false);
+        await EngineCacheRecorder.RecordAsync(service, manifest, run, NullRunReporter.Instance, cancellationToken).ConfigureAwait(false);
         if (state is not null)
         {
             foreach (var (stepRun, index) in run.Steps.Select((s, i) => (s, i)).Where(s => s.s.Status == RlabsRunStatus.Failed))
@@ -283,6 +313,7 @@ public static partial class SageMakerPipelinesEngine
                 log.Dispose();
             }
         }
+        await EngineCacheRecorder.RecordAsync(service, manifest, run, reporter, CancellationToken.None).ConfigureAwait(false);
         if (run.Status is RlabsRunStatus.Completed or RlabsRunStatus.Failed or RlabsRunStatus.Stopped)
         {
             await service.CleanupAsync(manifest, CancellationToken.None).ConfigureAwait(false);
@@ -428,8 +459,23 @@ public static partial class SageMakerPipelinesEngine
         return execution;
     }
 
+    /// <summary>
+    /// The run as it stands right after its start: the steps the execution leaves out as Cached or Completed, the
+    /// run Completed when that is every step (no execution was started), else Running.
+    /// </summary>
+    internal static void ApplyStart(CloudRunManifest manifest, RlabsPipelineRun run)
+    {
+        for (var index = 0; index < manifest.Steps.Count && index < run.Steps.Count; index++)
+        {
+            Taken(manifest.Steps[index], run.Steps[index]);
+        }
+        run.StartTime ??= DateTimeOffset.Now;
+        run.Status = AllTaken(manifest) ? RlabsRunStatus.Completed : RlabsRunStatus.Running;
+        run.EndTime = run.Status == RlabsRunStatus.Completed ? DateTimeOffset.Now : null;
+    }
+
     /// <summary>Whether every step of the run reuses an earlier output (no execution runs).</summary>
-    private static bool AllTaken(CloudRunManifest manifest) => manifest.Steps.All(s => s.CachedFrom is not null);
+    internal static bool AllTaken(CloudRunManifest manifest) => manifest.Steps.All(s => s.CachedFrom is not null);
 
     /// <summary>A step the execution does not run: Cached (a cache hit) or Completed (outside the slice), with the job its output came from.</summary>
     private static bool Taken(CloudManifestStep step, RlabsPipelineStepRun stepRun)

@@ -55,6 +55,13 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
     public bool SelectsSteps => true;
 
     /// <inheritdoc/>
+    public async Task<IReadOnlyList<string>?> DescribeSelectionAsync(RunPlan plan, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return await EngineStepSelection.DescribeAsync(plan, Definition, CacheOf(plan), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
     public IReadOnlyList<string> SourceExclusions(RunPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
@@ -111,7 +118,7 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
         yield return $"s3:PutObject s3://{bound.Bucket}/{bound.ManifestKey} (run manifest: engine and execution ARN)";
         if (request.Cloud.Resume)
         {
-            yield return $"sagemaker:DescribePipelineExecution of run {request.JobId}, then sagemaker:RetryPipelineExecution when it failed or was stopped (only those steps run again)";
+            yield return $"sagemaker:DescribePipelineExecution of run {request.JobId}, then, when it failed or was stopped: sagemaker:RetryPipelineExecution while its definition is this one (sha256 {compiled.Hash[..12]}); once the pipeline file changed, sagemaker:UpdatePipeline and one sagemaker:StartPipelineExecution selective execution from it (SelectiveExecutionConfig.SourcePipelineExecutionArn) of the steps that did not succeed and those after them";
         }
         else
         {
@@ -156,6 +163,7 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
         var request = plan.Request;
 
         CloudRunManifest? previous = null;
+        ResumeDecision? decision = null;
         if (request.Cloud.Resume)
         {
             if (_bound.BucketOwner is { } owner)
@@ -166,6 +174,10 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
             if (previous is { IsEngineRun: false })
             {
                 throw new RlabsRunException($"Run {request.JobId} was driven by the client, not SageMaker Pipelines; resume it with -Engine Client.", "ResumeEngineMismatch", RlabsRunErrorKind.InvalidArgument, request.JobId);
+            }
+            if (previous?.SageMakerPipelineName is not null)
+            {
+                decision = await DecideResumeAsync(plan, previous, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -178,33 +190,14 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
             _manifest.Steps[index].DefinitionStepName = _compiled.Steps[index].DefinitionName;
         }
 
-        var resumed = false;
-        if (previous?.SageMakerPipelineName is { } previousPipeline)
-        {
-            // The execution keeps the definition it started with; this run's is recorded for the next start.
-            _manifest.SageMakerPipelineName = previousPipeline;
-            _manifest.PipelineExecutionArn = previous.PipelineExecutionArn;
-            for (var index = 0; index < _manifest.Steps.Count && index < previous.Steps.Count; index++)
-            {
-                _manifest.Steps[index].CachedFrom = previous.Steps[index].CachedFrom;
-                _manifest.Steps[index].CachedBecause = previous.Steps[index].CachedBecause;
-            }
-            await _service.SaveAsync(_manifest, cancellationToken).ConfigureAwait(false);
-            resumed = await SageMakerPipelinesEngine.RetryAsync(_service, _manifest, reporter, cancellationToken).ConfigureAwait(false);
-            await _service.SaveAsync(_manifest, CancellationToken.None).ConfigureAwait(false);
-        }
+        var resumed = previous?.SageMakerPipelineName is not null && await ResumeAsync(plan, previous, decision!, reporter, cancellationToken).ConfigureAwait(false);
         if (!resumed)
         {
             // Recorded before the start, so a reader finds the execution by the job id even if this process dies
             // between the start and the next write.
             _manifest.SageMakerPipelineName = _compiled.PipelineName;
             await _service.SaveAsync(_manifest, cancellationToken).ConfigureAwait(false);
-            var tags = new List<AwsTag>
-            {
-                new() { Key = "rlabs:project", Value = plan.Pipeline.ProjectName },
-                new() { Key = "rlabs:pipeline", Value = plan.Pipeline.Name },
-            };
-            await SageMakerPipelinesEngine.UpsertAsync(_service.SageMaker, _compiled, _bound.Steps[0].Request.RoleArn, tags, reporter, cancellationToken).ConfigureAwait(false);
+            await SageMakerPipelinesEngine.UpsertAsync(_service.SageMaker, _compiled, _bound.Steps[0].Request.RoleArn, Tags(plan), reporter, cancellationToken).ConfigureAwait(false);
             await StartSelectedAsync(plan, reporter, cancellationToken).ConfigureAwait(false);
         }
         var run = SageMakerPipelinesEngine.NewRun(_manifest);
@@ -213,33 +206,147 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
     }
 
     /// <inheritdoc/>
-    public Task<bool> StartWithoutWaitingAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
+    public async Task<bool> StartWithoutWaitingAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(run);
-        run.Status = RlabsRunStatus.Running;
-        run.StartTime ??= DateTimeOffset.Now;
-        return Task.FromResult(true);
+        SageMakerPipelinesEngine.ApplyStart(Manifest, run);
+        if (run.Status == RlabsRunStatus.Completed)
+        {
+            // Every step was a cache hit (or outside the slice): nothing runs that needs the credentials copy.
+            await _service.CleanupAsync(Manifest, CancellationToken.None).ConfigureAwait(false);
+        }
+        return true;
     }
 
     /// <summary>
-    /// Follows the started execution to its end (Ctrl-C stops it), then records the cache keys of the steps it ran
-    /// and completed, so the next run of unchanged steps hits (the same index the client-driven engine writes).
+    /// Follows the started execution to its end (Ctrl-C stops it); the cache keys of the steps it ran are recorded
+    /// as they are seen to succeed (<see cref="EngineCacheRecorder"/>), as Wait- and Get-RlabsPipelineRun do.
     /// </summary>
-    public async Task<RlabsPipelineRun> FollowAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
+    public Task<RlabsPipelineRun> FollowAsync(RunPlan plan, RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(run);
-        var followed = await SageMakerPipelinesEngine.FollowAsync(_service, Manifest, run, reporter, stopOnCancel: true, cancellationToken).ConfigureAwait(false);
-        if (CacheOf(plan) is { } cache)
+        return SageMakerPipelinesEngine.FollowAsync(_service, Manifest, run, reporter, stopOnCancel: true, cancellationToken);
+    }
+
+    private static List<AwsTag> Tags(RunPlan plan) =>
+    [
+        new() { Key = "rlabs:project", Value = plan.Pipeline.ProjectName },
+        new() { Key = "rlabs:pipeline", Value = plan.Pipeline.Name },
+    ];
+
+    /// <summary>What a -Resume of an engine run does, decided (and refused) before anything is written.</summary>
+    private sealed record ResumeDecision(bool Changed, string? Source, string? Status, List<int> Selected, List<string> Needed);
+
+    /// <summary>
+    /// -Resume of an engine run. While the pipeline file compiles to the definition the execution ran,
+    /// RetryPipelineExecution reruns its failed and stopped steps under the same ARN. Once the definition changed,
+    /// a retry would mix the two, so a selective execution of the new definition starts from the failed one: the
+    /// steps that did not succeed and every step after them run, the rest keep their results. Refused here, before
+    /// the manifest is touched, when the file moved (ResumePipelineMoved) or the execution cannot be the source
+    /// (ResumeSourceMissing).
+    /// </summary>
+    private async Task<ResumeDecision> DecideResumeAsync(RunPlan plan, CloudRunManifest previous, CancellationToken cancellationToken)
+    {
+        var compiled = Definition;
+        var previousPipeline = previous.SageMakerPipelineName!;
+        // A manifest from before definition hashes were recorded resumes as it always did: by retrying.
+        var changed = previous.DefinitionHash is { } before && before != compiled.Hash;
+        if (!changed)
         {
-            foreach (var step in plan.Steps.Where(s => cache.Applies(s) && followed.Steps[s.Index].Status == RlabsRunStatus.Completed && Manifest.Steps[s.Index].CachedFrom is null))
+            return new ResumeDecision(false, previous.PipelineExecutionArn, null, [], []);
+        }
+        if (previousPipeline != compiled.PipelineName)
+        {
+            throw new RlabsRunException($"Run {plan.JobId} ran SageMaker pipeline {previousPipeline} from {previous.PipelinePath}; {plan.Pipeline.Path} compiles to {compiled.PipelineName} with another definition: the pipeline file moved or was renamed since. Resume it from {previous.PipelinePath}, or start a new job id.",
+                "ResumePipelineMoved", RlabsRunErrorKind.InvalidArgument, plan.Pipeline.Path);
+        }
+        if (previous.PipelineExecutionArn is not { } source)
+        {
+            return new ResumeDecision(true, null, null, [], []);
+        }
+        var (status, succeeded) = await SageMakerPipelinesEngine.ResumeSourceAsync(_service, previous, source, cancellationToken).ConfigureAwait(false);
+        if (status is not ("Failed" or "Stopped"))
+        {
+            return new ResumeDecision(true, source, status, [], []);
+        }
+        // Steps the run kept from an earlier resume count as succeeded: their output under this job id stands.
+        var kept = new HashSet<string>(succeeded, StringComparer.Ordinal);
+        kept.UnionWith(previous.Steps.Where(s => s.CachedFrom is not null).Select(s => s.DefinitionStepName ?? s.Name));
+        var selected = EngineStepSelection.ResumeSelection(compiled, kept);
+        // SageMaker takes the results of the steps left out that a selected step reads from the source execution.
+        var needed = EngineStepSelection.NeededUpstream(compiled, selected);
+        if (needed.Count > 0 && (status != "Failed" || !needed.All(succeeded.Contains)))
+        {
+            throw new RlabsRunException($"Run {plan.JobId} cannot be resumed: its pipeline changed since execution {source} ran, so the resume is a selective execution from it, and SageMaker takes only a Failed or Succeeded execution in which the steps left out succeeded as the source (this one is {status}). Resume without changing the pipeline file (RetryPipelineExecution), or rerun under a new job id with -FromStep {compiled.Steps[selected[0]].StepName} -ReferenceJobId {plan.JobId}.",
+                "ResumeSourceMissing", RlabsRunErrorKind.InvalidArgument, source);
+        }
+        return new ResumeDecision(true, source, status, selected, needed);
+    }
+
+    /// <summary>Carries the run over from its manifest and retries or resumes it as decided; false when it never started an execution (it starts as a new run).</summary>
+    private async Task<bool> ResumeAsync(RunPlan plan, CloudRunManifest previous, ResumeDecision decision, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        var manifest = Manifest;
+        var compiled = Definition;
+        manifest.SageMakerPipelineName = previous.SageMakerPipelineName;
+        manifest.PipelineExecutionArn = previous.PipelineExecutionArn;
+        manifest.DefinitionHash = previous.DefinitionHash;
+        manifest.ResumeAttempt = previous.ResumeAttempt;
+        for (var index = 0; index < manifest.Steps.Count && index < previous.Steps.Count; index++)
+        {
+            manifest.Steps[index].CachedFrom = previous.Steps[index].CachedFrom;
+            manifest.Steps[index].CachedBecause = previous.Steps[index].CachedBecause;
+            manifest.Steps[index].Cache = previous.Steps[index].Cache;
+        }
+        if (!decision.Changed)
+        {
+            await _service.SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
+            var retried = await SageMakerPipelinesEngine.RetryAsync(_service, manifest, reporter, cancellationToken).ConfigureAwait(false);
+            await _service.SaveAsync(manifest, CancellationToken.None).ConfigureAwait(false);
+            return retried;
+        }
+        if (decision.Source is not { } source)
+        {
+            return false;
+        }
+        if (decision.Selected.Count == 0)
+        {
+            reporter.Verbose($"-Resume: execution {source} is {decision.Status}; nothing to resume.");
+            await _service.SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+
+        var names = decision.Selected.Select(i => compiled.Steps[i].DefinitionName).ToList();
+        reporter.Warning($"-Resume: the pipeline changed since execution {source} ran; steps {string.Join(", ", names)} run again with the new definition as a selective execution, the others keep the results they had.");
+        await SageMakerPipelinesEngine.UpsertAsync(_service.SageMaker, compiled, _bound!.Steps[0].Request.RoleArn, Tags(plan), reporter, cancellationToken).ConfigureAwait(false);
+        for (var index = 0; index < manifest.Steps.Count; index++)
+        {
+            if (decision.Selected.Contains(index))
             {
-                var parts = await cache.PartsAsync(step, cancellationToken).ConfigureAwait(false);
-                await cache.RecordAsync(step, parts, cancellationToken).ConfigureAwait(false);
-                reporter.Verbose($"[{step.Step.Name}] cache key {StepCache.Key(parts)} recorded for later runs.");
+                manifest.Steps[index].CachedFrom = null;
+                manifest.Steps[index].CachedBecause = null;
+            }
+            else if (manifest.Steps[index].CachedFrom is null)
+            {
+                manifest.Steps[index].CachedFrom = plan.JobId;
+                manifest.Steps[index].CachedBecause = "resume";
             }
         }
-        return followed;
+        EngineCacheRecorder.Plan(plan, CacheOf(plan), manifest);
+        manifest.SageMakerPipelineName = compiled.PipelineName;
+        manifest.DefinitionHash = compiled.Hash;
+        manifest.ResumeAttempt++;
+        // Saved before the start: a process that dies after it leaves this attempt number, so a retry sends the same token.
+        await _service.SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
+        var selective = new SelectiveExecutionConfig
+        {
+            SourcePipelineExecutionArn = decision.Needed.Count > 0 ? source : null,
+            SelectedSteps = names.Select(n => new SelectedStep { StepName = n }).ToList(),
+        };
+        var token = SageMakerPipelinesEngine.ResumeToken(compiled.PipelineName, plan.JobId, manifest.ResumeAttempt);
+        await SageMakerPipelinesEngine.StartAsync(_service, manifest, selective, token, reporter, cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>
@@ -250,7 +357,8 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
     {
         var manifest = Manifest;
         var compiled = Definition;
-        var selected = await EngineStepSelection.DecideAsync(plan, compiled, manifest, DataStore!, CacheOf(plan), reporter, cancellationToken).ConfigureAwait(false);
+        var cache = CacheOf(plan);
+        var selected = await EngineStepSelection.DecideAsync(plan, compiled, manifest, DataStore!, cache, reporter, cancellationToken).ConfigureAwait(false);
         if (selected.Count == 0)
         {
             manifest.PipelineExecutionArn = null;
@@ -292,6 +400,11 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
                 reporter.Verbose($"Selective execution of {string.Join(", ", selected.Select(i => compiled.Steps[i].DefinitionName))}{(source is null ? string.Empty : $"; the other steps' results from {source}")}.");
             }
         }
+        // The keys to record and the steps left out are in the manifest before the start: a reader finds them even
+        // if this process dies right after it.
+        EngineCacheRecorder.Plan(plan, cache, manifest);
+        manifest.DefinitionHash = compiled.Hash;
+        await _service.SaveAsync(manifest, cancellationToken).ConfigureAwait(false);
         await SageMakerPipelinesEngine.StartAsync(_service, manifest, selective, reporter, cancellationToken).ConfigureAwait(false);
     }
 

@@ -48,6 +48,12 @@ public interface IPipelineRuntime : IDisposable
     /// </summary>
     bool SelectsSteps => false;
 
+    /// <summary>
+    /// -WhatIf's view of which steps will run, for a runtime that <see cref="SelectsSteps"/>: per step, cached or run,
+    /// and whether that is certain now or depends on upstream results; null for the generic cache view.
+    /// </summary>
+    Task<IReadOnlyList<string>?> DescribeSelectionAsync(RunPlan plan, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<string>?>(null);
+
     /// <summary>Paths left out of the source hash of the cache key, as they are left out of the source zip (work folder, data root, credentials file).</summary>
     IReadOnlyList<string> SourceExclusions(RunPlan plan) => [];
 

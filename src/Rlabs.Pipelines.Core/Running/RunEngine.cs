@@ -59,6 +59,10 @@ public static class RunEngine
     /// <summary>-WhatIf's view of the cache: per step, hit or miss and which part of the key changed (locally; a cloud run looks it up at run time).</summary>
     private static async Task<List<string>> DescribeCacheAsync(RunPlan plan, IPipelineRuntime runtime, CancellationToken cancellationToken)
     {
+        if (await runtime.DescribeSelectionAsync(plan, cancellationToken).ConfigureAwait(false) is { } selection)
+        {
+            return [.. selection];
+        }
         var lines = new List<string>();
         var cached = plan.Steps.Where(s => s.Cache is not null).ToList();
         if (cached.Count == 0)
@@ -70,9 +74,8 @@ public static class RunEngine
             lines.Add("-NoCache: every step runs; the cache is neither read nor written");
             return lines;
         }
-        // SageMaker Pipelines decides hits before its execution starts, so -WhatIf can say them; the client-driven
-        // cloud engine decides them as each step comes up.
-        if ((plan.Target == RunTarget.Cloud && !runtime.SelectsSteps) || CacheOf(plan, runtime) is not { } cache)
+        // The client-driven cloud engine decides hits as each step comes up.
+        if (plan.Target == RunTarget.Cloud || CacheOf(plan, runtime) is not { } cache)
         {
             lines.Add($"Step cache ({string.Join(", ", cached.Select(s => $"'{s.Step.Name}'"))}): looked up at run time in the bucket's rlabs/{plan.Pipeline.ProjectName}/{StepCache.IndexFolder}/");
             return lines;

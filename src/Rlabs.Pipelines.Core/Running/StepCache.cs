@@ -168,10 +168,18 @@ public sealed class StepCache
     {
         ArgumentNullException.ThrowIfNull(step);
         ArgumentNullException.ThrowIfNull(parts);
-        var entry = new StepCacheEntry { Key = Key(parts), Step = step.Step.Name, JobId = _plan.JobId, OutputKey = step.OutputKey, Created = DateTimeOffset.UtcNow, Parts = parts };
+        foreach (var (key, json) in IndexWrites(step.Step.Name, _plan.JobId, step.OutputKey, parts))
+        {
+            await _store.WriteIndexAsync(_plan, key, json, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>What recording a step's output writes to the index (keys relative to its root): the entry under its key, and as the step's last entry.</summary>
+    internal static IReadOnlyList<(string Key, string Json)> IndexWrites(string stepName, string jobId, string outputKey, SortedDictionary<string, string> parts)
+    {
+        var entry = new StepCacheEntry { Key = Key(parts), Step = stepName, JobId = jobId, OutputKey = outputKey, Created = DateTimeOffset.UtcNow, Parts = parts };
         var json = JsonSerializer.Serialize(entry, s_json);
-        await _store.WriteIndexAsync(_plan, EntryKey(step.Step.Name, entry.Key), json, cancellationToken).ConfigureAwait(false);
-        await _store.WriteIndexAsync(_plan, EntryKey(step.Step.Name, "last"), json, cancellationToken).ConfigureAwait(false);
+        return [(EntryKey(stepName, entry.Key), json), (EntryKey(stepName, "last"), json)];
     }
 
     /// <summary>Records that the step completed in this run with this key (runs/&lt;job_id&gt;/&lt;step&gt;.json), for -Resume.</summary>

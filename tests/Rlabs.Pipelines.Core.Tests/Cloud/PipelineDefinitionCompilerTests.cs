@@ -47,8 +47,13 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
         return RunPlanner.Plan(new RunRequest { Pipeline = result.Pipeline!, JobId = jobId, Credentials = credentials }, Region);
     }
 
-    private CompiledPipelineDefinition Compile(RunPlan plan) =>
-        PipelineDefinitionCompiler.Compile(plan, Region, Account, ProcessingJobBinder.Package(plan.Request, _work, CancellationToken.None));
+    /// <summary>Compiles the plan; every definition a test compiles must validate (schema and botocore), whatever else it checks.</summary>
+    private CompiledPipelineDefinition Compile(RunPlan plan)
+    {
+        var compiled = PipelineDefinitionCompiler.Compile(plan, Region, Account, ProcessingJobBinder.Package(plan.Request, _work, CancellationToken.None));
+        PipelineDefinitionValidation.AssertValid(compiled.Json);
+        return compiled;
+    }
 
     private static JsonObject Steps(CompiledPipelineDefinition compiled, string name) =>
         JsonNode.Parse(compiled.Json)!["Steps"]!.AsArray().Single(s => (string)s!["Name"]! == name)!.AsObject();
@@ -130,6 +135,7 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
         Assert.Empty(JsonNode.Parse(scheduled.Json)!["Parameters"]!.AsArray());
         Assert.Equal("""{"Get":"Execution.PipelineExecutionId"}""", train["AppSpecification"]!["ContainerArguments"]![1]!.ToJsonString());
         Assert.Equal("""{"Get":"Execution.PipelineExecutionId"}""", train["Environment"]!["RLABS_JOB_ID"]!.ToJsonString());
+        PipelineDefinitionValidation.AssertValid(onDemand.Json, scheduled.Json);
         Assert.Equal(onDemand.PipelineName + "-scheduled", scheduled.PipelineName);
         Assert.NotEqual(onDemand.Hash, scheduled.Hash);
         Assert.Equal(onDemand.Json.Replace("{\"Get\":\"Parameters.JobId\"}", "{\"Get\":\"Execution.PipelineExecutionId\"}", StringComparison.Ordinal), scheduled.Json.Replace("\"Parameters\":[]", JsonNode.Parse(onDemand.Json)!["Parameters"]!.ToJsonString().Insert(0, "\"Parameters\":"), StringComparison.Ordinal));
@@ -204,6 +210,7 @@ public sealed class PipelineDefinitionCompilerTests : IDisposable
             RunPlanner.Plan(new RunRequest { Pipeline = plan.Request.Pipeline, JobId = "job-1", NoCache = true }, Region),
             Region, Account, ProcessingJobBinder.Package(plan.Request, _work, CancellationToken.None));
         Assert.DoesNotContain("CacheConfig", uncached.Json, StringComparison.Ordinal);
+        PipelineDefinitionValidation.AssertValid(uncached.Json);
     }
 
     [SkippableFact]

@@ -36,33 +36,8 @@ internal static class PipelineDefinitionValidation
 
     private static readonly Lazy<BotocoreModel> s_sageMaker = new(() => BotocoreModel.Load(BotocoreModel.DefaultDataDirectory, "sagemaker"));
 
-    // The README's corrections: Std:Join as SageMaker takes it (On and Values) wherever a string argument may
-    // be given, AppManaged on processing inputs and outputs, PipelineExperimentConfig, PropertyFiles, and
-    // ExceptionType as a list. Draft 7, the schema's own vocabulary.
-    private const string Validator = """
-        import json, sys
-        import jsonschema
-        schema = json.load(open(sys.argv[1]))
-        d = schema['definitions']
-        d['JoinFunction'] = {'type': 'object', 'additionalProperties': False, 'required': ['Std:Join'], 'properties': {'Std:Join': {
-            'type': 'object', 'additionalProperties': False, 'required': ['On', 'Values'], 'properties': {
-                'On': {'type': 'string'},
-                'Values': {'type': 'array', 'items': {'oneOf': [{'type': 'string'}, {'type': 'number'}, {'type': 'boolean'}, {'$ref': '#/definitions/GetFunction'}, {'$ref': '#/definitions/JoinFunction'}]}}}}}}
-        d['StringArgumentValue']['oneOf'].append({'$ref': '#/definitions/JoinFunction'})
-        args = d['ProcessingArgs']['properties']
-        args['ProcessingInputs']['items']['properties']['AppManaged'] = {'type': 'boolean'}
-        args['ProcessingOutputConfig']['properties']['Outputs']['items']['properties']['AppManaged'] = {'type': 'boolean'}
-        schema['properties']['PipelineExperimentConfig'] = {'type': 'object'}
-        d['ProcessingStep']['properties']['PropertyFiles'] = {'type': 'array'}
-        d['RetryPolicy']['properties']['ExceptionType'] = {'type': 'array', 'minItems': 1, 'items': d['RetryPolicy']['properties']['ExceptionType']}
-        validator = jsonschema.Draft7Validator(schema)
-        count = 0
-        for path in sys.argv[2:]:
-            for error in validator.iter_errors(json.load(open(path))):
-                count += 1
-                print(path, '/'.join(str(p) for p in error.absolute_path), error.message[:400])
-        sys.exit(1 if count else 0)
-        """;
+    // The validator with the README's corrections, shared with the Pester engine tests.
+    private static string ValidatorPath => Path.Combine(FindRepositoryRoot(), "tests", "tools", "validate-pipeline-definition.py");
 
     /// <summary>Violations of the schema (empty when it validates).</summary>
     public static IReadOnlyList<string> SchemaViolations(params string[] definitions)
@@ -74,8 +49,6 @@ internal static class PipelineDefinitionValidation
         Directory.CreateDirectory(folder);
         try
         {
-            var script = Path.Combine(folder, "validate.py");
-            File.WriteAllText(script, Validator);
             var files = definitions.Select((json, i) =>
             {
                 var file = Path.Combine(folder, $"definition{i}.json");
@@ -83,7 +56,8 @@ internal static class PipelineDefinitionValidation
                 return file;
             }).ToList();
             var start = new ProcessStartInfo(OperatingSystem.IsWindows() ? "python" : "/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-            start.ArgumentList.Add(script);
+            start.ArgumentList.Add(ValidatorPath);
+            start.ArgumentList.Add("--schema");
             start.ArgumentList.Add(SchemaPath);
             foreach (var file in files)
             {

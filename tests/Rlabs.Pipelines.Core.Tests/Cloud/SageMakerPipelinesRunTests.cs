@@ -66,11 +66,20 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         _repo.Write("requirements.txt", "# none\n");
     }
 
-    public void Dispose() => _repo.Dispose();
-
-    private RlabsPipeline Pipeline(string steps, string project = "churn", string extra = "")
+    /// <summary>Every definition a test sent (CreatePipeline, UpdatePipeline) must validate, whatever else it checks.</summary>
+    public void Dispose()
     {
-        var path = _repo.Write("pipeline.yaml", $"project: {project}\nrole_arn: {RoleArn}\n{extra}pipeline:\n{steps}");
+        _repo.Dispose();
+        var definitions = Definitions();
+        if (definitions.Length > 0)
+        {
+            PipelineDefinitionValidation.AssertValid(definitions);
+        }
+    }
+
+    private RlabsPipeline Pipeline(string steps, string project = "churn", string extra = "", string file = "pipeline.yaml")
+    {
+        var path = _repo.Write(file, $"project: {project}\nrole_arn: {RoleArn}\n{extra}pipeline:\n{steps}");
         var result = PipelineConfigReader.Read(path, _repo.Root);
         Assert.False(result.HasErrors, string.Join(Environment.NewLine, result.Diagnostics));
         return result.Pipeline!;
@@ -245,6 +254,89 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Equal(1, JobsOf("score"));
     }
 
+    /// <summary>FourSteps whose second step (prepare) exits 4.</summary>
+    private static readonly string FailingPrepare = FourSteps.Replace("output_path: data }\n  - { name: train", "output_path: data, params: { mode: fail } }\n  - { name: train", StringComparison.Ordinal);
+
+    [SkippableFact]
+    public async Task Resume_of_a_changed_pipeline_starts_one_selective_execution_from_the_failed_one_of_the_failed_step_and_those_after_it()
+    {
+        await StartAsync(Request(Pipeline(FailingPrepare), "e9"));
+        Assert.Equal(RlabsRunStatus.Failed, (await WaitAsync("e9")).Status);
+        var failed = (await GetAsync("e9")).PipelineExecutionArn;
+        var fixedPipeline = Pipeline(FourSteps);
+        // The resume's start is answered too late once: the retried call must not start a second execution.
+        _fixture.Emulator.Faults.Add(new FaultRule { Service = "sagemaker", Operation = "StartPipelineExecution", Kind = "AnswerLost", Count = 1 });
+
+        var reporter = new RecordingReporter();
+        var resumed = await StartAsync(Request(fixedPipeline, "e9", resume: true), reporter);
+        var run = await WaitAsync("e9");
+
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "RetryPipelineExecution"));
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "UpdatePipeline"));
+        Assert.Equal(2, _fixture.Emulator.SageMaker.Pipelines.Snapshot().Count);
+        var starts = Starts();
+        Assert.Equal(3, starts.Length);
+        Assert.Equal((string?)starts[1]["ClientRequestToken"], (string?)starts[2]["ClientRequestToken"]);
+        var selective = starts[^1]["SelectiveExecutionConfig"]!;
+        Assert.Equal(["prepare", "train", "score"], selective["SelectedSteps"]!.AsArray().Select(s => (string)s!["StepName"]!));
+        Assert.Equal(failed, (string?)selective["SourcePipelineExecutionArn"]);
+        Assert.Equal(resumed.PipelineExecutionArn, run.PipelineExecutionArn);
+        Assert.NotEqual(failed, run.PipelineExecutionArn);
+        Assert.Equal([1, 2, 1, 1], new[] { "extract", "prepare", "train", "score" }.Select(JobsOf));
+        Assert.Equal([(RlabsRunStatus.Completed, "e9"), (RlabsRunStatus.Completed, null), (RlabsRunStatus.Completed, null), (RlabsRunStatus.Completed, null)], run.Steps.Select(s => (s.Status, s.CachedFrom)));
+        Assert.Equal(["extract.json", "prepare.json", "train.json"], Output("e9", "score")!["seen"]!.AsArray().Select(n => (string)n!));
+        Assert.Contains(reporter.Warnings, w => w.Contains("the pipeline changed since execution", StringComparison.Ordinal));
+
+        // Resumed again once it succeeded: nothing to do, nothing started.
+        await StartAsync(Request(Pipeline(FourSteps.Replace("code: step.py, output_path: data }\n  - { name: prepare", "code: step.py, output_path: data, params: { v: \"2\" } }\n  - { name: prepare", StringComparison.Ordinal)), "e9", resume: true));
+        Assert.Equal(3, Starts().Length);
+        PipelineDefinitionValidation.AssertValid(Definitions());
+    }
+
+    [SkippableFact]
+    public async Task Resume_of_a_changed_pipeline_whose_file_moved_is_refused_before_anything_is_written()
+    {
+        await StartAsync(Request(Pipeline(FailingPrepare), "e10"));
+        Assert.Equal(RlabsRunStatus.Failed, (await WaitAsync("e10")).Status);
+        var manifest = _fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e10/run.json");
+
+        var error = await Assert.ThrowsAsync<RlabsRunException>(() => StartAsync(Request(Pipeline(FourSteps, file: "moved.yaml"), "e10", resume: true)));
+
+        Assert.Equal("ResumePipelineMoved", error.ErrorId);
+        Assert.Contains("moved or was renamed", error.Message, StringComparison.Ordinal);
+        Assert.Single(Starts());
+        Assert.Single(_fixture.Emulator.Requests.For("sagemaker", "CreatePipeline"));
+        Assert.Equal(manifest, _fixture.Emulator.S3.GetObjectBytes(Bucket, "rlabs/churn/runs/e10/run.json"));
+    }
+
+    [SkippableFact]
+    public async Task Resume_of_a_changed_pipeline_whose_execution_cannot_be_the_source_is_refused()
+    {
+        await StartAsync(Request(Pipeline(FourSteps.Replace("output_path: data }\n  - { name: train", "output_path: data, params: { mode: slow } }\n  - { name: train", StringComparison.Ordinal)), "e11"));
+        using (var service = new CloudRunService(_fixture.Session()))
+        {
+            (CloudRunManifest Manifest, RlabsPipelineRun Run) found;
+            do
+            {
+                await Task.Delay(100);
+                found = (await service.GetAsync(Bucket, "churn", "e11", CancellationToken.None))!.Value;
+            }
+            while (found.Run.Steps[1].Status != RlabsRunStatus.Running);
+            await service.StopAsync(found.Manifest, found.Run, NullRunReporter.Instance, CancellationToken.None);
+        }
+        Assert.Equal(RlabsRunStatus.Stopped, (await WaitAsync("e11")).Status);
+
+        // Stopped is no source SageMaker takes for a selective execution, and prepare needs extract's result from it.
+        var error = await Assert.ThrowsAsync<RlabsRunException>(() => StartAsync(Request(Pipeline(FourSteps), "e11", resume: true)));
+
+        Assert.Equal("ResumeSourceMissing", error.ErrorId);
+        Assert.Contains("-FromStep prepare -ReferenceJobId e11", error.Message, StringComparison.Ordinal);
+        Assert.Single(Starts());
+        Assert.Empty(_fixture.Emulator.Requests.For("sagemaker", "RetryPipelineExecution"));
+        Assert.Equal(RlabsRunStatus.Stopped, (await GetAsync("e11")).Status);
+    }
+
     [SkippableFact]
     public async Task A_start_whose_answer_was_lost_is_retried_without_a_second_execution()
     {
@@ -379,11 +471,23 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         Assert.Equal("c1", (string)OutputAt("s", "c2", "score")!["job"]!);
         Assert.Equal(["train.json"], OutputAt("s", "c2", "score")!["seen"]!.AsArray().Select(n => (string)n!));
 
-        using (var whatIf = new SageMakerPipelinesRuntime(_fixture.Session()))
+        async Task<IReadOnlyList<string>> WhatIf(RlabsPipeline p, bool noCache = false)
         {
-            var described = await RunEngine.DescribeAsync(RunEngine.Plan(new RunRequest { Pipeline = pipeline, JobId = "c9", Cloud = new CloudRunOptions { NoWait = true, Engine = CloudEngine.SageMakerPipelines, Bucket = Bucket } }, whatIf), whatIf, CancellationToken.None);
-            Assert.Contains("Step 'extract' cache hit: reuses the output of job c1", described);
+            using var whatIf = new SageMakerPipelinesRuntime(_fixture.Session());
+            return await RunEngine.DescribeAsync(RunEngine.Plan(new RunRequest { Pipeline = p, JobId = "c9", NoCache = noCache, Cloud = new CloudRunOptions { NoWait = true, Engine = CloudEngine.SageMakerPipelines, Bucket = Bucket } }, whatIf), whatIf, CancellationToken.None);
         }
+
+        var described = await WhatIf(pipeline);
+        Assert.Contains("Step 'extract' cached (certain): reuses the output of job c1; the execution does not run it", described);
+        Assert.Contains("Step 'prepare' depends on upstream results: its key is decided at the start, once the output of step 'extract' is copied under this job id; everything but its input is as in job c1", described);
+        Assert.Contains("Step 'score' depends on upstream results: cached only if step 'train' is and its key matches then, else it runs; everything but its input is as in job c1", described);
+        var edited = await WhatIf(Pipeline(CachedChain.Replace("output_path: x }", "output_path: x, params: { rows: 5 } }", StringComparison.Ordinal), extra: "cache: true\n"));
+        Assert.Contains("Step 'extract' runs (certain): cache miss: params changed since job c1", edited);
+        Assert.Contains("Step 'prepare' runs (certain): step 'extract', which it depends on, runs", edited);
+        Assert.Contains("Step 'score' runs (certain): step 'train', which it depends on, runs", edited);
+        Assert.Contains("Step 'train' runs (certain): -NoCache", await WhatIf(pipeline, noCache: true));
+        pipeline = Pipeline(CachedChain, extra: "cache: true\n");
+        Assert.Equal(4, JobsRun());
 
         var uncached = await RunAttachedAsync(new RunRequest { Pipeline = pipeline, JobId = "c3", NoCache = true, Cloud = Request(pipeline, "c3").Cloud });
 
@@ -417,6 +521,43 @@ public sealed class SageMakerPipelinesRunTests : IClassFixture<EmulatorFixture>,
         await RunAttachedAsync(Request(edited, "d3"));
         Assert.Equal(6, JobsRun());
         Assert.All((await GetAsync("d3")).Steps, s => Assert.Equal(RlabsRunStatus.Cached, s.Status));
+    }
+
+    [SkippableFact]
+    public async Task Without_waiting_the_keys_are_recorded_by_whoever_sees_the_steps_succeed_and_an_all_hit_run_is_Completed_at_once()
+    {
+        var pipeline = Pipeline(CachedChain, extra: "cache: true\n");
+        Assert.Equal(RlabsRunStatus.Running, (await StartAsync(Request(pipeline, "n1"))).Status);
+        RlabsPipelineRun read;
+        do
+        {
+            await Task.Delay(100);
+            read = await GetAsync("n1"); // Get-RlabsPipelineRun sees the success and records the keys
+        }
+        while (read.Status == RlabsRunStatus.Running);
+        Assert.Equal(RlabsRunStatus.Completed, read.Status);
+
+        var second = await StartAsync(Request(pipeline, "n2"));
+
+        Assert.Equal(4, JobsRun());
+        Assert.Single(Starts());
+        Assert.Equal(RlabsRunStatus.Completed, second.Status);
+        Assert.All(second.Steps, s => Assert.Equal((RlabsRunStatus.Cached, "n1"), (s.Status, s.CachedFrom)));
+        Assert.Equal(RlabsRunStatus.Completed, (await GetAsync("n2")).Status);
+
+        // A partial hit without waiting: Wait-RlabsPipelineRun records the keys of the steps the execution ran.
+        var edited = Pipeline(CachedChain.Replace("output_path: t }", "output_path: t, params: { depth: 3 } }", StringComparison.Ordinal), extra: "cache: true\n");
+        var partial = await StartAsync(Request(edited, "n3"));
+        Assert.Equal(RlabsRunStatus.Running, partial.Status);
+        Assert.Equal([RlabsRunStatus.Cached, RlabsRunStatus.Cached, RlabsRunStatus.Pending, RlabsRunStatus.Pending], partial.Steps.Select(s => s.Status));
+        Assert.Equal(RlabsRunStatus.Completed, (await WaitAsync("n3")).Status);
+        Assert.Equal(6, JobsRun());
+
+        var third = await StartAsync(Request(edited, "n4"));
+
+        Assert.Equal(6, JobsRun());
+        Assert.Equal(RlabsRunStatus.Completed, third.Status);
+        Assert.Equal(["n1", "n1", "n3", "n3"], third.Steps.Select(s => s.CachedFrom));
     }
 
     [SkippableFact]
