@@ -27,7 +27,7 @@ public sealed class PipelineRunHistory
 
     /// <summary>
     /// The <paramref name="last"/> newest executions of the project's pipelines (of the one pipeline named
-    /// <paramref name="pipelineName"/> when given), each with its steps. Pipelines are found by name prefix, then
+    /// <paramref name="pipelineName"/> when given), each with its steps. Pipelines are found by name prefix (rlabs-&lt;project&gt;; SageMaker refuses a prefix ending in "-"), then
     /// kept by their <c>rlabs:project</c> tag: a prefix alone would mix project "a" with project "a-b".
     /// </summary>
     public async Task<IReadOnlyList<RlabsPipelineRun>> RecentAsync(string projectName, string? pipelineName, int last, CancellationToken cancellationToken)
@@ -38,7 +38,7 @@ public sealed class PipelineRunHistory
         string? token = null;
         do
         {
-            var page = await sageMaker.ListPipelinesAsync(new ListPipelinesRequest { PipelineNamePrefix = $"rlabs-{projectName}-", NextToken = token }, cancellationToken).ConfigureAwait(false);
+            var page = await sageMaker.ListPipelinesAsync(new ListPipelinesRequest { PipelineNamePrefix = $"rlabs-{projectName}".TrimEnd('-'), NextToken = token }, cancellationToken).ConfigureAwait(false);
             foreach (var summary in page.PipelineSummaries)
             {
                 var tags = await sageMaker.ListTagsAsync(summary.PipelineArn, cancellationToken).ConfigureAwait(false);
@@ -59,7 +59,7 @@ public sealed class PipelineRunHistory
             // Newest first, all pages until this pipeline gave its own `last`: no pipeline can contribute more.
             var taken = 0;
             await foreach (var execution in sageMaker.ListAllPipelineExecutionsAsync(
-                new ListPipelineExecutionsRequest { PipelineName = summary.PipelineName, SortBy = "CreationTime", SortOrder = "Descending", MaxResults = Math.Min(last, 100) },
+                new ListPipelineExecutionsRequest { PipelineName = summary.PipelineName, SortBy = "CreationTime", SortOrder = "Descending" },
                 cancellationToken).ConfigureAwait(false))
             {
                 executions.Add((execution, summary, pipeline));
