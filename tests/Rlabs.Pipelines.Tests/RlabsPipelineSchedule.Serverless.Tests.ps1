@@ -264,6 +264,22 @@ Describe 'RlabsPipelineSchedule of the Serverless kind' -Tag 'Emulator' {
             @(Get-EmulatorRequests | Where-Object { $_.service -in 'ec2', 'lambda' -or ($_.service -eq 'events' -and $_.operation -notmatch $readOnly) }) | Should -HaveCount 0
         }
 
+        It 'Should finish a removal that failed half-way when run again without -Kind' {
+            $null = New-CoreServerlessSchedule
+            Invoke-AwsEmulatorAdmin $emulator POST faults @{ service = 'iam'; operation = 'DeleteRole'; kind = 'Error'; errorCode = 'AccessDenied'; statusCode = 403; count = 1 } | Out-Null
+
+            Remove-RlabsPipelineSchedule -ProjectName $project -PipelinePath 'pipelines/daily.yaml' -Bucket $bucket -Confirm:$false -ErrorVariable failed -ErrorAction SilentlyContinue -WarningVariable warned -WarningAction SilentlyContinue
+            $roleLeft = Wait-Task $iam.FindRoleAsync($roleName, $none)
+            Invoke-AwsEmulatorAdmin $emulator DELETE faults | Out-Null
+            Remove-RlabsPipelineSchedule -ProjectName $project -PipelinePath 'pipelines/daily.yaml' -Bucket $bucket -Confirm:$false -WarningAction SilentlyContinue
+
+            $failed | Should -HaveCount 1
+            $warned | Should -Match "Removed schedule rlabs/$scheduleName, credentials .* before the failure"
+            $roleLeft | Should -Not -BeNullOrEmpty
+            Wait-Task $iam.FindRoleAsync($roleName, $none) | Should -BeNullOrEmpty
+            Wait-Task $s3.ObjectExistsAsync($bucket, $credentialsKey, $none) | Should -BeFalse
+        }
+
         It 'Should delete the pipeline and its history with -IncludePipeline' {
             $null = New-CoreServerlessSchedule
 

@@ -72,6 +72,18 @@ public sealed class ScheduleKinds
     }
 
     /// <summary>
+    /// The kinds whose removal to finish when neither schedule exists: the Ec2 kind always (its removal reads the rule,
+    /// function and role the seed's way), the Serverless kind when the scheduler role this module created is still
+    /// there, since a serverless removal deletes that role last. Asks nothing of S3, so a user of the Ec2 kind needs
+    /// no S3 permission for it.
+    /// </summary>
+    public async Task<IReadOnlyList<RlabsScheduleKind>> LeftoversAsync(string projectName, string pipelineName, CancellationToken cancellationToken)
+    {
+        var plan = await new SchedulerTrigger(_session, _reporter).PlanRemovalAsync(projectName, pipelineName, cancellationToken).ConfigureAwait(false);
+        return plan.RoleCreatedByModule ? [RlabsScheduleKind.Ec2, RlabsScheduleKind.Serverless] : [RlabsScheduleKind.Ec2];
+    }
+
+    /// <summary>
     /// Enables or disables every existing schedule of the pipeline (of <paramref name="kind"/> only when given), each
     /// confirmed by reading it back; throws <see cref="ScheduleNotFoundException"/> when there is none.
     /// </summary>

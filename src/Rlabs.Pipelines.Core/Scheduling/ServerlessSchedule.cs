@@ -404,35 +404,48 @@ public sealed class SchedulerTrigger
     /// </summary>
     public async Task RemoveAsync(SchedulerTriggerRemoval plan, List<string> removed, CancellationToken cancellationToken)
     {
+        await RemoveScheduleAsync(plan, removed, cancellationToken).ConfigureAwait(false);
+        await RemoveRoleAsync(plan, removed, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes the schedule <paramref name="plan"/> found (a warning when it was already gone).</summary>
+    public async Task RemoveScheduleAsync(SchedulerTriggerRemoval plan, List<string> removed, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(removed);
         if (plan.Schedule is null)
         {
             _reporter.Warning($"The schedule '{GroupName}/{plan.ScheduleName}' was already gone; removing the rest.");
+            return;
         }
-        else
+        try
         {
-            try
-            {
-                await new SchedulerClient(_session).DeleteScheduleAsync(plan.ScheduleName, GroupName, cancellationToken).ConfigureAwait(false);
-            }
-            catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound)
-            {
-                // Deleted meanwhile: the goal is reached.
-            }
-            removed.Add($"schedule {GroupName}/{plan.ScheduleName}");
+            await new SchedulerClient(_session).DeleteScheduleAsync(plan.ScheduleName, GroupName, cancellationToken).ConfigureAwait(false);
         }
-        if (plan.RoleCreatedByModule)
+        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound)
         {
-            var iam = new IamClient(_session);
-            if (plan.HasInlinePolicy)
-            {
-                await IgnoreNotFound(() => iam.DeleteRolePolicyAsync(plan.RoleName, PolicyName, cancellationToken)).ConfigureAwait(false);
-                removed.Add($"inline policy {PolicyName} of role {plan.RoleName}");
-            }
-            await IgnoreNotFound(() => iam.DeleteRoleAsync(plan.RoleName, cancellationToken)).ConfigureAwait(false);
-            removed.Add($"role {plan.RoleName}");
+            // Deleted meanwhile: the goal is reached.
         }
+        removed.Add($"schedule {GroupName}/{plan.ScheduleName}");
+    }
+
+    /// <summary>Deletes the role <paramref name="plan"/> found when this module created it (with its inline policy).</summary>
+    public async Task RemoveRoleAsync(SchedulerTriggerRemoval plan, List<string> removed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(removed);
+        if (!plan.RoleCreatedByModule)
+        {
+            return;
+        }
+        var iam = new IamClient(_session);
+        if (plan.HasInlinePolicy)
+        {
+            await IgnoreNotFound(() => iam.DeleteRolePolicyAsync(plan.RoleName, PolicyName, cancellationToken)).ConfigureAwait(false);
+            removed.Add($"inline policy {PolicyName} of role {plan.RoleName}");
+        }
+        await IgnoreNotFound(() => iam.DeleteRoleAsync(plan.RoleName, cancellationToken)).ConfigureAwait(false);
+        removed.Add($"role {plan.RoleName}");
     }
 
     private static async Task IgnoreNotFound(Func<Task> call)

@@ -113,7 +113,7 @@ public sealed class ServerlessScheduleManager
     /// Deletes the schedule, the role it created and the stored credentials copy; the pipeline and its executions
     /// stay unless <paramref name="includePipeline"/>. Everything is read first, so a missing permission or bucket
     /// stops the removal before anything is deleted; then the schedule goes first (nothing fires any more), the
-    /// role, the credentials and (asked for) the pipeline. Each part may already be gone, so a removal that failed
+    /// credentials, (asked for) the pipeline, and the created role last. Each part may already be gone, so a removal that failed
     /// half-way finishes when run again. <paramref name="sageMakerPipelineName"/> defaults to the schedule's target.
     /// </summary>
     public async Task<ServerlessScheduleRemoval> RemoveAsync(string projectName, string pipelineName, string bucket, string? sageMakerPipelineName, bool includePipeline, CancellationToken cancellationToken)
@@ -135,7 +135,7 @@ public sealed class ServerlessScheduleManager
         }
         try
         {
-            await trigger.RemoveAsync(plan, removed, cancellationToken).ConfigureAwait(false);
+            await trigger.RemoveScheduleAsync(plan, removed, cancellationToken).ConfigureAwait(false);
             if (credentialsStored && await service.DeleteObjectAsync(bucket, key, cancellationToken).ConfigureAwait(false))
             {
                 removed.Add($"credentials s3://{bucket}/{key}");
@@ -145,6 +145,8 @@ public sealed class ServerlessScheduleManager
                 await service.SageMaker.DeletePipelineAsync(sageMakerPipelineName!, null, cancellationToken).ConfigureAwait(false);
                 removed.Add($"SageMaker pipeline {sageMakerPipelineName}");
             }
+            // The created role last: while anything else is left, the role is too, and tells a later Remove there is more to do.
+            await trigger.RemoveRoleAsync(plan, removed, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is AwsServiceException or IOException)
         {

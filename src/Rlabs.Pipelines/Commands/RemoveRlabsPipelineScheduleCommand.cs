@@ -80,10 +80,13 @@ public sealed class RemoveRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
         {
             RunCore(async reporter =>
             {
-                var kinds = await new ScheduleKinds(session, reporter).ExistingAsync(project, pipeline, kind, CancellationToken).ConfigureAwait(false);
-                // Nothing found: run the removal of the asked kind (or both), which only reads when all is gone
-                // and finishes a removal that failed half-way.
-                IReadOnlyList<RlabsScheduleKind> toRemove = kinds.Count > 0 ? kinds : kind is { } only ? [only] : [RlabsScheduleKind.Ec2, RlabsScheduleKind.Serverless];
+                var kinds = new ScheduleKinds(session, reporter);
+                var toRemove = await kinds.ExistingAsync(project, pipeline, kind, CancellationToken).ConfigureAwait(false);
+                if (toRemove.Count == 0)
+                {
+                    // Nothing found: finish what a removal that failed half-way left (each removal only reads when all is gone).
+                    toRemove = kind is { } only ? [only] : await kinds.LeftoversAsync(project, pipeline, CancellationToken).ConfigureAwait(false);
+                }
                 foreach (var each in toRemove)
                 {
                     if (each == RlabsScheduleKind.Ec2)
