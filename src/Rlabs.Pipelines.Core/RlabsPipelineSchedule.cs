@@ -62,13 +62,14 @@ public sealed class RlabsPipelineSchedule
 
     /// <summary>
     /// A serverless schedule as read back from EventBridge Scheduler: <see cref="RuleName"/> and <see cref="RuleArn"/>
-    /// are the schedule's, <see cref="RoleName"/> the scheduler role's; no function or instance.
+    /// are the schedule's, <see cref="RoleName"/> the scheduler role's; no function or instance. A null
+    /// <paramref name="pipelinePath"/> takes the path the schedule's description records.
     /// </summary>
     public static RlabsPipelineSchedule FromServerless(ServerlessScheduleState state, string? pipelinePath)
     {
         ArgumentNullException.ThrowIfNull(state);
         var roleName = state.RoleArn.Length == 0 ? null : state.RoleArn[(state.RoleArn.LastIndexOf('/') + 1)..];
-        return new RlabsPipelineSchedule(state.ProjectName, state.PipelineName, pipelinePath, state.ScheduleName, state.ScheduleArn, state.State,
+        return new RlabsPipelineSchedule(state.ProjectName, state.PipelineName, pipelinePath ?? state.PipelinePath, state.ScheduleName, state.ScheduleArn, state.State,
             state.ScheduleExpression, [.. state.NextRunTimesUtc.Select(t => t.UtcDateTime)], functionName: null, functionArn: null, roleName, instanceId: null, state.Changes)
         {
             Kind = RlabsScheduleKind.Serverless,

@@ -7,8 +7,11 @@ namespace Rlabs.Pipelines;
 /// <summary>Identifies a cloud run by job id, project and bucket, from parameters or from piped run objects.</summary>
 public abstract class RlabsRunCmdlet : RlabsAwsCmdlet
 {
+    /// <summary>The parameter set that names one run by its job id.</summary>
+    protected const string JobIdSet = "JobId";
+
     /// <summary>The run's job id.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = JobIdSet)]
     [ValidateNotNullOrEmpty]
     public string JobId { get; set; } = string.Empty;
 

@@ -3,7 +3,7 @@ using Rlabs.Pipelines.Scheduling;
 
 namespace Rlabs.Pipelines;
 
-/// <summary>Enable- and Disable-RlabsPipelineSchedule: one rule toggle, confirmed by reading the state back.</summary>
+/// <summary>Enable- and Disable-RlabsPipelineSchedule: the rule or the Scheduler schedule (whichever exists) toggled, confirmed by reading the state back.</summary>
 public abstract class RlabsScheduleStateCmdlet : RlabsScheduleCmdlet
 {
     /// <summary>The project, as given to New-RlabsPipelineSchedule ('.' and '_' become '-').</summary>
@@ -17,7 +17,12 @@ public abstract class RlabsScheduleStateCmdlet : RlabsScheduleCmdlet
     [ValidateNotNullOrEmpty]
     public string PipelinePath { get; set; } = string.Empty;
 
-    /// <summary>The state this cmdlet puts the rule in.</summary>
+    /// <summary>Only the schedule of this kind (Ec2 or Serverless); default: whichever exists.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateSet("Ec2", "Serverless")]
+    public string? Kind { get; set; }
+
+    /// <summary>The state this cmdlet puts the schedule in.</summary>
     protected abstract bool Enabled { get; }
 
     /// <inheritdoc/>
@@ -26,14 +31,22 @@ public abstract class RlabsScheduleStateCmdlet : RlabsScheduleCmdlet
         var project = SanitizeProject(ProjectName);
         var pipeline = PipelineNameOf(PipelinePath);
         var ruleName = ScheduleNaming.RuleName(project, pipeline);
-        if (!ShouldProcess(ruleName, Enabled ? "Enable the EventBridge rule" : "Disable the EventBridge rule"))
+        var kind = ScheduleKinds.Parse(Kind);
+        var what = kind switch
+        {
+            RlabsScheduleKind.Ec2 => "the EventBridge rule",
+            RlabsScheduleKind.Serverless => $"the EventBridge Scheduler schedule in group {SchedulerTrigger.GroupName}",
+            _ => $"the EventBridge rule or EventBridge Scheduler schedule (group {SchedulerTrigger.GroupName}), whichever exists",
+        };
+        // Decided before any AWS call, so -WhatIf makes none.
+        if (!ShouldProcess(ruleName, $"{(Enabled ? "Enable" : "Disable")} {what}"))
         {
             return;
         }
         using var session = CreateSession(CredentialsFile);
         try
         {
-            WriteObject(RunCore(reporter => new ScheduleManager(session, reporter).SetStateAsync(project, pipeline, Enabled, CancellationToken)));
+            WriteObject(RunCore(reporter => new ScheduleKinds(session, reporter).SetStateAsync(project, pipeline, Enabled, kind, CancellationToken)), enumerateCollection: true);
         }
         catch (Exception ex) when (IsReported(ex))
         {

@@ -187,7 +187,28 @@ public sealed record ServerlessScheduleState(
     string RoleArn,
     IReadOnlyList<DateTimeOffset> NextRunTimesUtc,
     IReadOnlyList<DateTimeOffset> NextRunTimesLocal,
-    IReadOnlyList<string> Changes);
+    IReadOnlyList<string> Changes)
+{
+    /// <summary>The pipeline file relative to the repository, as the schedule's description records it.</summary>
+    public string? PipelinePath { get; init; }
+}
+
+/// <summary>
+/// What removing a serverless schedule's trigger would delete, read before anything is deleted.
+/// </summary>
+/// <param name="ScheduleName">The schedule's name in group rlabs.</param>
+/// <param name="Schedule">The schedule, or null when it is already gone.</param>
+/// <param name="RoleName">The scheduler role the schedule names (or would have been given).</param>
+/// <param name="RoleCreatedByModule">Whether the role exists and this module created it (so it goes too).</param>
+/// <param name="RoleKeptBecause">Why the role stays, when it does.</param>
+/// <param name="HasInlinePolicy">Whether the created role still has its inline policy.</param>
+public sealed record SchedulerTriggerRemoval(string ScheduleName, SchedulerSchedule? Schedule, string RoleName, bool RoleCreatedByModule, string? RoleKeptBecause, bool HasInlinePolicy)
+{
+    /// <summary>The SageMaker pipeline the schedule starts (from its target ARN), when the schedule is there.</summary>
+    public string? PipelineName => Schedule?.Target?.Arn is { Length: > 0 } arn && arn.LastIndexOf(":pipeline/", StringComparison.Ordinal) is var at and >= 0
+        ? arn[(at + ":pipeline/".Length)..]
+        : null;
+}
 
 /// <summary>
 /// The serverless kind's trigger: one EventBridge Scheduler schedule in group <see cref="GroupName"/> whose
@@ -351,42 +372,92 @@ public sealed class SchedulerTrigger
     /// <summary>Deletes the schedule and the role this module created for it; each may already be gone.</summary>
     public async Task<ServerlessScheduleRemoval> RemoveAsync(string projectName, string pipelineName, CancellationToken cancellationToken)
     {
-        var scheduler = new SchedulerClient(_session);
+        var plan = await PlanRemovalAsync(projectName, pipelineName, cancellationToken).ConfigureAwait(false);
+        var removed = new List<string>();
+        await RemoveAsync(plan, removed, cancellationToken).ConfigureAwait(false);
+        return new ServerlessScheduleRemoval(plan.ScheduleName, removed, plan.RoleKeptBecause is null ? [] : [plan.RoleKeptBecause]);
+    }
+
+    /// <summary>Reads what a removal would delete, deleting nothing: a missing permission stops here.</summary>
+    public async Task<SchedulerTriggerRemoval> PlanRemovalAsync(string projectName, string pipelineName, CancellationToken cancellationToken)
+    {
         var iam = new IamClient(_session);
         var name = ScheduleName(projectName, pipelineName);
-        var removed = new List<string>();
-        var kept = new List<string>();
-        var schedule = await scheduler.FindScheduleAsync(name, GroupName, cancellationToken).ConfigureAwait(false);
-        if (schedule is null)
-        {
-            _reporter.Warning($"The schedule '{GroupName}/{name}' was already gone; removing the rest.");
-        }
-        else
-        {
-            await scheduler.DeleteScheduleAsync(name, GroupName, cancellationToken).ConfigureAwait(false);
-            removed.Add($"schedule {GroupName}/{name}");
-        }
-        var roleName = schedule?.Target?.RoleArn?.Split('/')[^1] ?? RoleName(projectName, pipelineName);
+        var schedule = await new SchedulerClient(_session).FindScheduleAsync(name, GroupName, cancellationToken).ConfigureAwait(false);
+        var roleName = schedule?.Target?.RoleArn is { Length: > 0 } roleArn ? roleArn.Split('/')[^1] : RoleName(projectName, pipelineName);
         var role = await iam.FindRoleAsync(roleName, cancellationToken).ConfigureAwait(false);
         if (role is null)
         {
-            kept.Add($"role {roleName}: not found");
+            return new SchedulerTriggerRemoval(name, schedule, roleName, false, $"role {roleName}: not found", false);
         }
-        else if (role.Description?.StartsWith(ScheduleManager.RoleDescriptionPrefix, StringComparison.Ordinal) != true)
+        if (role.Description?.StartsWith(ScheduleManager.RoleDescriptionPrefix, StringComparison.Ordinal) != true)
         {
-            kept.Add($"role {roleName}: not created by Rlabs.Pipelines");
+            return new SchedulerTriggerRemoval(name, schedule, roleName, false, $"role {roleName}: not created by Rlabs.Pipelines", false);
         }
-        else
+        var policy = await iam.FindRolePolicyAsync(roleName, PolicyName, cancellationToken).ConfigureAwait(false);
+        return new SchedulerTriggerRemoval(name, schedule, roleName, true, null, policy is not null);
+    }
+
+    /// <summary>
+    /// Deletes what <paramref name="plan"/> found: the schedule first (so nothing fires with a role that is going),
+    /// then the created role; appends each deletion to <paramref name="removed"/> as it happens.
+    /// </summary>
+    public async Task RemoveAsync(SchedulerTriggerRemoval plan, List<string> removed, CancellationToken cancellationToken)
+    {
+        await RemoveScheduleAsync(plan, removed, cancellationToken).ConfigureAwait(false);
+        await RemoveRoleAsync(plan, removed, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes the schedule <paramref name="plan"/> found (a warning when it was already gone).</summary>
+    public async Task RemoveScheduleAsync(SchedulerTriggerRemoval plan, List<string> removed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(removed);
+        if (plan.Schedule is null)
         {
-            if (await iam.FindRolePolicyAsync(roleName, PolicyName, cancellationToken).ConfigureAwait(false) is not null)
-            {
-                await iam.DeleteRolePolicyAsync(roleName, PolicyName, cancellationToken).ConfigureAwait(false);
-                removed.Add($"inline policy {PolicyName} of role {roleName}");
-            }
-            await iam.DeleteRoleAsync(roleName, cancellationToken).ConfigureAwait(false);
-            removed.Add($"role {roleName}");
+            _reporter.Warning($"The schedule '{GroupName}/{plan.ScheduleName}' was already gone; removing the rest.");
+            return;
         }
-        return new ServerlessScheduleRemoval(name, removed, kept);
+        try
+        {
+            await new SchedulerClient(_session).DeleteScheduleAsync(plan.ScheduleName, GroupName, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound)
+        {
+            // Deleted meanwhile: the goal is reached.
+        }
+        removed.Add($"schedule {GroupName}/{plan.ScheduleName}");
+    }
+
+    /// <summary>Deletes the role <paramref name="plan"/> found when this module created it (with its inline policy).</summary>
+    public async Task RemoveRoleAsync(SchedulerTriggerRemoval plan, List<string> removed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(removed);
+        if (!plan.RoleCreatedByModule)
+        {
+            return;
+        }
+        var iam = new IamClient(_session);
+        if (plan.HasInlinePolicy)
+        {
+            await IgnoreNotFound(() => iam.DeleteRolePolicyAsync(plan.RoleName, PolicyName, cancellationToken)).ConfigureAwait(false);
+            removed.Add($"inline policy {PolicyName} of role {plan.RoleName}");
+        }
+        await IgnoreNotFound(() => iam.DeleteRoleAsync(plan.RoleName, cancellationToken)).ConfigureAwait(false);
+        removed.Add($"role {plan.RoleName}");
+    }
+
+    private static async Task IgnoreNotFound(Func<Task> call)
+    {
+        try
+        {
+            await call().ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.NotFound)
+        {
+            // Already gone: what a removal wants.
+        }
     }
 
     private async Task<string> EnsureRoleAsync(ServerlessScheduleRequest request, List<string> changes, CancellationToken cancellationToken)
@@ -506,7 +577,10 @@ public sealed class SchedulerTrigger
             enabled ? RlabsScheduleState.Enabled : RlabsScheduleState.Disabled,
             schedule.ScheduleExpression ?? string.Empty, schedule.ScheduleExpressionTimezone ?? "UTC",
             schedule.Target?.Arn ?? string.Empty, schedule.Target?.RoleArn ?? string.Empty,
-            next, next.Select(t => TimeZoneInfo.ConvertTime(t, zone)).ToList(), changes);
+            next, next.Select(t => TimeZoneInfo.ConvertTime(t, zone)).ToList(), changes)
+        {
+            PipelinePath = ReadDescription(schedule.Description)?.Path,
+        };
     }
 
     private static string WriteDescription(ServerlessDescription description) => DescriptionPrefix + JsonSerializer.Serialize(description);

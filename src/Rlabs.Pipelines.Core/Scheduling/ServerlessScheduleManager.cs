@@ -111,34 +111,54 @@ public sealed class ServerlessScheduleManager
 
     /// <summary>
     /// Deletes the schedule, the role it created and the stored credentials copy; the pipeline and its executions
-    /// stay unless <paramref name="includePipeline"/>.
+    /// stay unless <paramref name="includePipeline"/>. Everything is read first, so a missing permission or bucket
+    /// stops the removal before anything is deleted; then the schedule goes first (nothing fires any more), the
+    /// credentials, (asked for) the pipeline, and the created role last. Each part may already be gone, so a removal that failed
+    /// half-way finishes when run again. <paramref name="sageMakerPipelineName"/> defaults to the schedule's target.
     /// </summary>
     public async Task<ServerlessScheduleRemoval> RemoveAsync(string projectName, string pipelineName, string bucket, string? sageMakerPipelineName, bool includePipeline, CancellationToken cancellationToken)
     {
-        var removal = await new SchedulerTrigger(_session, _reporter).RemoveAsync(projectName, pipelineName, cancellationToken).ConfigureAwait(false);
-        var removed = removal.Removed.ToList();
-        var kept = removal.Kept.ToList();
+        var trigger = new SchedulerTrigger(_session, _reporter);
+        var plan = await trigger.PlanRemovalAsync(projectName, pipelineName, cancellationToken).ConfigureAwait(false);
+        sageMakerPipelineName ??= plan.PipelineName;
         using var service = new CloudRunService(_session);
         var key = CredentialsKey(projectName, pipelineName);
-        if (await service.DeleteObjectAsync(bucket, key, cancellationToken).ConfigureAwait(false))
+        var credentialsStored = await service.DataExistsAsync(bucket, key, isFile: true, cancellationToken).ConfigureAwait(false);
+        var pipelineExists = sageMakerPipelineName is not null
+            && await SageMakerPipelinesEngine.DescribeOrNullAsync(service.SageMaker, sageMakerPipelineName, cancellationToken).ConfigureAwait(false) is not null;
+
+        var removed = new List<string>();
+        var kept = new List<string>();
+        if (plan.RoleKeptBecause is not null)
         {
-            removed.Add($"credentials s3://{bucket}/{key}");
+            kept.Add(plan.RoleKeptBecause);
         }
-        if (sageMakerPipelineName is not null)
+        try
         {
-            if (includePipeline)
+            await trigger.RemoveScheduleAsync(plan, removed, cancellationToken).ConfigureAwait(false);
+            if (credentialsStored && await service.DeleteObjectAsync(bucket, key, cancellationToken).ConfigureAwait(false))
             {
-                if (await SageMakerPipelinesEngine.DescribeOrNullAsync(service.SageMaker, sageMakerPipelineName, cancellationToken).ConfigureAwait(false) is not null)
-                {
-                    await service.SageMaker.DeletePipelineAsync(sageMakerPipelineName, null, cancellationToken).ConfigureAwait(false);
-                    removed.Add($"SageMaker pipeline {sageMakerPipelineName}");
-                }
+                removed.Add($"credentials s3://{bucket}/{key}");
             }
-            else
+            if (pipelineExists && includePipeline)
             {
-                kept.Add($"SageMaker pipeline {sageMakerPipelineName} and its executions (-IncludePipeline deletes it)");
+                await service.SageMaker.DeletePipelineAsync(sageMakerPipelineName!, null, cancellationToken).ConfigureAwait(false);
+                removed.Add($"SageMaker pipeline {sageMakerPipelineName}");
             }
+            // The created role last: while anything else is left, the role is too, and tells a later Remove there is more to do.
+            await trigger.RemoveRoleAsync(plan, removed, cancellationToken).ConfigureAwait(false);
         }
-        return new ServerlessScheduleRemoval(removal.ScheduleName, removed, kept);
+        catch (Exception ex) when (ex is AwsServiceException or IOException)
+        {
+            _reporter.Warning(removed.Count == 0
+                ? "Nothing was removed. Run Remove-RlabsPipelineSchedule again once the cause is fixed."
+                : $"Removed {string.Join(", ", removed)} before the failure; run Remove-RlabsPipelineSchedule again to remove the rest (each part may already be gone).");
+            throw;
+        }
+        if (pipelineExists && !includePipeline)
+        {
+            kept.Add($"SageMaker pipeline {sageMakerPipelineName} and its executions (-IncludePipeline deletes it)");
+        }
+        return new ServerlessScheduleRemoval(plan.ScheduleName, removed, kept);
     }
 }

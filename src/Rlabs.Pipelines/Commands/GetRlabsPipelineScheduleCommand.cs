@@ -3,7 +3,7 @@ using Rlabs.Pipelines.Scheduling;
 
 namespace Rlabs.Pipelines.Commands;
 
-/// <summary>Get-RlabsPipelineSchedule: lists the schedules this module created (EventBridge rules with its prefix and description).</summary>
+/// <summary>Get-RlabsPipelineSchedule: lists the schedules this module created, of both kinds (EventBridge rules with its prefix and description, EventBridge Scheduler schedules in group rlabs).</summary>
 [Cmdlet(VerbsCommon.Get, "RlabsPipelineSchedule")]
 [OutputType(typeof(RlabsPipelineSchedule))]
 public sealed class GetRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
@@ -19,6 +19,11 @@ public sealed class GetRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
     [ValidateNotNullOrEmpty]
     public string? PipelinePath { get; set; }
 
+    /// <summary>Only schedules of this kind: Ec2 (EventBridge rule, Lambda, instance) or Serverless (EventBridge Scheduler, SageMaker pipeline).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateSet("Ec2", "Serverless")]
+    public string? Kind { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -27,8 +32,8 @@ public sealed class GetRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
         using var session = CreateSession(CredentialsFile);
         try
         {
-            var schedules = RunCore(reporter => new ScheduleManager(session, reporter).GetAsync(project, pipeline, CancellationToken));
-            WriteObject(schedules.OrderBy(s => s.ProjectName, StringComparer.Ordinal).ThenBy(s => s.PipelineName, StringComparer.Ordinal), enumerateCollection: true);
+            var kind = ScheduleKinds.Parse(Kind);
+            WriteObject(RunCore(reporter => new ScheduleKinds(session, reporter).ListAsync(project, pipeline, kind, CancellationToken)), enumerateCollection: true);
         }
         catch (Exception ex) when (IsReported(ex))
         {

@@ -1,9 +1,10 @@
 using System.Management.Automation;
+using Rlabs.Pipelines.Cloud;
 using Rlabs.Pipelines.Scheduling;
 
 namespace Rlabs.Pipelines.Commands;
 
-/// <summary>Remove-RlabsPipelineSchedule: deletes what New-RlabsPipelineSchedule created for one pipeline.</summary>
+/// <summary>Remove-RlabsPipelineSchedule: deletes what New-RlabsPipelineSchedule created for one pipeline, of whichever kind exists.</summary>
 [Cmdlet(VerbsCommon.Remove, "RlabsPipelineSchedule", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 public sealed class RemoveRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
 {
@@ -17,6 +18,20 @@ public sealed class RemoveRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
     [Alias("Path", "PipelineConfigFile")]
     [ValidateNotNullOrEmpty]
     public string PipelinePath { get; set; } = string.Empty;
+
+    /// <summary>Only the schedule of this kind (Ec2 or Serverless); default: whichever exists.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateSet("Ec2", "Serverless")]
+    public string? Kind { get; set; }
+
+    /// <summary>Serverless: the bucket holding the schedule's stored credentials; default sagemaker-&lt;region&gt;-&lt;account&gt;.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string? Bucket { get; set; }
+
+    /// <summary>Serverless: delete the SageMaker pipeline (and so its execution history) too.</summary>
+    [Parameter]
+    public SwitchParameter IncludePipeline { get; set; }
 
     /// <summary>The instance whose crontab line goes too; default: the one the schedule records.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -48,7 +63,15 @@ public sealed class RemoveRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
         var project = SanitizeProject(ProjectName);
         var pipeline = PipelineNameOf(PipelinePath);
         var ruleName = ScheduleNaming.RuleName(project, pipeline);
-        if (!ShouldProcessOrForce(Force, ruleName, "Remove the schedule: rule and targets, the function and its permission, and the role if this module created it and no other schedule uses it"))
+        var kind = ScheduleKinds.Parse(Kind);
+        var action = kind switch
+        {
+            RlabsScheduleKind.Ec2 => Ec2Action,
+            RlabsScheduleKind.Serverless => ServerlessAction,
+            _ => $"Remove the schedule of whichever kind exists. Ec2: {Ec2Action}. Serverless: {ServerlessAction}",
+        };
+        // Decided before any AWS call, so -WhatIf makes none.
+        if (!ShouldProcessOrForce(Force, ruleName, action))
         {
             return;
         }
@@ -57,43 +80,83 @@ public sealed class RemoveRlabsPipelineScheduleCommand : RlabsScheduleCmdlet
         {
             RunCore(async reporter =>
             {
-                var manager = new ScheduleManager(session, reporter);
-                var instanceId = InstanceId ?? ((await manager.GetAsync(project, pipeline, CancellationToken).ConfigureAwait(false)) is [var found, ..] ? found.InstanceId : null);
-                var removal = await manager.RemoveAsync(project, pipeline, CancellationToken).ConfigureAwait(false);
-                foreach (var item in removal.Removed)
+                var kinds = new ScheduleKinds(session, reporter);
+                var toRemove = await kinds.ExistingAsync(project, pipeline, kind, CancellationToken).ConfigureAwait(false);
+                if (toRemove.Count == 0)
                 {
-                    reporter.Verbose($"Removed {item}.");
+                    // Nothing found: finish what a removal that failed half-way left (each removal only reads when all is gone).
+                    toRemove = kind is { } only ? [only] : await kinds.LeftoversAsync(project, pipeline, CancellationToken).ConfigureAwait(false);
                 }
-                foreach (var item in removal.Kept)
+                foreach (var each in toRemove)
                 {
-                    reporter.Verbose($"Kept {item}.");
-                }
-                if (instanceId is null)
-                {
-                    reporter.Warning("The schedule does not say which instance it ran on: pass -InstanceId and -PemFile to remove its crontab line.");
-                }
-                else if (PemFile is null)
-                {
-                    reporter.Warning($"The @reboot crontab line of {project}/{pipeline} stays on {instanceId}: pass -PemFile (and -Ec2UserName) to remove it over SSH, or remove it there with 'crontab -e'.");
-                }
-                else
-                {
-                    var outcome = await manager.RemoveCronEntryAsync(instanceId, ResolvePath(PemFile), Ec2UserName, SshPort, new KnownHosts(KnownHosts.DefaultPath()), acceptChangedHostKey: false, project, pipeline, CancellationToken).ConfigureAwait(false);
-                    if (outcome.StartsWith("kept", StringComparison.Ordinal))
+                    if (each == RlabsScheduleKind.Ec2)
                     {
-                        reporter.Warning($"Crontab line {outcome}.");
+                        await RemoveEc2Async(session, reporter, project, pipeline).ConfigureAwait(false);
                     }
                     else
                     {
-                        reporter.Verbose(outcome);
+                        await RemoveServerlessAsync(session, reporter, project, pipeline).ConfigureAwait(false);
                     }
                 }
-                return removal;
+                return toRemove;
             });
         }
         catch (Exception ex) when (IsReported(ex))
         {
             WriteError(ScheduleError(ex, ruleName));
+        }
+    }
+
+    private const string Ec2Action = "delete the EventBridge rule and targets, the function and its permission, and the role if this module created it and no other schedule uses it";
+
+    private string ServerlessAction => "delete the EventBridge Scheduler schedule, its stored credentials and the scheduler role if this module created it"
+        + (IncludePipeline ? ", and the SageMaker pipeline with its execution history" : " (the SageMaker pipeline and its executions stay)");
+
+    private async Task RemoveServerlessAsync(Aws.AwsSession session, QueueReporter reporter, string project, string pipeline)
+    {
+        using var service = new CloudRunService(session);
+        var bucket = Bucket ?? CloudNaming.DefaultBucket(session.Region, await service.GetAccountAsync(CancellationToken).ConfigureAwait(false));
+        var removal = await new ServerlessScheduleManager(session, reporter).RemoveAsync(project, pipeline, bucket, null, IncludePipeline, CancellationToken).ConfigureAwait(false);
+        Report(reporter, removal.Removed, removal.Kept);
+    }
+
+    private async Task RemoveEc2Async(Aws.AwsSession session, QueueReporter reporter, string project, string pipeline)
+    {
+        var manager = new ScheduleManager(session, reporter);
+        var instanceId = InstanceId ?? ((await manager.GetAsync(project, pipeline, CancellationToken).ConfigureAwait(false)) is [var found, ..] ? found.InstanceId : null);
+        var removal = await manager.RemoveAsync(project, pipeline, CancellationToken).ConfigureAwait(false);
+        Report(reporter, removal.Removed, removal.Kept);
+        if (instanceId is null)
+        {
+            reporter.Warning("The schedule does not say which instance it ran on: pass -InstanceId and -PemFile to remove its crontab line.");
+        }
+        else if (PemFile is null)
+        {
+            reporter.Warning($"The @reboot crontab line of {project}/{pipeline} stays on {instanceId}: pass -PemFile (and -Ec2UserName) to remove it over SSH, or remove it there with 'crontab -e'.");
+        }
+        else
+        {
+            var outcome = await manager.RemoveCronEntryAsync(instanceId, ResolvePath(PemFile), Ec2UserName, SshPort, new KnownHosts(KnownHosts.DefaultPath()), acceptChangedHostKey: false, project, pipeline, CancellationToken).ConfigureAwait(false);
+            if (outcome.StartsWith("kept", StringComparison.Ordinal))
+            {
+                reporter.Warning($"Crontab line {outcome}.");
+            }
+            else
+            {
+                reporter.Verbose(outcome);
+            }
+        }
+    }
+
+    private static void Report(QueueReporter reporter, IReadOnlyList<string> removed, IReadOnlyList<string> kept)
+    {
+        foreach (var item in removed)
+        {
+            reporter.Verbose($"Removed {item}.");
+        }
+        foreach (var item in kept)
+        {
+            reporter.Verbose($"Kept {item}.");
         }
     }
 }

@@ -408,6 +408,21 @@ def pipelines():
         executions = op("sagemaker", "ListPipelineExecutions", lambda: sm.list_pipeline_executions(PipelineName=name))
         if executions:
             check("ListPipelineExecutions", [e["PipelineExecutionArn"] for e in executions["PipelineExecutionSummaries"]] == [arn], str(executions))
+        # Paging, newest first (Get-RlabsPipelineRun -Last follows NextToken): one execution per page.
+        second = sm.start_pipeline_execution(PipelineName=name, PipelineParameters=[{"Name": "JobId", "Value": "j2"}])["PipelineExecutionArn"]
+        wait_execution(sm, second)
+        newest = dict(PipelineName=name, SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
+        first_page = sm.list_pipeline_executions(**newest)
+        first_arns = [e["PipelineExecutionArn"] for e in first_page["PipelineExecutionSummaries"]]
+        paged_once = first_arns == [second] and bool(first_page.get("NextToken"))
+        check("ListPipelineExecutions.page1", paged_once, str(first_page))
+        if paged_once:
+            next_page = sm.list_pipeline_executions(**newest, NextToken=first_page["NextToken"])
+            check("ListPipelineExecutions.page2", [e["PipelineExecutionArn"] for e in next_page["PipelineExecutionSummaries"]] == [arn]
+                  and not next_page.get("NextToken"), str(next_page))
+        paged = [e["PipelineExecutionArn"] for page in sm.get_paginator("list_pipeline_executions").paginate(
+            PipelineName=name, SortOrder="Descending", PaginationConfig={"PageSize": 1}) for e in page["PipelineExecutionSummaries"]]
+        check("ListPipelineExecutions.paginator", paged == [second, arn], str(paged))
         steps = op("sagemaker", "ListPipelineExecutionSteps", lambda: sm.list_pipeline_execution_steps(PipelineExecutionArn=arn, SortOrder="Ascending"))
         if steps:
             check("ListPipelineExecutionSteps", [(s["StepName"], s["StepStatus"]) for s in steps["PipelineExecutionSteps"]] == [("A", "Succeeded"), ("B", "Succeeded")]
