@@ -129,7 +129,7 @@ public sealed partial class SchedulerExpression
 }
 
 /// <summary>What a serverless schedule is made of (all checked before any AWS call).</summary>
-public sealed class ServerlessScheduleRequest
+public sealed partial class ServerlessScheduleRequest
 {
     /// <summary>Sanitized project name.</summary>
     public required string ProjectName { get; init; }
@@ -166,6 +166,50 @@ public sealed class ServerlessScheduleRequest
 
     /// <summary>The role the schedule starts the pipeline as; null = create a least-privilege one.</summary>
     public string? SchedulerRoleArn { get; init; }
+
+    /// <summary>
+    /// A -StartDate or -EndDate as the instant Scheduler takes (whole seconds): a time without a kind is read in
+    /// <paramref name="zone"/>, the schedule's time zone, so "2027-07-01" means midnight there.
+    /// </summary>
+    public static DateTimeOffset ToInstant(DateTime value, TimeZoneInfo zone)
+    {
+        ArgumentNullException.ThrowIfNull(zone);
+        var whole = new DateTime(value.Ticks - (value.Ticks % TimeSpan.TicksPerSecond), value.Kind);
+        return whole.Kind switch
+        {
+            DateTimeKind.Utc => new DateTimeOffset(whole),
+            DateTimeKind.Local => new DateTimeOffset(whole).ToUniversalTime(),
+            _ => new DateTimeOffset(whole, zone.GetUtcOffset(whole)).ToUniversalTime(),
+        };
+    }
+
+    /// <summary>Why the window cannot be used (the end before the start or already past), or null.</summary>
+    public static string? ValidateWindow(DateTimeOffset? start, DateTimeOffset? end, DateTimeOffset now)
+    {
+        if (end is { } e && e <= now)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"-EndDate {e.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC has passed: the schedule would never fire.");
+        }
+        if (start is { } s && end is { } f && f <= s)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"-EndDate ({f.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC) must be after -StartDate ({s.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC).");
+        }
+        return null;
+    }
+
+    /// <summary>Why <paramref name="arn"/> is not an IAM role ARN, or null.</summary>
+    public static string? ValidateRoleArn(string arn, string parameter) =>
+        RoleArnRegex().IsMatch(arn) ? null : $"{parameter} '{arn}' is not an IAM role ARN: they look like arn:aws:iam::123456789012:role/my-role.";
+
+    /// <summary>Why <paramref name="arn"/> is not an SQS queue ARN, or null.</summary>
+    public static string? ValidateQueueArn(string arn) =>
+        QueueArnRegex().IsMatch(arn) ? null : $"-DeadLetterQueueArn '{arn}' is not an SQS queue ARN: they look like arn:aws:sqs:eu-west-1:123456789012:my-queue.";
+
+    [GeneratedRegex(@"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")]
+    private static partial Regex RoleArnRegex();
+
+    [GeneratedRegex(@"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,75}(\.fifo)?$")]
+    private static partial Regex QueueArnRegex();
 }
 
 /// <summary>What a removal did.</summary>
