@@ -206,6 +206,24 @@ Describe 'New-RlabsPipelineSchedule -Serverless' -Tag 'Emulator' {
         }
     }
 
+    Context 'Given the rlabs command line with --serverless' {
+        It 'Should create the same serverless schedule as the cmdlet' {
+            $schedule = rlabs aws pipeline schedule --serverless -r $repo -pc $pipeline -es 'cron(0 6 * * ? *)' --time-zone Europe/Amsterdam --role-arn $role 3>$null
+
+            $schedule.Kind | Should -Be 'Serverless'
+            $schedule.TimeZone | Should -Be 'Europe/Amsterdam'
+            $schedule.RuleName | Should -Be $scheduleName
+            (Get-EmulatorRequests scheduler CreateSchedule).Count | Should -Be 1
+            (Get-EmulatorRequests ec2).Count + (Get-EmulatorRequests lambda).Count | Should -Be 0
+        }
+
+        It 'Should refuse --time-zone without --serverless before any AWS call' {
+            { rlabs aws pipeline schedule -id i-07c3cedbe6988ed49 -p k.pem -pc $pipeline -es 'rate(1 day)' --time-zone Europe/Amsterdam } |
+                Should -Throw -ExpectedMessage '*applies only with --serverless*'
+            (Get-EmulatorRequests).Count | Should -Be 0
+        }
+    }
+
     Context 'Given its output on an 80-column log' {
         It 'Should show the table whole and the list with the zone and both clocks' {
             $schedule = New-TestSchedule
