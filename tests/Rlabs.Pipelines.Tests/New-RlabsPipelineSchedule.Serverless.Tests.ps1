@@ -158,6 +158,14 @@ Describe 'New-RlabsPipelineSchedule -Serverless' -Tag 'Emulator' {
             $policy.Statement.Resource | Should -Be $schedule.SageMakerPipelineArn
         }
 
+        It 'Should let the role it creates send dead letters to the one queue given, and nothing more' {
+            $queue = 'arn:aws:sqs:eu-west-1:123456789012:rlabs-dlq'
+            $schedule = New-TestSchedule -More @{ DeadLetterQueueArn = $queue }
+
+            $policy = (Get-EmulatorRequests iam PutRolePolicy)[0].parameters.PolicyDocument | ConvertFrom-Json
+            @($policy.Statement | ForEach-Object { "$($_.Action) $($_.Resource)" }) | Should -Be @("sagemaker:StartPipelineExecution $($schedule.SageMakerPipelineArn)", "sqs:SendMessage $queue")
+        }
+
         It 'Should fire at 05:00 UTC in winter and 04:00 UTC in summer' {
             $year = (Get-Date).Year + 1
             $winter = New-TestSchedule -More @{ StartDate = [datetime]::new($year, 1, 10) }

@@ -275,11 +275,19 @@ public sealed class SchedulerTrigger
     public static string TrustPolicy() =>
         """{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"scheduler.amazonaws.com"},"Action":"sts:AssumeRole"}]}""";
 
-    /// <summary>Permission: one action on one pipeline.</summary>
-    public static string StartPipelinePolicy(string pipelineArn) => JsonSerializer.Serialize(new
+    /// <summary>
+    /// Permission: one action on one pipeline, and with a dead-letter queue, sending to that one queue (the Scheduler
+    /// sends dead letters as the schedule's role, so without it a failed start would be lost silently).
+    /// </summary>
+    public static string StartPipelinePolicy(string pipelineArn, string? deadLetterQueueArn = null) => JsonSerializer.Serialize(new
     {
         Version = "2012-10-17",
-        Statement = new[] { new { Sid = "StartThePipeline", Effect = "Allow", Action = "sagemaker:StartPipelineExecution", Resource = pipelineArn } },
+        Statement = deadLetterQueueArn is null
+            ? new[] { new { Sid = "StartThePipeline", Effect = "Allow", Action = "sagemaker:StartPipelineExecution", Resource = pipelineArn } }
+            : [
+                new { Sid = "StartThePipeline", Effect = "Allow", Action = "sagemaker:StartPipelineExecution", Resource = pipelineArn },
+                new { Sid = "SendDeadLetters", Effect = "Allow", Action = "sqs:SendMessage", Resource = deadLetterQueueArn },
+            ],
     });
 
     /// <summary>The calls <see cref="EnsureAsync"/> may make, for -WhatIf.</summary>
@@ -292,7 +300,8 @@ public sealed class SchedulerTrigger
         {
             var role = RoleName(request.ProjectName, request.PipelineName);
             yield return $"iam:GetRole {role}, iam:CreateRole {role} when missing (trusts scheduler.amazonaws.com only)";
-            yield return $"iam:GetRolePolicy {role} {PolicyName}, iam:PutRolePolicy when it differs (sagemaker:StartPipelineExecution on {request.PipelineArn} only)";
+            yield return $"iam:GetRolePolicy {role} {PolicyName}, iam:PutRolePolicy when it differs (sagemaker:StartPipelineExecution on {request.PipelineArn} only"
+                + (request.DeadLetterQueueArn is null ? ")" : $", sqs:SendMessage on {request.DeadLetterQueueArn} only)");
         }
         yield return $"scheduler:GetSchedule {GroupName}/{name}, scheduler:CreateSchedule or UpdateSchedule when it differs ('{request.Schedule.Expression}' in {request.Schedule.TimeZoneId}, target {request.PipelineArn})";
     }
@@ -462,7 +471,7 @@ public sealed class SchedulerTrigger
         {
             throw new InvalidOperationException($"The role '{roleName}' (created by this module) no longer trusts scheduler.amazonaws.com alone; remove the schedule (Remove-RlabsPipelineSchedule) or fix its trust policy.");
         }
-        var wanted = StartPipelinePolicy(request.PipelineArn);
+        var wanted = StartPipelinePolicy(request.PipelineArn, request.DeadLetterQueueArn);
         var current = await iam.FindRolePolicyAsync(roleName, PolicyName, cancellationToken).ConfigureAwait(false);
         if (!PolicyDocuments.AreEquivalent(current, wanted))
         {

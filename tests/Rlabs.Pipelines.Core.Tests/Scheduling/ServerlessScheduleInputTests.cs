@@ -44,6 +44,19 @@ public sealed class ServerlessScheduleInputTests
     public void Should_tell_a_role_arn(string arn, bool valid) =>
         Assert.Equal(valid, ServerlessScheduleRequest.ValidateRoleArn(arn, "-RoleArn") is null);
 
+    [Fact]
+    public void Should_let_the_scheduler_role_send_only_to_the_dead_letter_queue_it_is_given()
+    {
+        const string Pipeline = "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/p-scheduled";
+        const string Queue = "arn:aws:sqs:eu-west-1:123456789012:rlabs-dlq";
+
+        var without = System.Text.Json.Nodes.JsonNode.Parse(SchedulerTrigger.StartPipelinePolicy(Pipeline))!["Statement"]!.AsArray();
+        var with = System.Text.Json.Nodes.JsonNode.Parse(SchedulerTrigger.StartPipelinePolicy(Pipeline, Queue))!["Statement"]!.AsArray();
+
+        Assert.Equal([("sagemaker:StartPipelineExecution", Pipeline)], without.Select(n => ((string)n!["Action"]!, (string)n["Resource"]!)));
+        Assert.Equal([("sagemaker:StartPipelineExecution", Pipeline), ("sqs:SendMessage", Queue)], with.Select(n => ((string)n!["Action"]!, (string)n["Resource"]!)));
+    }
+
     [Theory]
     [InlineData("arn:aws:sqs:eu-west-1:123456789012:rlabs-dlq", true)]
     [InlineData("arn:aws:sqs:eu-west-1:123456789012:rlabs-dlq.fifo", true)]
