@@ -54,11 +54,12 @@ try {
         # columns (a date cut to "2", a header one letter a line), so redirected output is rendered wide and
         # each line trimmed. A terminal keeps its own width.
         if ([Console]::IsOutputRedirected) {
-            # Schedules are sized to their content (a long cron expression whole); a run keeps its view.
+            # Schedules are sized to their content (a long cron expression whole) with the rule or Scheduler schedule
+            # the 80-column default view leaves to Format-List; a run keeps its view.
             $input | ForEach-Object -Begin { $schedules = [System.Collections.Generic.List[object]]::new() } -Process {
                 if ($_.PSObject.TypeNames -contains 'Rlabs.Pipelines.RlabsPipelineSchedule') { $schedules.Add($_) } else { $_ }
             } -End {
-                if ($schedules.Count -gt 0) { $schedules | Format-Table -AutoSize }
+                if ($schedules.Count -gt 0) { $schedules | Format-Table -View RlabsPipelineScheduleWide -AutoSize }
             } | Out-String -Stream -Width 4096 | ForEach-Object { $_.TrimEnd() } | Out-Default
         } else {
             $input | Out-Default

@@ -184,7 +184,7 @@ Describe 'Help for <CommandName>' -ForEach $commandCases {
 }
 
 Describe 'Help of the module' {
-    It 'Should ship the about topic <_>' -ForEach @('about_Rlabs_Pipelines', 'about_Rlabs_PipelineConfig', 'about_Rlabs_Security') {
+    It 'Should ship the about topic <_>' -ForEach @('about_Rlabs_Pipelines', 'about_Rlabs_PipelineConfig', 'about_Rlabs_Security', 'about_Rlabs_Schedules') {
         $module = Get-Module -Name Rlabs.Pipelines | Select-Object -First 1
         Join-Path $module.ModuleBase "en-US/$_.help.txt" | Should -Exist
     }

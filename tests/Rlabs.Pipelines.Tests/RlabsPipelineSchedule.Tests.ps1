@@ -173,7 +173,7 @@ Describe 'Get, Disable, Enable and Remove-RlabsPipelineSchedule' -Tag 'Emulator'
         $schedule.ScheduleExpression | Should -Be 'rate(2 hours)'
         $schedule.InstanceId | Should -Be $instanceId
         (Get-RlabsPipelineSchedule -ProjectName 'other-project') | Should -BeNullOrEmpty
-        ($schedule | Format-Table | Out-String -Width 250) | Should -Match 'rlabs-lead-scoring-test-sample-pipeline'
+        ($schedule | Format-List | Out-String -Width 250) | Should -Match 'Rule *: rlabs-lead-scoring-test-sample-pipeline'
     }
 
     It 'Should disable and enable it through the pipeline, reading the state back' {

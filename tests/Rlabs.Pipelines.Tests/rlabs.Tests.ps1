@@ -250,7 +250,7 @@ Describe 'rlabs' {
 
             $result.ExitCode | Should -Be 0
             $result.StdOut | Should -Match '(?m)^Usage: rlabs aws pipeline schedule \[OPTIONS\]$'
-            $result.StdOut | Should -Match '(?m)^  -id, --instance-id ID +EC2 machine instance id  \[required\]$'
+            $result.StdOut | Should -Match '(?m)^  -id, --instance-id ID +EC2 machine instance id  \[required without --serverless\]$'
             $result.StdErr | Should -BeNullOrEmpty
         }
     }

@@ -87,21 +87,26 @@ public static partial class SeedCommandLine
         new("schedule", "New-RlabsPipelineSchedule",
             "Schedule the pipeline: an EC2 instance, started by a Lambda function on an EventBridge rule, runs it as SageMaker Processing jobs.",
             [
-                new(["-id", "--instance-id"], "ID", "InstanceId", "EC2 machine instance id", Required: true, Validate: ValidateInstanceId),
-                new(["-sit", "--sagemaker-instance-type"], "TYPE", "SageMakerInstanceType", "instance type to be used for the SageMaker Processing jobs; 'local' runs the steps on the EC2 instance itself", DefaultText: InstanceTypes.Default, Validate: ValidateSageMakerInstanceType),
-                new(["-p", "--pem-file"], "FILE", "PemFile", "path to the pem file used for transferring files to the EC2 instance", Required: true),
-                new(["-u", "--ec2-username"], "NAME", "Ec2UserName", "user name of the EC2 instance", DefaultText: "ec2-user"),
+                new(["-id", "--instance-id"], "ID", "InstanceId", "EC2 machine instance id", Required: true, Validate: ValidateInstanceId, Kind: ScheduleKindOnly.Ec2),
+                new(["-sit", "--sagemaker-instance-type"], "TYPE", "SageMakerInstanceType", "instance type to be used for the SageMaker Processing jobs; 'local' runs the steps on the EC2 instance itself", DefaultText: InstanceTypes.Default + " (--serverless: instance_type of the pipeline file)", Validate: ValidateSageMakerInstanceType, ValidateServerless: ValidateServerlessInstanceType),
+                new(["-p", "--pem-file"], "FILE", "PemFile", "path to the pem file used for transferring files to the EC2 instance", Required: true, Kind: ScheduleKindOnly.Ec2),
+                new(["-u", "--ec2-username"], "NAME", "Ec2UserName", "user name of the EC2 instance", DefaultText: "ec2-user", Kind: ScheduleKindOnly.Ec2),
                 new(["-r", "--repository-path"], "PATH", "RepositoryPath", "path to the data apps project repository", DefaultText: "current directory", Implied: "."),
                 new(["-pn", "--project-name"], "NAME", "ProjectName", "name of the project", DefaultText: "project repository folder name"),
                 new(["-pc", "--pipeline-config-file"], "FILE", "PipelinePath", "path to the pipeline configuration file", Required: true),
                 // Without -c, New-RlabsPipelineSchedule itself looks for credentials.yaml, as the original did.
                 new(["-c", "--credentials-file"], "FILE", "CredentialsFile", "path to the credentials file (contains AWS credentials, data warehouse credentials)", DefaultText: "credentials.yaml in the current directory or the repository"),
-                new(["-es", "--event-schedule"], "EXPR", "ScheduleExpression", "event schedule for the pipeline, e.g. \"rate(1 hour)\" or \"cron(0 6 * * ? *)\"", Required: true, Validate: ValidateScheduleExpression, JoinParentheses: true),
-                new(["--role-name"], "NAME", "RoleName", "role name to be used for the pipeline (long form only: -r is --repository-path)", DefaultText: "<project_name>-<pipeline_name>-lambda-role"),
-                new(["--ssh-port"], "PORT", "SshPort", "SSH port of the EC2 instance (not in the original CLI)", DefaultText: "22", Validate: ValidatePort),
+                new(["-es", "--event-schedule"], "EXPR", "ScheduleExpression", "event schedule for the pipeline, e.g. \"rate(1 hour)\" or \"cron(0 6 * * ? *)\"; --serverless also takes \"at(2027-01-31T06:00:00)\"", Required: true, Validate: ValidateScheduleExpression, JoinParentheses: true, ValidateServerless: ValidateSchedulerExpression),
+                new(["--role-name"], "NAME", "RoleName", "role name to be used for the pipeline (long form only: -r is --repository-path)", DefaultText: "<project_name>-<pipeline_name>-lambda-role", Kind: ScheduleKindOnly.Ec2),
+                new(["--ssh-port"], "PORT", "SshPort", "SSH port of the EC2 instance (not in the original CLI)", DefaultText: "22", Validate: ValidatePort, Kind: ScheduleKindOnly.Ec2),
+                new(["--serverless"], null, "Serverless", "not in the original CLI: schedule with EventBridge Scheduler, which starts the pipeline on SageMaker Pipelines (no instance, Lambda function, pem file or SSH; -id, -p, -u, --role-name and --ssh-port do not apply)"),
+                new(["--time-zone"], "ZONE", "TimeZone", "--serverless only: IANA time zone the cron() or at() expression is read in, e.g. Europe/Amsterdam", DefaultText: "UTC", Validate: ValidateTimeZone, Kind: ScheduleKindOnly.Serverless),
+                new(["--role-arn"], "ARN", "RoleArn", "--serverless only: SageMaker execution role the pipeline runs as", DefaultText: "role_arn of the pipeline file", Validate: v => ServerlessScheduleRequest.ValidateRoleArn(v, "--role-arn"), Kind: ScheduleKindOnly.Serverless),
+                new(["--scheduler-role-arn"], "ARN", "SchedulerRoleArn", "--serverless only: role EventBridge Scheduler starts the pipeline as", DefaultText: "one created that may start only this pipeline", Validate: v => ServerlessScheduleRequest.ValidateRoleArn(v, "--scheduler-role-arn"), Kind: ScheduleKindOnly.Serverless),
                 s_verbose,
             ],
-            "The original CLI gave -r to both --repository-path and --role-name: here -r is the repository path, and the role name has only the long form --role-name."),
+            "The original CLI gave -r to both --repository-path and --role-name: here -r is the repository path, and the role name has only the long form --role-name. "
+            + "Added to the original CLI: --serverless, with --time-zone, --role-arn and --scheduler-role-arn, schedules the pipeline without a server (New-RlabsPipelineSchedule -Serverless, see about_Rlabs_Schedules); without it the command does what the original did."),
         new("enable-scheduling", "Enable-RlabsPipelineSchedule",
             "Enable the schedule of a pipeline (its EventBridge rule).",
             EnableDisableOptions(),
@@ -229,6 +234,8 @@ public static partial class SeedCommandLine
     {
         var values = new Dictionary<SeedOption, string>();
         var parameters = new Dictionary<string, object>(StringComparer.Ordinal);
+        // --serverless changes which options apply and how the schedule is read, wherever it is on the line.
+        var serverless = subcommand.Find("--serverless") is not null && args.Contains("--serverless", StringComparer.Ordinal);
         for (var i = 0; i < args.Length; i++)
         {
             var token = args[i];
@@ -245,6 +252,14 @@ public static partial class SeedCommandLine
                 return token.StartsWith('-') && token.Length > 1
                     ? SeedCommandLineResult.Error(path, $"No such option: {flag}.{subcommand.SuggestOption(flag)}", flag)
                     : SeedCommandLineResult.Error(path, $"Unexpected argument '{token}': {path} takes only options (e.g. {subcommand.Options[0].Names[^1]} {subcommand.Options[0].Metavar}).", token);
+            }
+            if (option.Kind == ScheduleKindOnly.Ec2 && serverless)
+            {
+                return SeedCommandLineResult.Error(path, $"Option {option.Display} does not apply with --serverless: a serverless schedule has no instance, pem file, SSH or Lambda role.", flag);
+            }
+            if (option.Kind == ScheduleKindOnly.Serverless && !serverless)
+            {
+                return SeedCommandLineResult.Error(path, $"Option {option.Display} applies only with --serverless (the EC2 schedule's rules run in UTC and its role is --role-name).", flag);
             }
             if (option.IsSwitch)
             {
@@ -292,7 +307,7 @@ public static partial class SeedCommandLine
             {
                 return SeedCommandLineResult.Error(path, $"Option {option.Display} requires a non-empty value: {option.Metavar}, {option.Help}.", flag);
             }
-            if (option.Validate?.Invoke(value) is { } problem)
+            if ((serverless && option.ValidateServerless is not null ? option.ValidateServerless : option.Validate)?.Invoke(value) is { } problem)
             {
                 return SeedCommandLineResult.Error(path, $"Option {option.Display}: {problem}", flag);
             }
@@ -302,7 +317,7 @@ public static partial class SeedCommandLine
 
         foreach (var option in subcommand.Options)
         {
-            if (option.Required && !values.ContainsKey(option))
+            if (option.Required && !values.ContainsKey(option) && !(serverless && option.Kind == ScheduleKindOnly.Ec2))
             {
                 return SeedCommandLineResult.Error(path, $"Missing option {option.Display} {option.Metavar}: {option.Help}.", option.Names[^1]);
             }
@@ -393,7 +408,7 @@ public static partial class SeedCommandLine
         }
         if (option.Required)
         {
-            text += "  [required]";
+            text += option.Kind == ScheduleKindOnly.Ec2 ? "  [required without --serverless]" : "  [required]";
         }
         return text;
     }
@@ -421,6 +436,36 @@ public static partial class SeedCommandLine
     private static string? ValidateScheduleExpression(string value) =>
         ScheduleExpression.TryParse(value, out _, out var error) ? null : error;
 
+    // --serverless: Scheduler's expressions (at() too); the zone is checked by --time-zone.
+    private static string? ValidateSchedulerExpression(string value)
+    {
+        try
+        {
+            SchedulerExpression.Parse(value, null);
+            return null;
+        }
+        catch (ArgumentException ex)
+        {
+            return ex.Message.Replace(" (Parameter 'expression')", string.Empty, StringComparison.Ordinal);
+        }
+    }
+
+    private static string? ValidateTimeZone(string value)
+    {
+        try
+        {
+            SchedulerExpression.ResolveTimeZone(value);
+            return null;
+        }
+        catch (ArgumentException ex)
+        {
+            return ex.Message.Replace(" (Parameter 'timeZone')", string.Empty, StringComparison.Ordinal);
+        }
+    }
+
+    private static string? ValidateServerlessInstanceType(string value) =>
+        InstanceTypes.IsLocal(value) ? "--serverless runs the steps on SageMaker: expected an ml.* instance type, not local." : InstanceScripts.ValidateInstanceType(value);
+
 
     /// <summary>One option: its names (short first), value name (null for a switch) and cmdlet parameter.</summary>
     private sealed record SeedOption(
@@ -433,11 +478,21 @@ public static partial class SeedCommandLine
         string? Implied = null,
         string? ImpliedIfExists = null,
         Func<string, string?>? Validate = null,
-        bool JoinParentheses = false)
+        bool JoinParentheses = false,
+        ScheduleKindOnly Kind = ScheduleKindOnly.Both,
+        Func<string, string?>? ValidateServerless = null)
     {
         public bool IsSwitch => Metavar is null;
 
         public string Display => string.Join("/", Names);
+    }
+
+    /// <summary>Which kind of schedule an option of <c>schedule</c> belongs to (--serverless picks the kind).</summary>
+    private enum ScheduleKindOnly
+    {
+        Both,
+        Ec2,
+        Serverless,
     }
 
     private sealed record SeedSubcommand(string Name, string CmdletName, string Summary, SeedOption[] Options, string? Note)

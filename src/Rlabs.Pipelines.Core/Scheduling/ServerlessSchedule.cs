@@ -129,7 +129,7 @@ public sealed partial class SchedulerExpression
 }
 
 /// <summary>What a serverless schedule is made of (all checked before any AWS call).</summary>
-public sealed class ServerlessScheduleRequest
+public sealed partial class ServerlessScheduleRequest
 {
     /// <summary>Sanitized project name.</summary>
     public required string ProjectName { get; init; }
@@ -166,6 +166,50 @@ public sealed class ServerlessScheduleRequest
 
     /// <summary>The role the schedule starts the pipeline as; null = create a least-privilege one.</summary>
     public string? SchedulerRoleArn { get; init; }
+
+    /// <summary>
+    /// A -StartDate or -EndDate as the instant Scheduler takes (whole seconds): a time without a kind is read in
+    /// <paramref name="zone"/>, the schedule's time zone, so "2027-07-01" means midnight there.
+    /// </summary>
+    public static DateTimeOffset ToInstant(DateTime value, TimeZoneInfo zone)
+    {
+        ArgumentNullException.ThrowIfNull(zone);
+        var whole = new DateTime(value.Ticks - (value.Ticks % TimeSpan.TicksPerSecond), value.Kind);
+        return whole.Kind switch
+        {
+            DateTimeKind.Utc => new DateTimeOffset(whole),
+            DateTimeKind.Local => new DateTimeOffset(whole).ToUniversalTime(),
+            _ => new DateTimeOffset(whole, zone.GetUtcOffset(whole)).ToUniversalTime(),
+        };
+    }
+
+    /// <summary>Why the window cannot be used (the end before the start or already past), or null.</summary>
+    public static string? ValidateWindow(DateTimeOffset? start, DateTimeOffset? end, DateTimeOffset now)
+    {
+        if (end is { } e && e <= now)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"-EndDate {e.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC has passed: the schedule would never fire.");
+        }
+        if (start is { } s && end is { } f && f <= s)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"-EndDate ({f.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC) must be after -StartDate ({s.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC).");
+        }
+        return null;
+    }
+
+    /// <summary>Why <paramref name="arn"/> is not an IAM role ARN, or null.</summary>
+    public static string? ValidateRoleArn(string arn, string parameter) =>
+        RoleArnRegex().IsMatch(arn) ? null : $"{parameter} '{arn}' is not an IAM role ARN: they look like arn:aws:iam::123456789012:role/my-role.";
+
+    /// <summary>Why <paramref name="arn"/> is not an SQS queue ARN, or null.</summary>
+    public static string? ValidateQueueArn(string arn) =>
+        QueueArnRegex().IsMatch(arn) ? null : $"-DeadLetterQueueArn '{arn}' is not an SQS queue ARN: they look like arn:aws:sqs:eu-west-1:123456789012:my-queue.";
+
+    [GeneratedRegex(@"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")]
+    private static partial Regex RoleArnRegex();
+
+    [GeneratedRegex(@"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,75}(\.fifo)?$")]
+    private static partial Regex QueueArnRegex();
 }
 
 /// <summary>What a removal did.</summary>
@@ -252,11 +296,19 @@ public sealed class SchedulerTrigger
     public static string TrustPolicy() =>
         """{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"scheduler.amazonaws.com"},"Action":"sts:AssumeRole"}]}""";
 
-    /// <summary>Permission: one action on one pipeline.</summary>
-    public static string StartPipelinePolicy(string pipelineArn) => JsonSerializer.Serialize(new
+    /// <summary>
+    /// Permission: one action on one pipeline, and with a dead-letter queue, sending to that one queue (the Scheduler
+    /// sends dead letters as the schedule's role, so without it a failed start would be lost silently).
+    /// </summary>
+    public static string StartPipelinePolicy(string pipelineArn, string? deadLetterQueueArn = null) => JsonSerializer.Serialize(new
     {
         Version = "2012-10-17",
-        Statement = new[] { new { Sid = "StartThePipeline", Effect = "Allow", Action = "sagemaker:StartPipelineExecution", Resource = pipelineArn } },
+        Statement = deadLetterQueueArn is null
+            ? new[] { new { Sid = "StartThePipeline", Effect = "Allow", Action = "sagemaker:StartPipelineExecution", Resource = pipelineArn } }
+            : [
+                new { Sid = "StartThePipeline", Effect = "Allow", Action = "sagemaker:StartPipelineExecution", Resource = pipelineArn },
+                new { Sid = "SendDeadLetters", Effect = "Allow", Action = "sqs:SendMessage", Resource = deadLetterQueueArn },
+            ],
     });
 
     /// <summary>The calls <see cref="EnsureAsync"/> may make, for -WhatIf.</summary>
@@ -269,7 +321,8 @@ public sealed class SchedulerTrigger
         {
             var role = RoleName(request.ProjectName, request.PipelineName);
             yield return $"iam:GetRole {role}, iam:CreateRole {role} when missing (trusts scheduler.amazonaws.com only)";
-            yield return $"iam:GetRolePolicy {role} {PolicyName}, iam:PutRolePolicy when it differs (sagemaker:StartPipelineExecution on {request.PipelineArn} only)";
+            yield return $"iam:GetRolePolicy {role} {PolicyName}, iam:PutRolePolicy when it differs (sagemaker:StartPipelineExecution on {request.PipelineArn} only"
+                + (request.DeadLetterQueueArn is null ? ")" : $", sqs:SendMessage on {request.DeadLetterQueueArn} only)");
         }
         yield return $"scheduler:GetSchedule {GroupName}/{name}, scheduler:CreateSchedule or UpdateSchedule when it differs ('{request.Schedule.Expression}' in {request.Schedule.TimeZoneId}, target {request.PipelineArn})";
     }
@@ -489,7 +542,7 @@ public sealed class SchedulerTrigger
         {
             throw new InvalidOperationException($"The role '{roleName}' (created by this module) no longer trusts scheduler.amazonaws.com alone; remove the schedule (Remove-RlabsPipelineSchedule) or fix its trust policy.");
         }
-        var wanted = StartPipelinePolicy(request.PipelineArn);
+        var wanted = StartPipelinePolicy(request.PipelineArn, request.DeadLetterQueueArn);
         var current = await iam.FindRolePolicyAsync(roleName, PolicyName, cancellationToken).ConfigureAwait(false);
         if (!PolicyDocuments.AreEquivalent(current, wanted))
         {

@@ -31,16 +31,69 @@ public sealed class ServerlessScheduleManager
         $"{CloudNaming.ProjectPrefix(projectName)}/schedules/{pipelineName}/credentials/{StepContract.CredentialsName}";
 
     /// <summary>
-    /// Compiles and upserts the scheduled pipeline, uploads what it needs, keeps the credentials copy, then creates
-    /// or updates the schedule; <paramref name="schedule"/> builds the schedule's request from the pipeline's ARN.
-    /// Returns the schedule as read back, its <c>Changes</c> naming every write (none on an unchanged re-run).
+    /// Every call <see cref="ScheduleAsync(RunRequest, Func{string, ServerlessScheduleRequest}, string?, CancellationToken)"/> may make, part by part, without making any (for -WhatIf and
+    /// ShouldProcess): the pipeline's ARN is written with a placeholder account, as no call has read it.
     /// </summary>
-    public async Task<ServerlessScheduleState> ScheduleAsync(RunRequest run, Func<string, ServerlessScheduleRequest> schedule, CancellationToken cancellationToken)
+    public IReadOnlyList<ServerlessSchedulePart> Describe(RunRequest run, Func<string, ServerlessScheduleRequest> schedule, string? projectName = null)
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(schedule);
         var pipelineName = ScheduleNaming.PipelineName(Path.GetRelativePath(run.Pipeline.RepositoryPath, run.Pipeline.Path).Replace('\\', '/'));
-        var credentialsKey = run.Credentials is null ? null : CredentialsKey(run.Pipeline.ProjectName, pipelineName);
+        var needsAccount = run.Cloud.Bucket is null && run.Pipeline.Defaults.Bucket is null;
+        var bucket = run.Cloud.Bucket ?? run.Pipeline.Defaults.Bucket ?? $"sagemaker-{_session.Region}-<account id>";
+        var sageMakerName = PipelineDefinitionCompiler.ScheduledPipelineName(run.Pipeline);
+        var pipelineArn = $"arn:aws:sagemaker:{_session.Region}:<account id>:pipeline/{sageMakerName.ToLowerInvariant()}";
+        var encryption = run.Pipeline.Defaults.KmsKeyId is { } kms ? $"SSE-KMS with {kms}" : "SSE-S3";
+        var parts = new List<ServerlessSchedulePart>
+        {
+            new($"s3://{bucket}", (needsAccount ? "sts:GetCallerIdentity (the default bucket's account); " : string.Empty)
+                + "s3:HeadBucket, s3:CreateBucket with public access blocked and default encryption when missing; "
+                + $"per artifact (source zip, requirements, step code): s3:HeadObject, s3:PutObject ({encryption}) only when S3 holds other bytes"),
+        };
+        if (run.Credentials is not null)
+        {
+            parts.Add(new($"s3://{bucket}/{CredentialsKey(projectName ?? run.Pipeline.ProjectName, pipelineName)}",
+                $"s3:HeadObject, s3:PutObject of the credentials file ({encryption}) only when it differs; readable by the pipeline role, never in the definition, a parameter or the schedule"));
+        }
+        parts.Add(new($"SageMaker pipeline {sageMakerName}",
+            $"sagemaker:DescribePipeline, sagemaker:CreatePipeline when missing or sagemaker:UpdatePipeline when the definition hash or role differ (runs as {run.Cloud.RoleArn ?? run.Pipeline.Defaults.RoleArn ?? "the file's role_arn"}; job id from each execution)"));
+        var request = schedule(pipelineArn);
+        foreach (var line in SchedulerTrigger.Describe(request))
+        {
+            var target = line.StartsWith("iam:", StringComparison.Ordinal) ? $"IAM role {SchedulerTrigger.RoleName(request.ProjectName, request.PipelineName)}"
+                : line.Contains("ScheduleGroup", StringComparison.Ordinal) ? $"Scheduler group {SchedulerTrigger.GroupName}"
+                : $"Scheduler schedule {SchedulerTrigger.GroupName}/{SchedulerTrigger.ScheduleName(request.ProjectName, request.PipelineName)}";
+            if (parts[^1].Target == target)
+            {
+                parts[^1] = parts[^1] with { Action = parts[^1].Action + "; " + line };
+            }
+            else
+            {
+                parts.Add(new(target, line));
+            }
+        }
+        return parts;
+    }
+
+    /// <summary>
+    /// Compiles and upserts the scheduled pipeline, uploads what it needs, keeps the credentials copy, then creates
+    /// or updates the schedule; <paramref name="schedule"/> builds the schedule's request from the pipeline's ARN.
+    /// Returns the schedule as read back, its <c>Changes</c> naming every write (none on an unchanged re-run).
+    /// </summary>
+    public Task<ServerlessScheduleState> ScheduleAsync(RunRequest run, Func<string, ServerlessScheduleRequest> schedule, CancellationToken cancellationToken) =>
+        ScheduleAsync(run, schedule, null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ScheduleAsync(RunRequest, Func{string, ServerlessScheduleRequest}, CancellationToken)"/>, with
+    /// <paramref name="projectName"/> the schedule's project, under which the credentials copy is kept (where removing
+    /// the schedule looks for it); null: the pipeline's.
+    /// </summary>
+    public async Task<ServerlessScheduleState> ScheduleAsync(RunRequest run, Func<string, ServerlessScheduleRequest> schedule, string? projectName, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(schedule);
+        var pipelineName = ScheduleNaming.PipelineName(Path.GetRelativePath(run.Pipeline.RepositoryPath, run.Pipeline.Path).Replace('\\', '/'));
+        var credentialsKey = run.Credentials is null ? null : CredentialsKey(projectName ?? run.Pipeline.ProjectName, pipelineName);
         var request = new RunRequest
         {
             Pipeline = run.Pipeline,
@@ -162,3 +215,8 @@ public sealed class ServerlessScheduleManager
         return new ServerlessScheduleRemoval(plan.ScheduleName, removed, kept);
     }
 }
+
+/// <summary>One part of a serverless schedule, as ShouldProcess asks for it: what it touches and the calls it may make.</summary>
+/// <param name="Target">The resource.</param>
+/// <param name="Action">The calls, in order, and when each is made.</param>
+public sealed record ServerlessSchedulePart(string Target, string Action);

@@ -386,7 +386,7 @@ public sealed class SeedCommandLineTests
 
         Assert.Contains("-r is the repository path, and the role name has only the long form --role-name", help, StringComparison.Ordinal);
         Assert.DoesNotContain("-r, --role-name", help, StringComparison.Ordinal);
-        Assert.Matches(new Regex(@"(?m)^  -id, --instance-id ID +EC2 machine instance id  \[required\]$"), help);
+        Assert.Matches(new Regex(@"(?m)^  -id, --instance-id ID +EC2 machine instance id  \[required without --serverless\]$"), help);
     }
 
     [Fact]
