@@ -70,11 +70,13 @@ public sealed class RlabsPipelineSchedule
         ArgumentNullException.ThrowIfNull(state);
         var roleName = state.RoleArn.Length == 0 ? null : state.RoleArn[(state.RoleArn.LastIndexOf('/') + 1)..];
         return new RlabsPipelineSchedule(state.ProjectName, state.PipelineName, pipelinePath ?? state.PipelinePath, state.ScheduleName, state.ScheduleArn, state.State,
-            state.ScheduleExpression, [.. state.NextRunTimesUtc.Select(t => t.UtcDateTime)], functionName: null, functionArn: null, roleName, instanceId: null, state.Changes)
+            state.ScheduleExpression, state.NextRunTimesUtc.Select(t => t.UtcDateTime).ToArray(), functionName: null, functionArn: null, roleName, instanceId: null, state.Changes)
         {
             Kind = RlabsScheduleKind.Serverless,
             TimeZone = state.TimeZone,
-            NextRunTimesLocal = state.NextRunTimesLocal,
+            // Arrays, not the compiler's read-only list of a collection expression: PowerShell indexes an IList
+            // ($_.NextRunTimes[0] in the format views), not an IReadOnlyList.
+            NextRunTimesLocal = state.NextRunTimesLocal.ToArray(),
             SageMakerPipelineArn = state.PipelineArn,
             RoleArn = state.RoleArn,
         };
@@ -89,7 +91,7 @@ public sealed class RlabsPipelineSchedule
     /// <summary>The next fire times in <see cref="TimeZone"/> (with its offset); the same instants as <see cref="NextRunTimes"/>.</summary>
     public IReadOnlyList<DateTimeOffset> NextRunTimesLocal
     {
-        get => _nextRunTimesLocal ?? [.. NextRunTimes.Select(t => new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)))];
+        get => _nextRunTimesLocal ?? NextRunTimes.Select(t => new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc))).ToArray();
         private init => _nextRunTimesLocal = value;
     }
 

@@ -176,7 +176,7 @@ Describe 'New-RlabsPipelineSchedule -Serverless' -Tag 'Emulator' {
 
             $winter.NextRunTimes.Count | Should -Be 3
             $winter.NextRunTimes | ForEach-Object { $_.Kind | Should -Be 'Utc'; $_.Hour | Should -Be 5; $_.Minute | Should -Be 0 }
-            @($winter.NextRunTimes)[0].Date | Should -Be ([datetime]::new($year, 1, 10))
+            $winter.NextRunTimes[0].Date | Should -Be ([datetime]::new($year, 1, 10))
             $winter.NextRunTimesLocal | ForEach-Object { $_.Hour | Should -Be 6; $_.Offset | Should -Be ([timespan]::FromHours(1)) }
             $summer.NextRunTimes | ForEach-Object { $_.Hour | Should -Be 4 }
             $summer.NextRunTimesLocal | ForEach-Object { $_.Hour | Should -Be 6; $_.Offset | Should -Be ([timespan]::FromHours(2)) }
@@ -225,6 +225,28 @@ Describe 'New-RlabsPipelineSchedule -Serverless' -Tag 'Emulator' {
             (Get-EmulatorRequests ec2).Count + (Get-EmulatorRequests lambda).Count | Should -Be 0
         }
 
+        It 'Should write the schedule whole, with its zone and schedule name, when bin/rlabs output goes to a file' {
+            $launcher = Join-Path (Split-Path (Split-Path $env:RLABS_MODULE_PATH)) 'bin/rlabs'
+            if (-not (Test-Path $launcher)) { $launcher = Join-Path (Split-Path $env:RLABS_MODULE_PATH) 'bin/rlabs' }
+            $pwshHost = Join-Path $PSHOME 'pwsh'
+            $savedPwsh = $env:RLABS_PWSH
+            $env:RLABS_PWSH = (Test-Path $pwshHost) ? $pwshHost : "dotnet $(Join-Path $PSHOME 'pwsh.dll')"
+            $file = Join-Path $TestDrive 'serverless.txt'
+            try {
+                & bash -c "'$launcher' aws pipeline schedule --serverless -r '$repo' -pc '$pipeline' -es cron\(0 6 \* \* \? \*\) --time-zone Europe/Amsterdam --role-arn $role > '$file' 2>/dev/null"
+                $exitCode = $LASTEXITCODE
+            } finally {
+                $env:RLABS_PWSH = $savedPwsh
+            }
+            # The launcher writes warnings (no credentials.yaml here) to the same stream: the table follows them.
+            $lines = @(Get-Content $file | Where-Object { $_ -ne '' -and -not $_.StartsWith('WARNING: ') })
+
+            $exitCode | Should -Be 0
+            $lines[0] | Should -Match '^Project\s+Pipeline\s+State\s+Schedule\s+NextRun \(UTC\)\s+Rule$'
+            $lines[2] | Should -Match "^lead-scoring-test\s+sample-pipeline\s+Enabled\s+cron\(0 6 \* \* \? \*\) Europe/Amsterdam\s+\d{4}-\d\d-\d\d 0[45]:00\s+$scheduleName$"
+            (Get-EmulatorRequests ec2).Count | Should -Be 0
+        }
+
         It 'Should refuse --time-zone without --serverless before any AWS call' {
             { rlabs aws pipeline schedule -id i-07c3cedbe6988ed49 -p k.pem -pc $pipeline -es 'rate(1 day)' --time-zone Europe/Amsterdam } |
                 Should -Throw -ExpectedMessage '*applies only with --serverless*'
@@ -241,7 +263,8 @@ Describe 'New-RlabsPipelineSchedule -Serverless' -Tag 'Emulator' {
             $table | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 -Because $_ }
             $table[0] | Should -Match 'NextRun \(UTC\)\s*$'
             $table[1] | Should -Match '^-+( +-+)*\s*$'
-            $table[2] | Should -Match 'cron\(0 6 \* \* \? \*\)'
+            $table[2] | Should -Match 'cron\(0 6 \* \* \? \*\)\s+\d{4}-\d\d-\d\d 0[45]:00$'
+            $schedule.NextRunTimes[0].Kind | Should -Be 'Utc' -Because 'the views index the next runs'
             $list | Should -Match 'Kind\s+: Serverless'
             $list | Should -Match 'TimeZone\s+: Europe/Amsterdam'
             $list | Should -Match 'NextRuns \(local\)\s+: \d{4}-\d\d-\d\d 06:00 \+0[12]:00'
@@ -250,7 +273,7 @@ Describe 'New-RlabsPipelineSchedule -Serverless' -Tag 'Emulator' {
     }
 }
 
-Describe 'RlabsPipelineSchedule table when output is redirected' {
+Describe 'RlabsPipelineSchedule table when output is redirected' -Tag 'Emulator' {
     # Issue 14: 'rlabs … enable-scheduling > file' printed "NextRun (UTC)" one character per line at ~79 columns.
     It 'Should keep every column whole with <How>' -ForEach @(
         @{ How = 'Out-File'; Tail = '| Out-File -FilePath $File' }

@@ -57,6 +57,25 @@ public sealed class ServerlessScheduleInputTests
         Assert.Equal([("sagemaker:StartPipelineExecution", Pipeline), ("sqs:SendMessage", Queue)], with.Select(n => ((string)n!["Action"]!, (string)n["Resource"]!)));
     }
 
+    [Fact]
+    public void Should_give_the_next_runs_as_lists_PowerShell_can_index()
+    {
+        DateTimeOffset[] utc = [new(2027, 1, 11, 5, 0, 0, TimeSpan.Zero)];
+        var state = new ServerlessScheduleState("p", "q", "rlabs-p-q", "arn:aws:scheduler:eu-west-1:123456789012:schedule/rlabs/rlabs-p-q", RlabsScheduleState.Enabled,
+            "cron(0 6 * * ? *)", "Europe/Amsterdam", "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/q-scheduled", "arn:aws:iam::123456789012:role/r",
+            utc, [.. utc.Select(t => TimeZoneInfo.ConvertTime(t, s_amsterdam))], []);
+
+        var schedule = RlabsPipelineSchedule.FromServerless(state, "pipelines/q.yaml");
+
+        // The format views read $_.NextRunTimes[0]: PowerShell does not index the compiler's internal read-only list
+        // of a collection expression (the table's NextRun came out empty), so the lists must be of a public type.
+        Assert.True(schedule.NextRunTimes.GetType().IsPublic, schedule.NextRunTimes.GetType().FullName);
+        Assert.True(schedule.NextRunTimesLocal.GetType().IsPublic, schedule.NextRunTimesLocal.GetType().FullName);
+        Assert.Equal(new DateTime(2027, 1, 11, 5, 0, 0, DateTimeKind.Utc), schedule.NextRunTimes[0]);
+        Assert.Equal(6, schedule.NextRunTimesLocal[0].Hour);
+        Assert.Equal(("Europe/Amsterdam", RlabsScheduleKind.Serverless, "r"), (schedule.TimeZone, schedule.Kind, schedule.RoleName));
+    }
+
     [Theory]
     [InlineData("arn:aws:sqs:eu-west-1:123456789012:rlabs-dlq", true)]
     [InlineData("arn:aws:sqs:eu-west-1:123456789012:rlabs-dlq.fifo", true)]
