@@ -193,6 +193,17 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
         var resumed = previous?.SageMakerPipelineName is not null && await ResumeAsync(plan, previous, decision!, reporter, cancellationToken).ConfigureAwait(false);
         if (!resumed)
         {
+            // Nothing to resume (no execution was ever started): a new start decides every step afresh.
+            _manifest.PipelineExecutionArn = null;
+            foreach (var step in _manifest.Steps)
+            {
+                step.CachedFrom = null;
+                step.CachedBecause = null;
+                step.Cache = null;
+            }
+        }
+        if (!resumed)
+        {
             // Recorded before the start, so a reader finds the execution by the job id even if this process dies
             // between the start and the next write.
             _manifest.SageMakerPipelineName = _compiled.PipelineName;
