@@ -58,7 +58,12 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
     public async Task<IReadOnlyList<string>?> DescribeSelectionAsync(RunPlan plan, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return await EngineStepSelection.DescribeAsync(plan, Definition, CacheOf(plan), cancellationToken).ConfigureAwait(false);
+        // Without -Bucket the default bucket is named after the account, which -WhatIf does not ask STS for: reading
+        // an index under a placeholder name would report every step a certain miss.
+        var unknown = ProcessingJobBinder.NeedsAccount(plan.Request) && _account is null
+            ? "the default bucket is named after the account, which -WhatIf does not look up; give -Bucket to see hits and misses"
+            : null;
+        return await EngineStepSelection.DescribeAsync(plan, Definition, CacheOf(plan), unknown, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
