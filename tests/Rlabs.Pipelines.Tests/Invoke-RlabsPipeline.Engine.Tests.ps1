@@ -258,6 +258,18 @@ Describe 'Invoke-RlabsPipeline on SageMaker Pipelines' -Tag 'Emulator' {
             ($executions[-1].steps | Where-Object { $_.jobNames.Count -gt 0 } | ForEach-Object name) | Should -Be @('train', 'score')
             "$warned" | Should -Match 'the pipeline changed since execution'
         }
+
+        It 'Should refuse to resume from a pipeline file that moved, naming where it ran from' {
+            $original = Join-Path $repo 'pipelines/original.yaml'
+            Get-Content -Raw $failing | Set-Content -Path $original
+            Invoke-RlabsPipeline -Path $original -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId moved-1 -RoleArn $role -Engine SageMakerPipelines -ErrorAction SilentlyContinue | Out-Null
+            $moved = Join-Path $repo 'pipelines/renamed.yaml'
+            (Get-Content -Raw $original).Replace(', params: { fail: "7" }', '') | Set-Content -Path $moved
+
+            { Invoke-RlabsPipeline -Path $moved -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId moved-1 -RoleArn $role -Engine SageMakerPipelines -Resume } |
+                Should -Throw -ErrorId 'ResumePipelineMoved,Rlabs.Pipelines.Commands.InvokeRlabsPipelineCommand' -ExpectedMessage "*from $original*"
+            @(Get-Executions).Count | Should -Be 1
+        }
     }
 
     Context 'Given -Step with -ReferenceJobId' {
@@ -305,6 +317,29 @@ Describe 'Invoke-RlabsPipeline on SageMaker Pipelines' -Tag 'Emulator' {
             $text | Should -Match 'step train \(after clean\)'
             $text | Should -Match 'sagemaker:StartPipelineExecution'
             $text | Should -Match 'sagemaker\.amazonaws\.com'
+        }
+
+        It 'Should say for each cached step whether it runs or is cached, and whether that is certain' {
+            Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId plan-1 -RoleArn $role -Engine SageMakerPipelines | Out-Null
+            (Get-Content -Raw $cached).Replace('output_path: x }', 'output_path: x, params: { rows: "5" } }') | Set-Content -Path (Join-Path $repo 'pipelines/cached-edited.yaml')
+            $result = Invoke-ChildPwsh -ArgumentList $env:RLABS_MODULE_PATH, $cached, (Join-Path $repo 'pipelines/cached-edited.yaml'), $repo, $role -ScriptBlock {
+                param($module, $cached, $edited, $repo, $role)
+                Import-Module $module
+                $bucket = 'sagemaker-eu-west-1-123456789012'
+                Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId plan-2 -RoleArn $role -Bucket $bucket -NoWait -WhatIf
+                Invoke-RlabsPipeline -Path $edited -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId plan-3 -RoleArn $role -Bucket $bucket -NoWait -WhatIf
+                # Without -Bucket the default bucket's name needs the account, which -WhatIf does not ask for.
+                Invoke-RlabsPipeline -Path $cached -RepositoryPath $repo -InstanceType ml.t3.xlarge -JobId plan-4 -RoleArn $role -NoWait -WhatIf
+            }
+
+            $text = $result.Output -join "`n"
+            $text | Should -Match "Step 'extract' cached \(certain\): reuses the output of job plan-1"
+            $text | Should -Match "Step 'clean' depends on upstream results: its key is decided at the start, once the output of step 'extract' is copied"
+            $text | Should -Match "Step 'train' depends on upstream results: cached only if step 'clean' is"
+            $text | Should -Match "Step 'extract' runs \(certain\): cache miss: params changed since job plan-1"
+            $text | Should -Match "Step 'train' runs \(certain\): step 'clean', which it depends on, runs"
+            $text | Should -Match "Step 'extract' cache: decided at the start \(the default bucket is named after the account, which -WhatIf does not look up; give -Bucket"
+            @(Get-Executions).Count | Should -Be 1
         }
     }
 }

@@ -94,8 +94,9 @@ internal static class EngineStepSelection
     /// -WhatIf: what <see cref="DecideAsync"/> would decide, read-only. Per step: cached or run, and whether that is
     /// certain now (its key is known: no upstream step's output feeds it, or a step it depends on runs) or depends
     /// on upstream results (its input is a cached step's output, whose copy under this job id decides its key).
+    /// <paramref name="indexUnknown"/> says why the cache index cannot be read now (the bucket is not known yet), or is null.
     /// </summary>
-    public static async Task<List<string>> DescribeAsync(RunPlan plan, CompiledPipelineDefinition compiled, StepCache? cache, CancellationToken cancellationToken)
+    public static async Task<List<string>> DescribeAsync(RunPlan plan, CompiledPipelineDefinition compiled, StepCache? cache, string? indexUnknown, CancellationToken cancellationToken)
     {
         var upstream = Upstream(compiled);
         var state = new Dictionary<int, string>();
@@ -129,10 +130,16 @@ internal static class EngineStepSelection
             if (pending is not null || (producer >= 0 && state[producer] is ("cached" or "outside")))
             {
                 state[index] = "depends";
-                var changed = await cache.ChangedSinceLastAsync(step, withInput: false, cancellationToken).ConfigureAwait(false);
+                var changed = indexUnknown ?? await cache.ChangedSinceLastAsync(step, withInput: false, cancellationToken).ConfigureAwait(false);
                 lines.Add(pending is not null
                     ? $"Step '{name}' depends on upstream results: cached only if step '{pending}' is and its key matches then, else it runs; {changed}"
                     : $"Step '{name}' depends on upstream results: its key is decided at the start, once the output of step '{plan.Steps[producer].Step.Name}' is copied under this job id; {changed}");
+                continue;
+            }
+            if (indexUnknown is not null)
+            {
+                state[index] = "depends";
+                lines.Add($"Step '{name}' cache: decided at the start ({indexUnknown})");
                 continue;
             }
             try

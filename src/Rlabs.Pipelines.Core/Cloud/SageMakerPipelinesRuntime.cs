@@ -58,7 +58,12 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
     public async Task<IReadOnlyList<string>?> DescribeSelectionAsync(RunPlan plan, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return await EngineStepSelection.DescribeAsync(plan, Definition, CacheOf(plan), cancellationToken).ConfigureAwait(false);
+        // Without -Bucket the default bucket is named after the account, which -WhatIf does not ask STS for: reading
+        // an index under a placeholder name would report every step a certain miss.
+        var unknown = ProcessingJobBinder.NeedsAccount(plan.Request) && _account is null
+            ? "the default bucket is named after the account, which -WhatIf does not look up; give -Bucket to see hits and misses"
+            : null;
+        return await EngineStepSelection.DescribeAsync(plan, Definition, CacheOf(plan), unknown, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -191,6 +196,17 @@ public sealed class SageMakerPipelinesRuntime : IPipelineRuntime
         }
 
         var resumed = previous?.SageMakerPipelineName is not null && await ResumeAsync(plan, previous, decision!, reporter, cancellationToken).ConfigureAwait(false);
+        if (!resumed)
+        {
+            // Nothing to resume (no execution was ever started): a new start decides every step afresh.
+            _manifest.PipelineExecutionArn = null;
+            foreach (var step in _manifest.Steps)
+            {
+                step.CachedFrom = null;
+                step.CachedBecause = null;
+                step.Cache = null;
+            }
+        }
         if (!resumed)
         {
             // Recorded before the start, so a reader finds the execution by the job id even if this process dies

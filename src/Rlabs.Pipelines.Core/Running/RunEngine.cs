@@ -88,16 +88,9 @@ public static class RunEngine
                 lines.Add($"Step '{step.Step.Name}' cache: decided once step '{producer}' has written its input; {changed}");
                 continue;
             }
-            try
-            {
-                var key = StepCache.Key(await cache.PartsAsync(step, cancellationToken).ConfigureAwait(false));
-                var (entry, why) = await cache.LookupAsync(step, key, cancellationToken).ConfigureAwait(false);
-                lines.Add(entry is null ? $"Step '{step.Step.Name}' cache miss: {why}" : $"Step '{step.Step.Name}' cache hit: reuses the output of job {entry.JobId}");
-            }
-            catch (Aws.AwsServiceException ex) when (plan.Target == RunTarget.Cloud)
-            {
-                lines.Add($"Step '{step.Step.Name}' cache: looked up at run time (the bucket's index could not be read now: {ex.ErrorCode})");
-            }
+            var key = StepCache.Key(await cache.PartsAsync(step, cancellationToken).ConfigureAwait(false));
+            var (entry, why) = await cache.LookupAsync(step, key, cancellationToken).ConfigureAwait(false);
+            lines.Add(entry is null ? $"Step '{step.Step.Name}' cache miss: {why}" : $"Step '{step.Step.Name}' cache hit: reuses the output of job {entry.JobId}");
         }
         return lines;
     }
