@@ -32,8 +32,9 @@ public sealed class ScheduleKinds
         {
             return null;
         }
-        return Enum.TryParse<RlabsScheduleKind>(kind, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)
-            ? parsed
+        // By name only: Enum.TryParse would take "1" for Serverless.
+        return Names.FirstOrDefault(n => string.Equals(n, kind, StringComparison.OrdinalIgnoreCase)) is { } name
+            ? Enum.Parse<RlabsScheduleKind>(name)
             : throw new ArgumentException($"'{kind}' is not a schedule kind: use {string.Join(" or ", Names)}.", nameof(kind));
     }
 
