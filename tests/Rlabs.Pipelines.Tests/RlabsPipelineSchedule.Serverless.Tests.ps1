@@ -168,6 +168,22 @@ Describe 'RlabsPipelineSchedule of the Serverless kind' -Tag 'Emulator' {
             @(Get-RlabsPipelineSchedule -ProjectName $project -Kind Ec2) | Should -HaveCount 0
         }
 
+        It 'Should still list the other kind, with a warning, when EventBridge Scheduler denies the reads; -Kind Serverless fails' {
+            Invoke-AwsEmulatorAdmin $emulator POST faults @{ service = 'scheduler'; kind = 'Error'; errorCode = 'AccessDeniedException'; statusCode = 403; count = 2 } | Out-Null
+            try {
+                $listed = @(Get-RlabsPipelineSchedule -ProjectName $project -WarningVariable warned -WarningAction SilentlyContinue)
+                Get-RlabsPipelineSchedule -ProjectName $project -Kind Serverless -ErrorVariable failed -ErrorAction SilentlyContinue
+            }
+            finally {
+                Invoke-AwsEmulatorAdmin $emulator DELETE faults | Out-Null
+            }
+
+            $listed | Should -HaveCount 0
+            $warned | Should -Match 'Schedules of kind Serverless were not read'
+            $failed | Should -HaveCount 1
+            $failed[0].FullyQualifiedErrorId | Should -Be 'AwsAccessDenied,Rlabs.Pipelines.Commands.GetRlabsPipelineScheduleCommand'
+        }
+
         It 'Should refuse a -Kind that is not one before any AWS call' {
             $before = (Get-EmulatorRequests).Count
             { Get-RlabsPipelineSchedule -Kind Lambda } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Rlabs.Pipelines.Commands.GetRlabsPipelineScheduleCommand'

@@ -32,8 +32,9 @@ public sealed class ScheduleKinds
         {
             return null;
         }
-        return Enum.TryParse<RlabsScheduleKind>(kind, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)
-            ? parsed
+        // By name only: Enum.TryParse would take "1" for Serverless.
+        return Names.FirstOrDefault(n => string.Equals(n, kind, StringComparison.OrdinalIgnoreCase)) is { } name
+            ? Enum.Parse<RlabsScheduleKind>(name)
             : throw new ArgumentException($"'{kind}' is not a schedule kind: use {string.Join(" or ", Names)}.", nameof(kind));
     }
 
@@ -43,11 +44,11 @@ public sealed class ScheduleKinds
         var all = new List<RlabsPipelineSchedule>();
         if (kind is null or RlabsScheduleKind.Ec2)
         {
-            all.AddRange(await new ScheduleManager(_session, _reporter).GetAsync(projectName, pipelineName, cancellationToken).ConfigureAwait(false));
+            all.AddRange(await ReadAsync(kind, RlabsScheduleKind.Ec2, () => new ScheduleManager(_session, _reporter).GetAsync(projectName, pipelineName, cancellationToken), []).ConfigureAwait(false));
         }
         if (kind is null or RlabsScheduleKind.Serverless)
         {
-            var states = await new SchedulerTrigger(_session, _reporter).ListAsync(projectName, cancellationToken).ConfigureAwait(false);
+            var states = await ReadAsync(kind, RlabsScheduleKind.Serverless, () => new SchedulerTrigger(_session, _reporter).ListAsync(projectName, cancellationToken), []).ConfigureAwait(false);
             all.AddRange(states.Where(s => pipelineName is null || s.PipelineName == pipelineName).Select(s => RlabsPipelineSchedule.FromServerless(s, null)));
         }
         return [.. all.OrderBy(s => s.ProjectName, StringComparer.Ordinal).ThenBy(s => s.PipelineName, StringComparer.Ordinal).ThenBy(s => s.Kind)];
@@ -59,16 +60,34 @@ public sealed class ScheduleKinds
         var found = new List<RlabsScheduleKind>();
         var name = ScheduleNaming.RuleName(projectName, pipelineName);
         if (kind is null or RlabsScheduleKind.Ec2
-            && await new EventBridgeClient(_session).FindRuleAsync(name, cancellationToken).ConfigureAwait(false) is not null)
+            && await ReadAsync(kind, RlabsScheduleKind.Ec2, async () => await new EventBridgeClient(_session).FindRuleAsync(name, cancellationToken).ConfigureAwait(false) is not null, false).ConfigureAwait(false))
         {
             found.Add(RlabsScheduleKind.Ec2);
         }
         if (kind is null or RlabsScheduleKind.Serverless
-            && await new SchedulerClient(_session).FindScheduleAsync(name, SchedulerTrigger.GroupName, cancellationToken).ConfigureAwait(false) is not null)
+            && await ReadAsync(kind, RlabsScheduleKind.Serverless, async () => await new SchedulerClient(_session).FindScheduleAsync(name, SchedulerTrigger.GroupName, cancellationToken).ConfigureAwait(false) is not null, false).ConfigureAwait(false))
         {
             found.Add(RlabsScheduleKind.Serverless);
         }
         return found;
+    }
+
+    /// <summary>
+    /// Reads one kind. When no kind was asked for, a kind the caller may not read (a user of the Ec2 kind without
+    /// EventBridge Scheduler permissions, say) is a warning and counts as absent, so the other kind still works;
+    /// asked for by -Kind, the denial is the error.
+    /// </summary>
+    private async Task<T> ReadAsync<T>(RlabsScheduleKind? asked, RlabsScheduleKind reading, Func<Task<T>> read, T absent)
+    {
+        try
+        {
+            return await read().ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex) when (asked is null && ex.Kind == AwsErrorKind.AccessDenied)
+        {
+            _reporter.Warning($"Schedules of kind {reading} were not read: {ex.Message} Pass -Kind {(reading == RlabsScheduleKind.Ec2 ? RlabsScheduleKind.Serverless : RlabsScheduleKind.Ec2)} to look at the other kind only.");
+            return absent;
+        }
     }
 
     /// <summary>
@@ -79,8 +98,9 @@ public sealed class ScheduleKinds
     /// </summary>
     public async Task<IReadOnlyList<RlabsScheduleKind>> LeftoversAsync(string projectName, string pipelineName, CancellationToken cancellationToken)
     {
-        var plan = await new SchedulerTrigger(_session, _reporter).PlanRemovalAsync(projectName, pipelineName, cancellationToken).ConfigureAwait(false);
-        return plan.RoleCreatedByModule ? [RlabsScheduleKind.Ec2, RlabsScheduleKind.Serverless] : [RlabsScheduleKind.Ec2];
+        var serverless = await ReadAsync(null, RlabsScheduleKind.Serverless,
+            async () => (await new SchedulerTrigger(_session, _reporter).PlanRemovalAsync(projectName, pipelineName, cancellationToken).ConfigureAwait(false)).RoleCreatedByModule, false).ConfigureAwait(false);
+        return serverless ? [RlabsScheduleKind.Ec2, RlabsScheduleKind.Serverless] : [RlabsScheduleKind.Ec2];
     }
 
     /// <summary>

@@ -242,9 +242,9 @@ public sealed record ServerlessScheduleState(
 /// </summary>
 /// <param name="ScheduleName">The schedule's name in group rlabs.</param>
 /// <param name="Schedule">The schedule, or null when it is already gone.</param>
-/// <param name="RoleName">The scheduler role the schedule names (or would have been given).</param>
+/// <param name="RoleName">The schedule's own scheduler role (the one this module creates when none is given).</param>
 /// <param name="RoleCreatedByModule">Whether the role exists and this module created it (so it goes too).</param>
-/// <param name="RoleKeptBecause">Why the role stays, when it does.</param>
+/// <param name="RoleKeptBecause">Why a role stays (the own one not there, or a given one), when one does.</param>
 /// <param name="HasInlinePolicy">Whether the created role still has its inline policy.</param>
 public sealed record SchedulerTriggerRemoval(string ScheduleName, SchedulerSchedule? Schedule, string RoleName, bool RoleCreatedByModule, string? RoleKeptBecause, bool HasInlinePolicy)
 {
@@ -431,24 +431,30 @@ public sealed class SchedulerTrigger
         return new ServerlessScheduleRemoval(plan.ScheduleName, removed, plan.RoleKeptBecause is null ? [] : [plan.RoleKeptBecause]);
     }
 
-    /// <summary>Reads what a removal would delete, deleting nothing: a missing permission stops here.</summary>
+    /// <summary>
+    /// Reads what a removal would delete, deleting nothing: a missing permission stops here. Only the schedule's own
+    /// role (<see cref="RoleName"/>) goes, and only when this module created it: a role given with -RoleArn is never
+    /// deleted, even one this module created for another schedule.
+    /// </summary>
     public async Task<SchedulerTriggerRemoval> PlanRemovalAsync(string projectName, string pipelineName, CancellationToken cancellationToken)
     {
         var iam = new IamClient(_session);
         var name = ScheduleName(projectName, pipelineName);
         var schedule = await new SchedulerClient(_session).FindScheduleAsync(name, GroupName, cancellationToken).ConfigureAwait(false);
-        var roleName = schedule?.Target?.RoleArn is { Length: > 0 } roleArn ? roleArn.Split('/')[^1] : RoleName(projectName, pipelineName);
+        var roleName = RoleName(projectName, pipelineName);
+        var targetRole = schedule?.Target?.RoleArn is { Length: > 0 } roleArn ? roleArn.Split('/')[^1] : null;
+        var given = targetRole is not null && targetRole != roleName ? $"role {targetRole}: given with -RoleArn, never deleted" : null;
         var role = await iam.FindRoleAsync(roleName, cancellationToken).ConfigureAwait(false);
         if (role is null)
         {
-            return new SchedulerTriggerRemoval(name, schedule, roleName, false, $"role {roleName}: not found", false);
+            return new SchedulerTriggerRemoval(name, schedule, roleName, false, given ?? $"role {roleName}: not found", false);
         }
         if (role.Description?.StartsWith(ScheduleManager.RoleDescriptionPrefix, StringComparison.Ordinal) != true)
         {
-            return new SchedulerTriggerRemoval(name, schedule, roleName, false, $"role {roleName}: not created by Rlabs.Pipelines", false);
+            return new SchedulerTriggerRemoval(name, schedule, roleName, false, given ?? $"role {roleName}: not created by Rlabs.Pipelines", false);
         }
         var policy = await iam.FindRolePolicyAsync(roleName, PolicyName, cancellationToken).ConfigureAwait(false);
-        return new SchedulerTriggerRemoval(name, schedule, roleName, true, null, policy is not null);
+        return new SchedulerTriggerRemoval(name, schedule, roleName, true, given, policy is not null);
     }
 
     /// <summary>

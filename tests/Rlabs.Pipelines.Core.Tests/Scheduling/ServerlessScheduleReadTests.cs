@@ -145,7 +145,7 @@ public sealed class ServerlessScheduleReadTests : IClassFixture<EmulatorFixture>
     }
 
     [Fact]
-    public async Task Should_never_delete_a_role_the_user_gave_and_delete_the_pipeline_only_with_IncludePipeline()
+    public async Task Should_never_delete_a_role_given_with_RoleArn_even_one_the_module_created_and_delete_the_pipeline_with_IncludePipeline()
     {
         using var session = _aws.Session();
         var emulator = _aws.Emulator;
@@ -154,7 +154,8 @@ public sealed class ServerlessScheduleReadTests : IClassFixture<EmulatorFixture>
         var pipelineArn = await NewPipelineAsync(session, project, "daily");
         var pipelineName = pipelineArn[(pipelineArn.LastIndexOf('/') + 1)..];
         var iam = new IamClient(session);
-        var given = await iam.CreateRoleAsync(new CreateRoleRequest { RoleName = $"{project}-own-role", AssumeRolePolicyDocument = SchedulerTrigger.TrustPolicy(), Description = "the team's own" }, CancellationToken.None);
+        // Given with -RoleArn: even a role this module created (for another schedule) is not this schedule's to delete.
+        var given = await iam.CreateRoleAsync(new CreateRoleRequest { RoleName = SchedulerTrigger.RoleName(project, "other"), AssumeRolePolicyDocument = SchedulerTrigger.TrustPolicy(), Description = $"{ScheduleManager.RoleDescriptionPrefix}: another schedule's" }, CancellationToken.None);
         var request = Request(project, "daily", pipelineArn, "rate(1 day)", null);
         await new SchedulerTrigger(session, NullRunReporter.Instance).EnsureAsync(new ServerlessScheduleRequest
         {
@@ -169,7 +170,7 @@ public sealed class ServerlessScheduleReadTests : IClassFixture<EmulatorFixture>
         var removal = await new ServerlessScheduleManager(session, NullRunReporter.Instance).RemoveAsync(project, "daily", bucket, null, includePipeline: true, CancellationToken.None);
 
         Assert.Equal([$"schedule rlabs/{ScheduleNaming.RuleName(project, "daily")}", $"SageMaker pipeline {pipelineName}"], removal.Removed);
-        Assert.Equal([$"role {given.RoleName}: not created by Rlabs.Pipelines"], removal.Kept);
+        Assert.Equal([$"role {given.RoleName}: given with -RoleArn, never deleted"], removal.Kept);
         Assert.NotNull(await iam.FindRoleAsync(given.RoleName, CancellationToken.None));
         await Assert.ThrowsAsync<AwsServiceException>(() => new SageMakerClient(session).DescribePipelineAsync(pipelineName, CancellationToken.None));
     }
