@@ -92,6 +92,7 @@ internal sealed partial class SageMakerStepRunner : IStepRunner
             {
                 // Inside the try: a Ctrl-C while CreateProcessingJob is in flight may still have created the job.
                 await _service.StartStepAsync(_manifest, index, reporter, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false); // a job just created is InProgress: no need to ask yet
             }
             var lastObserved = TimeProvider.System.GetTimestamp();
             while (true)
