@@ -13,6 +13,8 @@
     7. A 1-step run in a 5,000-file, ~220 MB repository, the second time, versus the step by hand:
        Invoke-RepositoryBench.ps1.
     8. Staging a 200 MiB input, per step (steps reading it versus steps reading 1 byte): Invoke-StagingBench.ps1.
+    9. Client-driven cloud runs (emulator, 60 s jobs): job end noticed, next job created, Describe calls per
+       job-minute: Invoke-CloudBench.ps1.
     Rounds alternate the two sides so drift hits both alike; medians are reported.
 #>
 param(
@@ -209,3 +211,10 @@ if ($uploads) {
 
 # 8. What a 200 MiB input costs a step to stage (Invoke-StagingBench.ps1).
 & (Join-Path $PSScriptRoot 'Invoke-StagingBench.ps1') -ModulePath $ModulePath -Rounds $Rounds
+
+# 9. Client-driven cloud runs against the emulator: how soon a job's end is seen and the next job starts (Invoke-CloudBench.ps1).
+if ($EmulatorDirectory -and (Test-Path (Join-Path $EmulatorDirectory 'Rlabs.Pipelines.AwsEmulator.dll'))) {
+    & (Join-Path $PSScriptRoot 'Invoke-CloudBench.ps1') -ModulePath $ModulePath -EmulatorDirectory $EmulatorDirectory
+} else {
+    'cloud polling figures skipped: the emulator is not built (run build.ps1 Test once)'
+}

@@ -5,7 +5,7 @@
 .DESCRIPTION
     The module's side is the second Invoke-RlabsPipeline of an unchanged repository (the tree is stat-walked, the
     source zip of the first and its content hash are reused); the direct side starts the same script with the same
-    interpreter and arguments, on a zip made once, as a process.
+    interpreter (the real one behind a pyenv shim) and arguments, on a zip made once, as a process.
     Target: within 1.5x. Rounds alternate the sides; medians are reported.
 #>
 param(
@@ -48,6 +48,8 @@ $pipelinePath = Join-Path $repo 'one.yaml'
 Set-Content $pipelinePath 'pipeline:
   - { name: one, job_suffix: One, code: step.py, output_path: out }'
 $python = (Get-Command python3 -CommandType Application | Select-Object -First 1).Source
+# By hand, the interpreter itself: a version manager's shim (pyenv: 100 ms and more) would flatter the module's side.
+$realPython = (& $python -c 'import sys; print(sys.executable)' | Select-Object -Last 1).Trim()
 $direct = Join-Path ([IO.Path]::GetTempPath()) "rlabs-repo-bench-direct-$PID"
 New-Item -ItemType Directory -Force -Path $direct | Out-Null
 $zip = Join-Path $direct 'source.zip'
@@ -62,7 +64,7 @@ try {
         # Started as a process, as the module starts it: PowerShell's native-command plumbing (100 ms and more
         # here) would flatter the module's side.
         $directMs += (Measure-Command {
-            $start = [Diagnostics.ProcessStartInfo]::new($python, [string[]]@((Join-Path $repo 'step.py'), '--job-id', "d$i", '--output-data-path', (Join-Path $direct "out/d$i"), '--source-code-zip', $zip, '--requirements-path', (Join-Path $direct 'requirements.txt')))
+            $start = [Diagnostics.ProcessStartInfo]::new($realPython, [string[]]@((Join-Path $repo 'step.py'), '--job-id', "d$i", '--output-data-path', (Join-Path $direct "out/d$i"), '--source-code-zip', $zip, '--requirements-path', (Join-Path $direct 'requirements.txt')))
             $start.UseShellExecute = $false
             $process = [Diagnostics.Process]::Start($start)
             $process.WaitForExit()

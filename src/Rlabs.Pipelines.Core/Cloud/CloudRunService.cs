@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Rlabs.Pipelines.Aws;
 using Rlabs.Pipelines.Planning;
@@ -11,6 +12,8 @@ public sealed class CloudRunService : IDisposable
     private readonly AwsSession _session;
     private readonly S3Storage _store;
     private readonly SemaphoreSlim _saving = new(1, 1);
+    private readonly List<Task> _drains = [];
+    private long _manifestKnownAt;
 
     /// <summary>Creates the service over a resolved session.</summary>
     public CloudRunService(AwsSession session)
@@ -24,6 +27,37 @@ public sealed class CloudRunService : IDisposable
     internal SageMakerClient SageMaker { get; }
 
     internal CloudWatchLogsClient Logs { get; }
+
+    /// <summary>One pace for every log call of the run, whichever job it follows (the Logs API's request rate is per account).</summary>
+    internal LogCallPace LogsPace { get; } = new(TimeSpan.FromMilliseconds(200));
+
+    /// <summary>How long a manifest this service just wrote or read is taken as the bucket's: no read-back within it.</summary>
+    internal static readonly TimeSpan ManifestFreshness = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Lets a completed job's last log lines be read while the next step's job is created: the drain is awaited by
+    /// <see cref="DrainLogsAsync"/> before the run returns, never dropped.
+    /// </summary>
+    internal void DrainLater(Func<Task> drain)
+    {
+        lock (_drains)
+        {
+            _drains.RemoveAll(t => t.IsCompleted);
+            _drains.Add(Task.Run(drain));
+        }
+    }
+
+    /// <summary>Waits for the log drains still going (see <see cref="DrainLater"/>).</summary>
+    internal async Task DrainLogsAsync()
+    {
+        Task[] pending;
+        lock (_drains)
+        {
+            pending = [.. _drains];
+            _drains.Clear();
+        }
+        await Task.WhenAll(pending).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// How long a job may go unobserved (every Describe failing with throttling, 5xx or timeouts) before the run
@@ -212,7 +246,14 @@ public sealed class CloudRunService : IDisposable
         }
         if (run.Status is not (RlabsRunStatus.Failed or RlabsRunStatus.Stopped or RlabsRunStatus.Completed))
         {
-            await PipelineExecutor.RunAsync(run, StepRunner(manifest, stopOnCancel: false), reporter, manifest.Schedule(), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await PipelineExecutor.RunAsync(run, StepRunner(manifest, stopOnCancel: false), reporter, manifest.Schedule(), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                await DrainLogsAsync().ConfigureAwait(false);
+            }
         }
         // Ctrl-C here only stops waiting: the job goes on and may still need the credentials.
         if (!cancellationToken.IsCancellationRequested && run.Status is RlabsRunStatus.Completed or RlabsRunStatus.Failed or RlabsRunStatus.Stopped)
@@ -620,7 +661,12 @@ public sealed class CloudRunService : IDisposable
     /// <summary>Whether someone stopped the run since this manifest was read (another session's Stop).</summary>
     internal async Task<bool> WasStoppedAsync(CloudRunManifest manifest, CancellationToken cancellationToken)
     {
+        if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _manifestKnownAt)) < ManifestFreshness)
+        {
+            return false; // this service wrote or read it a moment ago (the steps ready at once, the first after the upload)
+        }
         var json = await _store.TryGetTextAsync(manifest.Bucket, CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(manifest.ProjectName), manifest.JobId), cancellationToken).ConfigureAwait(false);
+        Interlocked.Exchange(ref _manifestKnownAt, Stopwatch.GetTimestamp());
         return json is not null && CloudRunManifest.FromJson(json).Stopped;
     }
 
@@ -641,6 +687,7 @@ public sealed class CloudRunService : IDisposable
         try
         {
             await _store.PutTextAsync(manifest.Bucket, CloudNaming.ManifestKey(CloudNaming.ProjectPrefix(manifest.ProjectName), manifest.JobId), manifest.ToJson(), manifest.KmsKeyId, cancellationToken).ConfigureAwait(false);
+            Interlocked.Exchange(ref _manifestKnownAt, Stopwatch.GetTimestamp());
         }
         finally
         {

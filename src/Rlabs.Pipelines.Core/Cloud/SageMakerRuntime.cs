@@ -126,6 +126,7 @@ public sealed class SageMakerRuntime : IPipelineRuntime
     /// <inheritdoc/>
     public async Task CleanupAsync(RunPlan plan, RlabsPipelineRun? run)
     {
+        await _service.DrainLogsAsync().ConfigureAwait(false);
         if (run is not null)
         {
             run.UploadedBytes = _service.UploadedBytes;

@@ -24,6 +24,23 @@ internal sealed partial class SageMakerStepRunner : IStepRunner
     /// <summary>The longest wait between two DescribeProcessingJob calls of a healthy job.</summary>
     internal static readonly TimeSpan MaxPollInterval = TimeSpan.FromSeconds(5);
 
+    /// <summary>The first wait, and the wait again after the job changed state (it may be about to end).</summary>
+    internal static readonly TimeSpan MinPollInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The wait before the next DescribeProcessingJob: 1 s, growing by half to 5 s, and 1 s again when the job's
+    /// state (its status, its start) changed since the last call. At 5 s a job's end is noticed within 5 s, at
+    /// 12 Describe calls per job-minute once the first few seconds are past (a 30 s cap noticed a long job's end
+    /// ~15 s late on average). Throttling is retried by the client.
+    /// </summary>
+    internal static TimeSpan NextPollInterval(TimeSpan previous, ref string? lastState, string state)
+    {
+        var changed = lastState is not null && lastState != state;
+        var first = lastState is null;
+        lastState = state;
+        return changed || first ? MinPollInterval : TimeSpan.FromSeconds(Math.Min(MaxPollInterval.TotalSeconds, previous.TotalSeconds * 1.5));
+    }
+
     /// <summary>
     /// What a failed job's FailureReason says about the failure: capacity, throttling or an internal error of
     /// SageMaker (worth another attempt), else the script's own (AlgorithmError, ClientError), with the exit
@@ -64,15 +81,18 @@ internal sealed partial class SageMakerStepRunner : IStepRunner
             return new StepOutcome(RlabsRunStatus.Stopped, "The run was stopped (Stop-RlabsPipelineRun).", []);
         }
         var jobName = step.Request.ProcessingJobName;
-        using var log = new StepLog(null, step.Name, reporter);
-        var logs = new JobLogStream(_service.Logs, jobName, log);
-        var delay = TimeSpan.FromSeconds(1);
+        // Not disposed here: a completed job's last lines are drained while the next step starts (no file behind it).
+        var log = new StepLog(null, step.Name, reporter);
+        var logs = new JobLogStream(_service.Logs, _service.LogsPace, jobName, log);
+        var delay = MinPollInterval;
+        string? lastState = null;
         try
         {
             if (!step.Started)
             {
                 // Inside the try: a Ctrl-C while CreateProcessingJob is in flight may still have created the job.
                 await _service.StartStepAsync(_manifest, index, reporter, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false); // a job just created is InProgress: no need to ask yet
             }
             var lastObserved = TimeProvider.System.GetTimestamp();
             while (true)
@@ -99,23 +119,24 @@ internal sealed partial class SageMakerStepRunner : IStepRunner
                     continue;
                 }
                 stepRun.StartTime = job.ProcessingStartTime ?? stepRun.StartTime;
-                await logs.PumpAsync(cancellationToken).ConfigureAwait(false);
                 if (job.IsTerminal)
                 {
-                    await logs.PumpAsync(cancellationToken).ConfigureAwait(false);
                     stepRun.EndTime = job.ProcessingEndTime;
-                    return job.ProcessingJobStatus switch
+                    if (job.ProcessingJobStatus == "Completed")
                     {
-                        "Completed" => StepOutcome.Completed,
-                        "Stopped" => new StepOutcome(RlabsRunStatus.Stopped, job.ExitMessage ?? "The processing job was stopped.", log.Tail),
-                        _ => Failed(job, stepRun, log.Tail),
-                    };
+                        // The next step's job is created meanwhile: its lines are the user's view, not the outcome.
+                        _service.DrainLater(() => logs.PumpAsync(CancellationToken.None));
+                        return StepOutcome.Completed;
+                    }
+                    await logs.PumpAsync(cancellationToken).ConfigureAwait(false); // a failure's message needs its last lines
+                    return job.ProcessingJobStatus == "Stopped"
+                        ? new StepOutcome(RlabsRunStatus.Stopped, job.ExitMessage ?? "The processing job was stopped.", log.Tail)
+                        : Failed(job, stepRun, log.Tail);
                 }
+                await logs.PumpAsync(cancellationToken).ConfigureAwait(false);
                 reporter.Progress(new RunProgress($"Pipeline {_manifest.PipelineName} (job {_manifest.JobId})", $"Step {index + 1}/{_manifest.Steps.Count}: {step.Name} ({job.ProcessingJobStatus})", (int)(100.0 * index / _manifest.Steps.Count), jobName, false));
+                delay = NextPollInterval(delay, ref lastState, job.ProcessingJobStatus + "|" + job.ProcessingStartTime?.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                // Grows to 5 s: a job's end is noticed within 5 s at no more than 12 Describe calls per job-minute
-                // (a 30 s cap noticed a long job's end ~15 s late on average). Throttling is retried by the client.
-                delay = TimeSpan.FromSeconds(Math.Min(MaxPollInterval.TotalSeconds, delay.TotalSeconds * 1.5));
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && _stopOnCancel)
@@ -129,17 +150,24 @@ internal sealed partial class SageMakerStepRunner : IStepRunner
 /// <summary>Follows a job's CloudWatch log streams, within the Logs API's request rate.</summary>
 internal sealed class JobLogStream
 {
-    private static readonly TimeSpan s_minimumGap = TimeSpan.FromMilliseconds(200);
     private readonly CloudWatchLogsClient _logs;
+    private readonly LogCallPace _pace;
     private readonly string _jobName;
     private readonly StepLog _log;
     private readonly Dictionary<string, string?> _tokens = new(StringComparer.Ordinal);
-    private DateTime _lastCall = DateTime.MinValue;
     private bool _warned;
 
+    /// <summary>A stream with its own pace (one job followed at a time).</summary>
     public JobLogStream(CloudWatchLogsClient logs, string jobName, StepLog log)
+        : this(logs, new LogCallPace(TimeSpan.FromMilliseconds(200)), jobName, log)
+    {
+    }
+
+    /// <summary>A stream paced with the run's other streams.</summary>
+    public JobLogStream(CloudWatchLogsClient logs, LogCallPace pace, string jobName, StepLog log)
     {
         _logs = logs;
+        _pace = pace;
         _jobName = jobName;
         _log = log;
     }
@@ -148,7 +176,7 @@ internal sealed class JobLogStream
     {
         try
         {
-            await ThrottleAsync(cancellationToken).ConfigureAwait(false);
+            await _pace.WaitAsync(cancellationToken).ConfigureAwait(false);
             var streams = await _logs.DescribeLogStreamsAsync(new DescribeLogStreamsRequest { LogGroupName = SageMakerStepRunner.LogGroup, LogStreamNamePrefix = _jobName + "/" }, cancellationToken).ConfigureAwait(false);
             foreach (var stream in streams.LogStreams)
             {
@@ -158,7 +186,7 @@ internal sealed class JobLogStream
             {
                 for (var page = 0; page < 20; page++)
                 {
-                    await ThrottleAsync(cancellationToken).ConfigureAwait(false);
+                    await _pace.WaitAsync(cancellationToken).ConfigureAwait(false);
                     var token = _tokens[name];
                     var events = await _logs.GetLogEventsAsync(new GetLogEventsRequest { LogGroupName = SageMakerStepRunner.LogGroup, LogStreamName = name, StartFromHead = true, NextToken = token }, cancellationToken).ConfigureAwait(false);
                     foreach (var e in events.Events)
@@ -197,14 +225,31 @@ internal sealed class JobLogStream
             _log.Line(line);
         }
     }
+}
 
-    private async Task ThrottleAsync(CancellationToken cancellationToken)
+/// <summary>Spaces calls at least a gap apart, across every caller that shares it (each caller gets the next free slot).</summary>
+internal sealed class LogCallPace
+{
+    private readonly TimeSpan _gap;
+    private readonly object _lock = new();
+    private long _next;
+
+    public LogCallPace(TimeSpan gap)
     {
-        var wait = _lastCall + s_minimumGap - DateTime.UtcNow;
-        if (wait > TimeSpan.Zero)
+        _gap = gap;
+    }
+
+    /// <summary>Returns when the next call may go.</summary>
+    public Task WaitAsync(CancellationToken cancellationToken)
+    {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        long slot;
+        lock (_lock)
         {
-            await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+            slot = Math.Max(now, _next);
+            _next = slot + (long)(_gap.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         }
-        _lastCall = DateTime.UtcNow;
+        var wait = TimeSpan.FromSeconds((slot - now) / (double)System.Diagnostics.Stopwatch.Frequency);
+        return wait > TimeSpan.Zero ? Task.Delay(wait, cancellationToken) : Task.CompletedTask;
     }
 }

@@ -183,7 +183,8 @@ public static partial class SourcePackager
                 {
                     continue;
                 }
-                if ((entry.Attributes & FileAttributes.Directory) != 0)
+                // The type comes with the listing (no stat): a file's stat is left to the caller that needs it.
+                if (entry is DirectoryInfo)
                 {
                     // Directory links are not followed: they can point outside the repository or loop.
                     if (entry.Name is ".git" or ".rlabs" || entry.LinkTarget is not null || ignores.IsIgnored(entryRelative, true))

@@ -36,22 +36,10 @@ public static class SourceTreeStamp
         var root = Path.GetFullPath(repositoryPath).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
         var excludedList = excludedPaths.ToList();
         var excluded = SourcePackager.ExcludedSet(excludedList);
-        var lines = new List<string>(1024);
         var ignoreFiles = new List<string>();
         var exclude = Path.Combine(root, ".git", "info", "exclude");
         ignoreFiles.Add(exclude);
-        foreach (var (relative, entry) in SourcePackager.Walk(root, excluded, SourcePackager.RootIgnores(root), ignoreFiles.Add))
-        {
-            var line = Line(relative, entry);
-            // The attribute comes with the listing; asking every file for its link target would cost a call each.
-            if ((entry.Attributes & FileAttributes.ReparsePoint) != 0 && entry.LinkTarget is { } target)
-            {
-                // What a file link packs is its target's content: its stat stands for it.
-                var final = entry.ResolveLinkTarget(returnFinalTarget: true);
-                line += "|->" + target + (final is FileInfo { Exists: true } file ? "|" + Line(string.Empty, file) : "|missing");
-            }
-            lines.Add(line);
-        }
+        var lines = SourcePackager.Walk(root, excluded, SourcePackager.RootIgnores(root), ignoreFiles.Add).Select(e => FileLine(e.Relative, e.Entry)).ToList();
         lines.Sort(StringComparer.Ordinal);
         var text = new StringBuilder(lines.Count * 64);
         text.Append(Version).Append('\n').AppendJoin('\u001f', excludedList.Order(StringComparer.Ordinal)).Append('\n').AppendJoin('\u001f', allowedSecrets).Append('\n');
@@ -131,6 +119,19 @@ public static class SourceTreeStamp
             }
         }
         return value;
+    }
+
+    private static string FileLine(string relative, FileSystemInfo entry)
+    {
+        var line = Line(relative, entry);
+        // The attribute comes with the stat; asking every file for its link target would cost a call each.
+        if ((entry.Attributes & FileAttributes.ReparsePoint) != 0 && entry.LinkTarget is { } target)
+        {
+            // What a file link packs is its target's content: its stat stands for it.
+            var final = entry.ResolveLinkTarget(returnFinalTarget: true);
+            line += "|->" + target + (final is FileInfo { Exists: true } file ? "|" + Line(string.Empty, file) : "|missing");
+        }
+        return line;
     }
 
     private static string Line(string relative, FileSystemInfo entry) => entry.Exists

@@ -135,6 +135,53 @@ public sealed class CloudRunTests : IClassFixture<EmulatorFixture>, IDisposable
     }
 
     [Fact]
+    public async Task Should_start_the_first_job_without_reading_back_the_manifest_it_just_wrote_and_keep_every_log_line()
+    {
+        var reporter = new RecordingReporter();
+        var run = await RunAsync(Plan(Pipeline(ThreeSteps), "c-fast"), reporter: reporter);
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+
+        bool IsManifest(RecordedRequest r) => (string?)r.Parameters?["Key"] == "rlabs/churn/runs/c-fast/run.json";
+        var all = _fixture.Emulator.Requests.All;
+        var firstSave = all.First(r => r.Operation == "PutObject" && IsManifest(r)).Sequence;
+        var firstCreate = all.First(r => r.Operation == "CreateProcessingJob").Sequence;
+        Assert.DoesNotContain(all, r => r.Operation == "GetObject" && IsManifest(r) && r.Sequence > firstSave && r.Sequence < firstCreate);
+        // Later steps still ask whether another session stopped the run while a job ran.
+        Assert.Contains(all, r => r.Operation == "GetObject" && IsManifest(r) && r.Sequence > firstCreate);
+
+        // The last lines of a completed job are drained while the next job starts, and awaited before the run returns.
+        foreach (var step in new[] { "prepare", "train", "score" })
+        {
+            Assert.Contains(reporter.Lines, l => l.Contains($"step {step} saw", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task Should_ask_about_a_job_no_more_often_than_the_polling_schedule_allows()
+    {
+        var steps = ThreeSteps.Replace("params: { rate: \"0.1\" }", "params: { mode: sleep, seconds: \"6\" }", StringComparison.Ordinal);
+        var run = await RunAsync(Plan(Pipeline(steps), "c-poll"));
+        Assert.Equal(RlabsRunStatus.Completed, run.Status);
+
+        var train = run.Steps.Single(s => s.StepName == "train").JobName;
+        var job = _fixture.Emulator.SageMaker.Snapshot().Single(j => (string?)j!["processingJobName"] == train)!;
+        var seconds = job["processingEndTime"]!.GetValue<double>() - job["creationTime"]!.GetValue<double>();
+        var describes = _fixture.Emulator.Requests.For("sagemaker", "DescribeProcessingJob").Count(r => (string?)r.Parameters?["ProcessingJobName"] == train);
+
+        // The schedule's calls up to the job's end and one more (the call that saw it end), plus one for each state change.
+        string? state = null;
+        var delay = SageMakerStepRunner.MinPollInterval;
+        var (allowed, at) = (1, 0.0);
+        while (at <= seconds)
+        {
+            delay = SageMakerStepRunner.NextPollInterval(delay, ref state, "same");
+            at += delay.TotalSeconds;
+            allowed++;
+        }
+        Assert.InRange(describes, 2, allowed + 2);
+    }
+
+    [Fact]
     public async Task Should_send_the_seed_contract_and_container_layout_in_CreateProcessingJob()
     {
         await RunAsync(Plan(Pipeline(ThreeSteps), "c2"));
