@@ -29,8 +29,11 @@ public abstract class RlabsRunCmdlet : RlabsAwsCmdlet
     [ValidateNotNullOrEmpty]
     public string? PipelinePath { get; set; }
 
-    /// <summary>Finds the run; writes a RunNotFound error and returns null when there is none.</summary>
-    protected (CloudRunManifest Manifest, RlabsPipelineRun Run)? Locate(AwsSession session, CloudRunService service)
+    /// <summary>
+    /// Finds the run: by its manifest, else (no manifest) an execution a serverless schedule started, whose job id is
+    /// its execution id; Manifest is null for such a run. Writes a RunNotFound error and returns null when there is none.
+    /// </summary>
+    protected (CloudRunManifest? Manifest, RlabsPipelineRun Run)? Locate(AwsSession session, CloudRunService service)
     {
         if (ProjectNaming.ValidateJobId(JobId) is { } problem)
         {
@@ -56,7 +59,13 @@ public abstract class RlabsRunCmdlet : RlabsAwsCmdlet
                 bucket = CloudNaming.DefaultBucket(session.Region, account);
                 service.ExpectBucketOwner(bucket, account);
             }
-            return await service.GetAsync(bucket, project, JobId, CancellationToken).ConfigureAwait(false);
+            if (await service.GetAsync(bucket, project, JobId, CancellationToken).ConfigureAwait(false) is { } recorded)
+            {
+                return ((CloudRunManifest? Manifest, RlabsPipelineRun Run)?)(recorded.Manifest, recorded.Run);
+            }
+            return await new PipelineRunHistory(session).FindScheduledAsync(project, JobId, CancellationToken).ConfigureAwait(false) is { } scheduled
+                ? (null, scheduled)
+                : null;
         }));
         if (found is null)
         {

@@ -245,6 +245,47 @@ Describe 'RlabsPipelineSchedule of the Serverless kind' -Tag 'Emulator' {
         }
     }
 
+    Context 'Given a scheduled run named by its job id (no manifest exists for it)' {
+        It 'Should read, wait for and stop it with Get-, Wait- and Stop-RlabsPipelineRun' {
+            $finished = @(Get-RlabsPipelineRun -ProjectName $project -Last 5)[-1]
+            Invoke-AwsEmulatorAdmin $emulator POST sagemaker/job-behaviour @{ durationMs = 600000; outcome = 'Completed'; execute = $false } | Out-Null
+            try {
+                $fired = Invoke-Firing '2026-07-13T04:00:00Z'
+                $jobId = ($fired.pipelineExecutionArn -split '/')[-1]
+                Wait-Until -TimeoutSeconds 60 -Message "The execution $jobId started no job" -Condition {
+                    (Get-RlabsPipelineRun -ProjectName $project -JobId $jobId).Steps.Status -contains 'Running'
+                }
+                $running = Get-RlabsPipelineRun -ProjectName $project -JobId $jobId
+                $marker = (Get-EmulatorRequests).Count
+                Stop-RlabsPipelineRun -ProjectName $project -JobId $jobId -WhatIf
+                $writesOfWhatIf = @((Get-EmulatorRequests | Select-Object -Skip $marker).operation | Where-Object { $_ -notmatch $readOnly })
+                $stopped = Get-RlabsPipelineRun -ProjectName $project -Last 1 | Stop-RlabsPipelineRun -Confirm:$false -PassThru
+                $waited = Wait-RlabsPipelineRun -ProjectName $project -JobId $jobId -Timeout 60
+            } finally {
+                Invoke-AwsEmulatorAdmin $emulator POST sagemaker/job-behaviour @{ durationMs = 0; outcome = 'Completed'; execute = $true } | Out-Null
+            }
+            $again = Get-RlabsPipelineRun -ProjectName $project -JobId $finished.JobId
+
+            $running.Status | Should -Be 'Running'
+            $running.PipelineExecutionArn | Should -Be $fired.pipelineExecutionArn
+            $writesOfWhatIf | Should -HaveCount 0
+            (Get-EmulatorRequests sagemaker StopPipelineExecution).Count | Should -Be 1
+            $stopped.JobId | Should -Be $jobId
+            $stopped.Status | Should -BeIn 'Running', 'Stopped'  # Stopping reads as still running until its jobs stopped
+            $waited.Status | Should -Be 'Stopped'
+            $waited.Steps.Status | Should -Not -Contain 'Running'
+            $again.Status | Should -Be 'Completed'
+            $again.JobId | Should -Be $finished.JobId
+            @($again.Steps.Status) | Should -Be @('Completed', 'Completed')
+        }
+
+        It 'Should still say RunNotFound for a job id no run or execution has' {
+            Get-RlabsPipelineRun -ProjectName $project -JobId 'nosuchexecution1' -ErrorVariable missing -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $missing | Should -HaveCount 1
+            $missing[0].FullyQualifiedErrorId | Should -BeLike 'RunNotFound,*'
+        }
+    }
+
     Context 'Given Remove-RlabsPipelineSchedule' {
         It 'Should delete nothing when a read fails first, then remove schedule, role and stored credentials and keep the pipeline' {
             Wait-Task $s3.ObjectExistsAsync($bucket, $credentialsKey, $none) | Should -BeTrue
@@ -266,7 +307,7 @@ Describe 'RlabsPipelineSchedule of the Serverless kind' -Tag 'Emulator' {
             Wait-Task $iam.FindRoleAsync($roleName, $none) | Should -BeNullOrEmpty
             Wait-Task $s3.ObjectExistsAsync($bucket, $credentialsKey, $none) | Should -BeFalse
             # The pipeline and its history stay without -IncludePipeline.
-            @(Get-RlabsPipelineRun -ProjectName $project -Last 5) | Should -HaveCount 2
+            @(Get-RlabsPipelineRun -ProjectName $project -Last 5) | Should -HaveCount 3
             (Get-EmulatorRequests sagemaker DeletePipeline).Count | Should -Be 0
         }
 

@@ -1,4 +1,7 @@
+using System.Security.Cryptography;
+using System.Text;
 using Rlabs.Pipelines.Aws;
+using Rlabs.Pipelines.Running;
 using Rlabs.Pipelines.Scheduling;
 
 namespace Rlabs.Pipelines.Cloud;
@@ -34,24 +37,7 @@ public sealed class PipelineRunHistory
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(last, 1);
         var sageMaker = new SageMakerClient(_session);
-        var pipelines = new List<(PipelineSummary Summary, string Pipeline)>();
-        string? token = null;
-        do
-        {
-            var page = await sageMaker.ListPipelinesAsync(new ListPipelinesRequest { PipelineNamePrefix = $"rlabs-{projectName}".TrimEnd('-'), NextToken = token }, cancellationToken).ConfigureAwait(false);
-            foreach (var summary in page.PipelineSummaries)
-            {
-                var tags = await sageMaker.ListTagsAsync(summary.PipelineArn, cancellationToken).ConfigureAwait(false);
-                var pipeline = tags.FirstOrDefault(t => t.Key == ScheduleNaming.PipelineTag)?.Value ?? summary.PipelineName;
-                if (tags.Any(t => t.Key == ScheduleNaming.ProjectTag && t.Value == projectName)
-                    && (pipelineName is null || string.Equals(pipeline, pipelineName, StringComparison.OrdinalIgnoreCase)))
-                {
-                    pipelines.Add((summary, pipeline));
-                }
-            }
-            token = page.NextToken;
-        }
-        while (!string.IsNullOrEmpty(token));
+        var pipelines = await ProjectPipelinesAsync(sageMaker, projectName, pipelineName, cancellationToken).ConfigureAwait(false);
 
         var executions = new List<(PipelineExecutionSummary Execution, PipelineSummary Pipeline, string Name)>();
         foreach (var (summary, pipeline) in pipelines)
@@ -76,6 +62,126 @@ public sealed class PipelineRunHistory
             runs.Add(await ToRunAsync(sageMaker, projectName, pipeline, summary, execution, cancellationToken).ConfigureAwait(false));
         }
         return runs;
+    }
+
+    /// <summary>
+    /// A run a serverless schedule started, found by its job id (the execution's id): such a run has no manifest,
+    /// its execution is what SageMaker recorded. Null when no scheduled pipeline of the project has that execution.
+    /// </summary>
+    public async Task<RlabsPipelineRun?> FindScheduledAsync(string projectName, string jobId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        var sageMaker = new SageMakerClient(_session);
+        foreach (var (summary, pipeline) in await ProjectPipelinesAsync(sageMaker, projectName, null, cancellationToken).ConfigureAwait(false))
+        {
+            if (!summary.PipelineName.EndsWith(ScheduledSuffix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+            DescribePipelineExecutionResponse execution;
+            try
+            {
+                execution = await sageMaker.DescribePipelineExecutionAsync($"{summary.PipelineArn}/execution/{jobId}", cancellationToken).ConfigureAwait(false);
+            }
+            catch (AwsServiceException ex) when (ex.Kind is AwsErrorKind.NotFound or AwsErrorKind.Validation)
+            {
+                continue;
+            }
+            var listed = new PipelineExecutionSummary
+            {
+                PipelineExecutionArn = execution.PipelineExecutionArn,
+                PipelineExecutionStatus = execution.PipelineExecutionStatus,
+                PipelineExecutionDisplayName = execution.PipelineExecutionDisplayName,
+                PipelineExecutionFailureReason = execution.FailureReason,
+                StartTime = execution.CreationTime,
+            };
+            return await ToRunAsync(sageMaker, projectName, pipeline, summary, listed, cancellationToken).ConfigureAwait(false);
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Stops a scheduled run's execution (SageMaker stops its running jobs) and returns it read again; a run that
+    /// already ended is returned as it is. A retried stop sends the same request token.
+    /// </summary>
+    public async Task<RlabsPipelineRun> StopScheduledAsync(RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(reporter);
+        if (run.PipelineExecutionArn is not { Length: > 0 } arn || run.Status is RlabsRunStatus.Completed or RlabsRunStatus.Failed or RlabsRunStatus.Stopped)
+        {
+            reporter.Verbose($"Run {run.JobId} already ended ({run.Status}); nothing to stop.");
+            return run;
+        }
+        var sageMaker = new SageMakerClient(_session);
+        try
+        {
+            var token = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("rlabs\nstop-scheduled\n" + arn)))[..48];
+            await sageMaker.StopPipelineExecutionAsync(arn, token, cancellationToken).ConfigureAwait(false);
+            reporter.Verbose($"Sent StopPipelineExecution for {arn}; SageMaker stops its running jobs.");
+        }
+        catch (AwsServiceException ex) when (ex.Kind is AwsErrorKind.Validation or AwsErrorKind.NotFound)
+        {
+            reporter.Verbose($"Run {run.JobId} ended meanwhile ({ex.ErrorCode}); nothing to stop.");
+        }
+        return await FindScheduledAsync(run.ProjectName, run.JobId, cancellationToken).ConfigureAwait(false) ?? run;
+    }
+
+    /// <summary>
+    /// Follows a scheduled run until its execution ends (DescribePipelineExecution every 1 s, growing to 5 s), then
+    /// returns it read again with its steps. Cancelling stops the waiting, never the execution.
+    /// </summary>
+    public async Task<RlabsPipelineRun> WaitScheduledAsync(RlabsPipelineRun run, IRunReporter reporter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(reporter);
+        if (run.PipelineExecutionArn is not { Length: > 0 } arn)
+        {
+            return run;
+        }
+        var sageMaker = new SageMakerClient(_session);
+        var delay = TimeSpan.FromSeconds(1);
+        string? last = null;
+        while (true)
+        {
+            var execution = await sageMaker.DescribePipelineExecutionAsync(arn, cancellationToken).ConfigureAwait(false);
+            if (execution.PipelineExecutionStatus != last)
+            {
+                reporter.Verbose($"Run {run.JobId} ({arn}): {execution.PipelineExecutionStatus}.");
+                last = execution.PipelineExecutionStatus;
+            }
+            if (execution.IsTerminal)
+            {
+                break;
+            }
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromSeconds(Math.Min(5, delay.TotalSeconds * 1.5));
+        }
+        return await FindScheduledAsync(run.ProjectName, run.JobId, cancellationToken).ConfigureAwait(false) ?? run;
+    }
+
+    private static async Task<List<(PipelineSummary Summary, string Pipeline)>> ProjectPipelinesAsync(SageMakerClient sageMaker, string projectName, string? pipelineName, CancellationToken cancellationToken)
+    {
+        var pipelines = new List<(PipelineSummary Summary, string Pipeline)>();
+        string? token = null;
+        do
+        {
+            var page = await sageMaker.ListPipelinesAsync(new ListPipelinesRequest { PipelineNamePrefix = $"rlabs-{projectName}".TrimEnd('-'), NextToken = token }, cancellationToken).ConfigureAwait(false);
+            foreach (var summary in page.PipelineSummaries)
+            {
+                var tags = await sageMaker.ListTagsAsync(summary.PipelineArn, cancellationToken).ConfigureAwait(false);
+                var pipeline = tags.FirstOrDefault(t => t.Key == ScheduleNaming.PipelineTag)?.Value ?? summary.PipelineName;
+                if (tags.Any(t => t.Key == ScheduleNaming.ProjectTag && t.Value == projectName)
+                    && (pipelineName is null || string.Equals(pipeline, pipelineName, StringComparison.OrdinalIgnoreCase)))
+                {
+                    pipelines.Add((summary, pipeline));
+                }
+            }
+            token = page.NextToken;
+        }
+        while (!string.IsNullOrEmpty(token));
+
+        return pipelines;
     }
 
     /// <summary>The job id of an execution: its id for a scheduled pipeline, else the display name it was started with.</summary>

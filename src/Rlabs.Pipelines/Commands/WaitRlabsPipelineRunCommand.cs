@@ -38,7 +38,9 @@ public sealed class WaitRlabsPipelineRunCommand : RlabsRunCmdlet
         RlabsPipelineRun run;
         try
         {
-            run = reporter.Drain(this, () => service.WaitAsync(found.Manifest, found.Run, reporter, timeout.Token));
+            run = found.Manifest is { } manifest
+                ? reporter.Drain(this, () => service.WaitAsync(manifest, found.Run, reporter, timeout.Token))
+                : reporter.Drain(this, () => new PipelineRunHistory(session).WaitScheduledAsync(found.Run, reporter, timeout.Token));
         }
         catch (OperationCanceledException) when (!timeout.IsCancellationRequested || CancellationToken.IsCancellationRequested)
         {
