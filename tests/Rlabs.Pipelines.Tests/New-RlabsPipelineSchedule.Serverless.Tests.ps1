@@ -8,13 +8,8 @@ so none is started here and the tests assert that none is called.
 BeforeAll {
     Import-Module $env:RLABS_MODULE_PATH -Force
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-    $root = Get-RepositoryRoot
-    $emulatorDir = $env:RLABS_EMULATOR_DIR
-    if (-not $emulatorDir) {
-        $emulatorDir = @('Release', 'Debug' | ForEach-Object { Join-Path $root "tests/Rlabs.Pipelines.AwsEmulator/bin/$_/net10.0" } | Where-Object { Test-Path (Join-Path $_ 'Rlabs.Pipelines.AwsEmulator.dll') })[0]
-    }
-    Import-Module (Join-Path $root 'tests/Rlabs.Pipelines.AwsEmulator/AwsEmulator.psm1') -Force
-    $emulator = Start-AwsEmulator -EmulatorDll (Join-Path $emulatorDir 'Rlabs.Pipelines.AwsEmulator.dll')
+    Import-Module (Join-Path $env:RLABS_EMULATOR_DIR 'AwsEmulator.psm1') -Force
+    $emulator = Start-AwsEmulator -EmulatorDll (Join-Path $env:RLABS_EMULATOR_DIR 'Rlabs.Pipelines.AwsEmulator.dll')
     $saved = @{}
     foreach ($name in 'AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_PROFILE', 'AWS_EC2_METADATA_DISABLED') {
         $saved[$name] = [Environment]::GetEnvironmentVariable($name)
