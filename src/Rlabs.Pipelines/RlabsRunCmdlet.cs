@@ -63,9 +63,17 @@ public abstract class RlabsRunCmdlet : RlabsAwsCmdlet
             {
                 return ((CloudRunManifest? Manifest, RlabsPipelineRun Run)?)(recorded.Manifest, recorded.Run);
             }
-            return await new PipelineRunHistory(session).FindScheduledAsync(project, JobId, CancellationToken).ConfigureAwait(false) is { } scheduled
-                ? (null, scheduled)
-                : null;
+            try
+            {
+                return await new PipelineRunHistory(session).FindScheduledAsync(project, JobId, CancellationToken).ConfigureAwait(false) is { } scheduled
+                    ? (null, scheduled)
+                    : null;
+            }
+            catch (AwsServiceException ex) when (ex.Kind == AwsErrorKind.AccessDenied)
+            {
+                // Who may not list SageMaker pipelines has no scheduled run to find: the run is simply not found.
+                return null;
+            }
         }));
         if (found is null)
         {

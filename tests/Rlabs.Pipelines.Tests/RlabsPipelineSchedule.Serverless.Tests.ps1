@@ -243,7 +243,8 @@ Describe 'RlabsPipelineSchedule of the Serverless kind' -Tag 'Emulator' {
     Context 'Given a scheduled run named by its job id (no manifest exists for it)' {
         It 'Should read, wait for and stop it with Get-, Wait- and Stop-RlabsPipelineRun' {
             $finished = @(Get-RlabsPipelineRun -ProjectName $project -Last 5)[-1]
-            Invoke-AwsEmulatorAdmin $emulator POST sagemaker/job-behaviour @{ durationMs = 600000; outcome = 'Completed'; execute = $false } | Out-Null
+            # The first step's job runs until stopped (a pipeline's jobs follow their step's behaviour, not job-behaviour).
+            Invoke-AwsEmulatorAdmin $emulator POST sagemaker/pipeline-step-behaviour @{ stepName = 'extract'; attempts = @(@{ durationMs = 600000; outcome = 'Completed'; execute = $false }) } | Out-Null
             try {
                 $fired = Invoke-Firing '2026-07-13T04:00:00Z'
                 $jobId = ($fired.pipelineExecutionArn -split '/')[-1]
@@ -257,7 +258,7 @@ Describe 'RlabsPipelineSchedule of the Serverless kind' -Tag 'Emulator' {
                 $stopped = Get-RlabsPipelineRun -ProjectName $project -Last 1 | Stop-RlabsPipelineRun -Confirm:$false -PassThru
                 $waited = Wait-RlabsPipelineRun -ProjectName $project -JobId $jobId -Timeout 60
             } finally {
-                Invoke-AwsEmulatorAdmin $emulator POST sagemaker/job-behaviour @{ durationMs = 0; outcome = 'Completed'; execute = $true } | Out-Null
+                Invoke-AwsEmulatorAdmin $emulator POST sagemaker/pipeline-step-behaviour @{ stepName = 'extract'; attempts = @() } | Out-Null
             }
             $again = Get-RlabsPipelineRun -ProjectName $project -JobId $finished.JobId
 
@@ -276,6 +277,21 @@ Describe 'RlabsPipelineSchedule of the Serverless kind' -Tag 'Emulator' {
 
         It 'Should still say RunNotFound for a job id no run or execution has' {
             Get-RlabsPipelineRun -ProjectName $project -JobId 'nosuchexecution1' -ErrorVariable missing -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $missing | Should -HaveCount 1
+            $missing[0].FullyQualifiedErrorId | Should -BeLike 'RunNotFound,*'
+        }
+
+        It 'Should say RunNotFound, not AccessDenied, to someone who may not list SageMaker pipelines' {
+            $listed = (Get-EmulatorRequests sagemaker ListPipelines).Count
+            Invoke-AwsEmulatorAdmin $emulator POST faults @{ service = 'sagemaker'; operation = 'ListPipelines'; kind = 'Error'; errorCode = 'AccessDeniedException'; statusCode = 400; count = 1 } | Out-Null
+            try {
+                Get-RlabsPipelineRun -ProjectName $project -JobId 'nosuchexecution2' -ErrorVariable missing -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+                $listedWhileDenied = (Get-EmulatorRequests sagemaker ListPipelines).Count - $listed
+            } finally {
+                Invoke-AwsEmulatorAdmin $emulator DELETE faults | Out-Null
+            }
+
+            $listedWhileDenied | Should -Be 1  # the denied lookup was made (the fault's one call)
             $missing | Should -HaveCount 1
             $missing[0].FullyQualifiedErrorId | Should -BeLike 'RunNotFound,*'
         }
