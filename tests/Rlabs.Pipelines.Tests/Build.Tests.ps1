@@ -74,7 +74,7 @@ Describe 'The test tiers' {
     # out/bin/rlabs, a fresh pwsh each). A block that needs one of those without its tag would slip into the
     # fast tier, so every such call must sit under its tag.
     BeforeDiscovery {
-        $services = @{ 'Start-AwsEmulator' = 'Emulator'; 'Start-TestSshServer' = 'Ssh'; 'Invoke-Bash' = 'Launcher' }
+        $services = @{ 'Start-AwsEmulator' = 'Emulator'; 'Start-TestAwsEmulator' = 'Emulator'; 'Start-TestSshServer' = 'Ssh'; 'Invoke-Bash' = 'Launcher' }
         $testFiles = Get-ChildItem $PSScriptRoot -Filter '*.Tests.ps1'
         $starts = foreach ($file in $testFiles) {
             $ast = [System.Management.Automation.Language.Parser]::ParseFile($file.FullName, [ref] $null, [ref] $null)

@@ -1,17 +1,7 @@
 BeforeAll {
     Import-Module $env:RLABS_MODULE_PATH -Force
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-    Import-Module (Join-Path $env:RLABS_EMULATOR_DIR 'AwsEmulator.psm1') -Force
-    $emulator = Start-AwsEmulator -EmulatorDll (Join-Path $env:RLABS_EMULATOR_DIR 'Rlabs.Pipelines.AwsEmulator.dll')
-    $saved = @{}
-    foreach ($name in 'AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_PROFILE') {
-        $saved[$name] = [Environment]::GetEnvironmentVariable($name)
-    }
-    $env:AWS_ENDPOINT_URL = $emulator.Url
-    $env:AWS_ACCESS_KEY_ID = 'AKIDPESTERCLOUD'
-    $env:AWS_SECRET_ACCESS_KEY = 'pester-secret'
-    $env:AWS_REGION = 'eu-west-1'
-    $env:AWS_PROFILE = $null
+    $emulator = Start-TestAwsEmulator -AccessKeyId 'AKIDPESTERCLOUD'
     $repo = Copy-ExampleRepository (Join-Path $TestDrive 'cloud')
     $sample = Join-Path $repo 'pipelines/sample_pipeline.yaml'
     $role = 'arn:aws:iam::123456789012:role/rlabs-sagemaker'
@@ -24,8 +14,7 @@ BeforeAll {
 }
 
 AfterAll {
-    if ($emulator) { Stop-AwsEmulator $emulator }
-    foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+    Stop-TestAwsEmulator $emulator
 }
 
 Describe 'Invoke-RlabsPipeline on SageMaker' -Tag 'Emulator' {

@@ -1,17 +1,7 @@
 BeforeAll {
     Import-Module $env:RLABS_MODULE_PATH -Force
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-    Import-Module (Join-Path $env:RLABS_EMULATOR_DIR 'AwsEmulator.psm1') -Force
-    $emulator = Start-AwsEmulator -EmulatorDll (Join-Path $env:RLABS_EMULATOR_DIR 'Rlabs.Pipelines.AwsEmulator.dll')
-    $saved = @{}
-    foreach ($name in 'AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_PROFILE') {
-        $saved[$name] = [Environment]::GetEnvironmentVariable($name)
-    }
-    $env:AWS_ENDPOINT_URL = $emulator.Url
-    $env:AWS_ACCESS_KEY_ID = 'AKIDPESTERENGINE'
-    $env:AWS_SECRET_ACCESS_KEY = 'pester-secret'
-    $env:AWS_REGION = 'eu-west-1'
-    $env:AWS_PROFILE = $null
+    $emulator = Start-TestAwsEmulator -AccessKeyId 'AKIDPESTERENGINE'
     $role = 'arn:aws:iam::123456789012:role/rlabs-sagemaker'
 
     # Four steps; each writes <step>.json under data/<job_id>. The last checks that it received the three
@@ -111,8 +101,7 @@ pipeline:
 }
 
 AfterAll {
-    if ($emulator) { Stop-AwsEmulator $emulator }
-    foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+    Stop-TestAwsEmulator $emulator
 }
 
 Describe 'Invoke-RlabsPipeline on SageMaker Pipelines' -Tag 'Emulator' {

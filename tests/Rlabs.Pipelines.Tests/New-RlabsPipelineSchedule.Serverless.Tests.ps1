@@ -8,18 +8,7 @@ so none is started here and the tests assert that none is called.
 BeforeAll {
     Import-Module $env:RLABS_MODULE_PATH -Force
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-    Import-Module (Join-Path $env:RLABS_EMULATOR_DIR 'AwsEmulator.psm1') -Force
-    $emulator = Start-AwsEmulator -EmulatorDll (Join-Path $env:RLABS_EMULATOR_DIR 'Rlabs.Pipelines.AwsEmulator.dll')
-    $saved = @{}
-    foreach ($name in 'AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_PROFILE', 'AWS_EC2_METADATA_DISABLED') {
-        $saved[$name] = [Environment]::GetEnvironmentVariable($name)
-    }
-    $env:AWS_ENDPOINT_URL = $emulator.Url
-    $env:AWS_ACCESS_KEY_ID = 'AKIDPESTERSERVERLESS'
-    $env:AWS_SECRET_ACCESS_KEY = 'pester-secret'
-    $env:AWS_REGION = 'eu-west-1'
-    $env:AWS_PROFILE = $null
-    $env:AWS_EC2_METADATA_DISABLED = 'true'
+    $emulator = Start-TestAwsEmulator -AccessKeyId 'AKIDPESTERSERVERLESS'
 
     $repo = Copy-ExampleRepository (Join-Path $TestDrive 'lead_scoring.test')
     $pipeline = Join-Path $repo 'pipelines/sample_pipeline.yaml'
@@ -40,8 +29,7 @@ BeforeAll {
 }
 
 AfterAll {
-    if ($emulator) { Stop-AwsEmulator $emulator }
-    foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+    Stop-TestAwsEmulator $emulator
 }
 
 Describe 'New-RlabsPipelineSchedule -Serverless' -Tag 'Emulator' {

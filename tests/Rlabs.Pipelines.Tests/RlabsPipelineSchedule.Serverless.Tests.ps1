@@ -10,18 +10,7 @@ module's private load context, so it is reached by reflection from the module's 
 BeforeAll {
     Import-Module $env:RLABS_MODULE_PATH -Force
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-    Import-Module (Join-Path $env:RLABS_EMULATOR_DIR 'AwsEmulator.psm1') -Force
-    $emulator = Start-AwsEmulator -EmulatorDll (Join-Path $env:RLABS_EMULATOR_DIR 'Rlabs.Pipelines.AwsEmulator.dll')
-    $saved = @{}
-    foreach ($name in 'AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_PROFILE', 'AWS_EC2_METADATA_DISABLED') {
-        $saved[$name] = [Environment]::GetEnvironmentVariable($name)
-    }
-    $env:AWS_ENDPOINT_URL = $emulator.Url
-    $env:AWS_ACCESS_KEY_ID = 'AKIDPESTERSERVERLESS'
-    $env:AWS_SECRET_ACCESS_KEY = 'pester-secret'
-    $env:AWS_REGION = 'eu-west-1'
-    $env:AWS_PROFILE = $null
-    $env:AWS_EC2_METADATA_DISABLED = 'true'
+    $emulator = Start-TestAwsEmulator -AccessKeyId 'AKIDPESTERSERVERLESS'
 
     $project = 'sched-pester'
     $bucket = 'sagemaker-eu-west-1-123456789012'
@@ -129,8 +118,7 @@ pipeline:
 }
 
 AfterAll {
-    if ($emulator) { Stop-AwsEmulator $emulator }
-    foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+    Stop-TestAwsEmulator $emulator
 }
 
 Describe 'RlabsPipelineSchedule of the Serverless kind' -Tag 'Emulator' {

@@ -125,4 +125,33 @@ print('sample_step ran', a.notebook_path, 'with train_id', a.train_id, flush=Tru
     [pscustomobject]@{ Repository = (Resolve-Path $Destination).Path; Pipeline = $pipeline; Yaml = ($yaml -join "`n").TrimEnd() }
 }
 
-Export-ModuleMember -Function Copy-ExampleRepository, Get-RepositoryRoot, Get-NuGetPackagesPath, Invoke-ChildPwsh, Start-ChildPwsh, Test-ProcessGone, Wait-Until, Get-TestEngineProblem, New-SeedExampleRepository
+function Start-TestAwsEmulator {
+    <#
+    Starts the tests' AWS emulator (from RLABS_EMULATOR_DIR, which build.ps1 sets) and points this process's AWS
+    environment at it with the given access key id; Stop-TestAwsEmulator stops it and restores the environment.
+    The emulator module is imported globally: the tests call its admin functions.
+    #>
+    param([Parameter(Mandatory)] [string] $AccessKeyId)
+    Import-Module (Join-Path $env:RLABS_EMULATOR_DIR 'AwsEmulator.psm1') -Force -Global
+    $emulator = Start-AwsEmulator -EmulatorDll (Join-Path $env:RLABS_EMULATOR_DIR 'Rlabs.Pipelines.AwsEmulator.dll')
+    $saved = @{}
+    foreach ($name in 'AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_PROFILE', 'AWS_EC2_METADATA_DISABLED') {
+        $saved[$name] = [Environment]::GetEnvironmentVariable($name)
+    }
+    $env:AWS_ENDPOINT_URL = $emulator.Url
+    $env:AWS_ACCESS_KEY_ID = $AccessKeyId
+    $env:AWS_SECRET_ACCESS_KEY = 'pester-secret'
+    $env:AWS_REGION = 'eu-west-1'
+    $env:AWS_PROFILE = $null
+    $env:AWS_EC2_METADATA_DISABLED = 'true'
+    $emulator | Add-Member -NotePropertyName SavedEnvironment -NotePropertyValue $saved -PassThru
+}
+
+function Stop-TestAwsEmulator {
+    param($Emulator)
+    if (-not $Emulator) { return }
+    Stop-AwsEmulator $Emulator
+    foreach ($name in $Emulator.SavedEnvironment.Keys) { [Environment]::SetEnvironmentVariable($name, $Emulator.SavedEnvironment[$name]) }
+}
+
+Export-ModuleMember -Function Copy-ExampleRepository, Get-RepositoryRoot, Get-NuGetPackagesPath, Invoke-ChildPwsh, Start-ChildPwsh, Test-ProcessGone, Wait-Until, Get-TestEngineProblem, New-SeedExampleRepository, Start-TestAwsEmulator, Stop-TestAwsEmulator
