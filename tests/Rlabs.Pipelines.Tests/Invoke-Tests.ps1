@@ -15,6 +15,8 @@ $ErrorActionPreference = 'Stop'
 Import-Module $PesterPath -Force
 $env:RLABS_MODULE_PATH = (Resolve-Path $ModulePath).Path
 $env:AWS_EC2_METADATA_DISABLED = 'true'
+# The emulator's jobs take milliseconds, not SageMaker's minutes: ask about them every 0.2 s, not every 5 s.
+$env:RLABS_JOB_POLL_INTERVAL = '0.2'
 $configuration = New-PesterConfiguration
 # pwsh -File passes one string: 'a.Tests.ps1,b.Tests.ps1'.
 $configuration.Run.Path = @($Path | ForEach-Object { $_ -split ',' } | Where-Object { $_ })

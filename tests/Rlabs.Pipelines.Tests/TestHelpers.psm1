@@ -135,7 +135,7 @@ function Start-TestAwsEmulator {
     Import-Module (Join-Path $env:RLABS_EMULATOR_DIR 'AwsEmulator.psm1') -Force -Global
     $emulator = Start-AwsEmulator -EmulatorDll (Join-Path $env:RLABS_EMULATOR_DIR 'Rlabs.Pipelines.AwsEmulator.dll')
     $saved = @{}
-    foreach ($name in 'AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_PROFILE', 'AWS_EC2_METADATA_DISABLED') {
+    foreach ($name in 'AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_PROFILE', 'AWS_EC2_METADATA_DISABLED', 'RLABS_JOB_POLL_INTERVAL') {
         $saved[$name] = [Environment]::GetEnvironmentVariable($name)
     }
     $env:AWS_ENDPOINT_URL = $emulator.Url
@@ -144,6 +144,8 @@ function Start-TestAwsEmulator {
     $env:AWS_REGION = 'eu-west-1'
     $env:AWS_PROFILE = $null
     $env:AWS_EC2_METADATA_DISABLED = 'true'
+    # The emulator's jobs take milliseconds, not SageMaker's minutes (Invoke-Tests.ps1 sets the same).
+    $env:RLABS_JOB_POLL_INTERVAL = '0.2'
     $emulator | Add-Member -NotePropertyName SavedEnvironment -NotePropertyValue $saved -PassThru
 }
 

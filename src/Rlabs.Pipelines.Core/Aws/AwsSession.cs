@@ -62,6 +62,29 @@ public sealed partial class AwsSession : IDisposable
 
     internal AwsSessionOptions Options => _options;
 
+    /// <summary>The environment variable that sets <see cref="JobPollInterval"/> when the options do not, in seconds.</summary>
+    public const string JobPollIntervalVariable = "RLABS_JOB_POLL_INTERVAL";
+
+    /// <summary>The default <see cref="JobPollInterval"/>: a job's end is noticed within it.</summary>
+    public static readonly TimeSpan DefaultJobPollInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a running job or pipeline execution is asked about (see <see cref="AwsSessionOptions.JobPollInterval"/>).</summary>
+    public TimeSpan JobPollInterval { get; private init; } = DefaultJobPollInterval;
+
+    /// <summary>The interval <paramref name="value"/> (seconds, invariant culture) gives: 0.05 to 300, else a clear error.</summary>
+    internal static TimeSpan JobPollIntervalFrom(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return DefaultJobPollInterval;
+        }
+        if (!double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) || !(seconds is >= 0.05 and <= 300))
+        {
+            throw Configuration("JobPollIntervalInvalid", $"The environment variable {JobPollIntervalVariable} is '{value}'; it must be a number of seconds from 0.05 to 300 (like 5 or 0.5), or unset for the default of {DefaultJobPollInterval.TotalSeconds:0} s.");
+        }
+        return TimeSpan.FromSeconds(seconds);
+    }
+
     /// <summary>
     /// Told of every wait before a retry (throttling, 5xx, timeouts) with one line for <c>-Verbose</c>; called
     /// from any thread, so the receiver must queue (the cmdlets' reporters do).
@@ -208,7 +231,10 @@ public sealed partial class AwsSession : IDisposable
             throw Configuration("InvalidRegion", $"The region '{region}' is not an AWS region name (like eu-west-1 or us-gov-west-1). Check -Region, the credentials file, the profile or AWS_REGION.");
         }
 
-        var session = new AwsSession(options, environment, credentials, source, region, profile?.EndpointUrl);
+        var session = new AwsSession(options, environment, credentials, source, region, profile?.EndpointUrl)
+        {
+            JobPollInterval = options.JobPollInterval ?? JobPollIntervalFrom(environment(JobPollIntervalVariable)),
+        };
         if (webIdentity is { } web)
         {
             session._credentials = new WebIdentityCredentials(web.TokenFile, web.RoleArn, web.SessionName, session.CreateAnonymousStsClient);

@@ -31,8 +31,11 @@ public sealed class CloudRunService : IDisposable
     /// <summary>One pace for every log call of the run, whichever job it follows (the Logs API's request rate is per account).</summary>
     internal LogCallPace LogsPace { get; } = new(TimeSpan.FromMilliseconds(200));
 
-    /// <summary>How long a manifest this service just wrote or read is taken as the bucket's: no read-back within it.</summary>
-    internal static readonly TimeSpan ManifestFreshness = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How long a manifest this service just wrote or read is taken as the bucket's, no read-back within it: 1 s,
+    /// or one poll interval when that is shorter (a stop asked for meanwhile is seen at the next step either way).
+    /// </summary>
+    internal TimeSpan ManifestFreshness => JobPollInterval < TimeSpan.FromSeconds(1) ? JobPollInterval : TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Lets a completed job's last log lines be read while the next step's job is created: the drain is awaited by
@@ -64,6 +67,9 @@ public sealed class CloudRunService : IDisposable
     /// gives up on watching it: the session's throttling budget, 15 minutes by default.
     /// </summary>
     internal TimeSpan ObservationBudget => _session.Options.ThrottlingBudget;
+
+    /// <summary>How often a running job or execution is asked about.</summary>
+    internal TimeSpan JobPollInterval => _session.JobPollInterval;
 
     /// <summary>Bytes of artifacts uploaded by this service so far (run files such as the manifest not counted).</summary>
     public long UploadedBytes { get; private set; }

@@ -140,7 +140,8 @@ public sealed class PipelineRunHistory
             return run;
         }
         var sageMaker = new SageMakerClient(_session);
-        var delay = TimeSpan.FromSeconds(1);
+        var interval = _session.JobPollInterval;
+        var delay = interval < TimeSpan.FromSeconds(1) ? interval : TimeSpan.FromSeconds(1);
         string? last = null;
         while (true)
         {
@@ -155,7 +156,7 @@ public sealed class PipelineRunHistory
                 break;
             }
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            delay = TimeSpan.FromSeconds(Math.Min(5, delay.TotalSeconds * 1.5));
+            delay = TimeSpan.FromTicks(Math.Min(interval.Ticks, (long)(delay.Ticks * 1.5)));
         }
         return await FindScheduledAsync(run.ProjectName, run.JobId, cancellationToken).ConfigureAwait(false) ?? run;
     }

@@ -4,7 +4,7 @@ using Rlabs.Pipelines.Running;
 
 namespace Rlabs.Pipelines.Cloud;
 
-/// <summary>Runs a step as a SageMaker Processing job: create, poll with a growing interval, stream its logs.</summary>
+/// <summary>Runs a step as a SageMaker Processing job: create, poll at the session's job poll interval, stream its logs.</summary>
 internal sealed partial class SageMakerStepRunner : IStepRunner
 {
     internal const string LogGroup = "/aws/sagemaker/ProcessingJobs";
@@ -21,25 +21,15 @@ internal sealed partial class SageMakerStepRunner : IStepRunner
 
     public string RuntimeName => "SageMaker";
 
-    /// <summary>The longest wait between two DescribeProcessingJob calls of a healthy job.</summary>
-    internal static readonly TimeSpan MaxPollInterval = TimeSpan.FromSeconds(5);
-
-    /// <summary>The first wait, and the wait again after the job changed state (it may be about to end).</summary>
-    internal static readonly TimeSpan MinPollInterval = TimeSpan.FromSeconds(1);
-
     /// <summary>
-    /// The wait before the next DescribeProcessingJob: 1 s, growing by half to 5 s, and 1 s again when the job's
-    /// state (its status, its start) changed since the last call. At 5 s a job's end is noticed within 5 s, at
-    /// 12 Describe calls per job-minute once the first few seconds are past (a 30 s cap noticed a long job's end
-    /// ~15 s late on average). Throttling is retried by the client.
+    /// The wait before the first DescribeProcessingJob of a job: none for a job this run did not just create (it
+    /// may have ended already), two intervals for one it just created. A processing job provisions its instance
+    /// for minutes before its script starts; a job that lasts longer than one interval is still noticed to end
+    /// within one interval, and the calls never outnumber the intervals of the job's life: at the default 5 s,
+    /// noticed within 5 s at no more than 12 calls per job-minute (a growing interval capped at 30 s noticed a
+    /// long job's end ~15 s late on average; one that started at 1 s made 15 calls in a 60 s job).
     /// </summary>
-    internal static TimeSpan NextPollInterval(TimeSpan previous, ref string? lastState, string state)
-    {
-        var changed = lastState is not null && lastState != state;
-        var first = lastState is null;
-        lastState = state;
-        return changed || first ? MinPollInterval : TimeSpan.FromSeconds(Math.Min(MaxPollInterval.TotalSeconds, previous.TotalSeconds * 1.5));
-    }
+    internal static TimeSpan FirstPollDelay(TimeSpan interval, bool justCreated) => justCreated ? interval * 2 : TimeSpan.Zero;
 
     /// <summary>
     /// What a failed job's FailureReason says about the failure: capacity, throttling or an internal error of
@@ -84,16 +74,17 @@ internal sealed partial class SageMakerStepRunner : IStepRunner
         // Not disposed here: a completed job's last lines are drained while the next step starts (no file behind it).
         var log = new StepLog(null, step.Name, reporter);
         var logs = new JobLogStream(_service.Logs, _service.LogsPace, jobName, log);
-        var delay = MinPollInterval;
-        string? lastState = null;
+        var interval = _service.JobPollInterval;
+        var delay = interval;
         try
         {
-            if (!step.Started)
+            var justCreated = !step.Started;
+            if (justCreated)
             {
                 // Inside the try: a Ctrl-C while CreateProcessingJob is in flight may still have created the job.
                 await _service.StartStepAsync(_manifest, index, reporter, cancellationToken).ConfigureAwait(false);
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false); // a job just created is InProgress: no need to ask yet
             }
+            await Task.Delay(FirstPollDelay(interval, justCreated), cancellationToken).ConfigureAwait(false);
             var lastObserved = TimeProvider.System.GetTimestamp();
             while (true)
             {
@@ -102,6 +93,7 @@ internal sealed partial class SageMakerStepRunner : IStepRunner
                 {
                     job = await _service.SageMaker.DescribeProcessingJobAsync(jobName, cancellationToken).ConfigureAwait(false);
                     lastObserved = TimeProvider.System.GetTimestamp();
+                    delay = interval;
                 }
                 catch (AwsServiceException ex) when (ex.IsRetryable)
                 {
@@ -135,8 +127,7 @@ internal sealed partial class SageMakerStepRunner : IStepRunner
                 }
                 await logs.PumpAsync(cancellationToken).ConfigureAwait(false);
                 reporter.Progress(new RunProgress($"Pipeline {_manifest.PipelineName} (job {_manifest.JobId})", $"Step {index + 1}/{_manifest.Steps.Count}: {step.Name} ({job.ProcessingJobStatus})", (int)(100.0 * index / _manifest.Steps.Count), jobName, false));
-                delay = NextPollInterval(delay, ref lastState, job.ProcessingJobStatus + "|" + job.ProcessingStartTime?.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(interval, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && _stopOnCancel)

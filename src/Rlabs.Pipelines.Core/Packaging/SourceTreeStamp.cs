@@ -22,7 +22,7 @@ namespace Rlabs.Pipelines.Packaging;
 /// </remarks>
 public static class SourceTreeStamp
 {
-    private const string Version = "stamp-v1";
+    private const string Version = "stamp-v2";
     private const string Folder = "source";
 
     private static readonly ConditionalWeakTable<RunPlan, Dictionary<string, Lazy<string>>> s_runs = new();
@@ -39,7 +39,18 @@ public static class SourceTreeStamp
         var ignoreFiles = new List<string>();
         var exclude = Path.Combine(root, ".git", "info", "exclude");
         ignoreFiles.Add(exclude);
-        var lines = SourcePackager.Walk(root, excluded, SourcePackager.RootIgnores(root), ignoreFiles.Add).Select(e => FileLine(e.Relative, e.Entry)).ToList();
+        var walked = SourcePackager.Walk(root, excluded, SourcePackager.RootIgnores(root), file =>
+        {
+            lock (ignoreFiles)
+            {
+                ignoreFiles.Add(file);
+            }
+        });
+        var lines = new List<string>(walked.Count);
+        foreach (var file in walked)
+        {
+            lines.Add(FileLine(file));
+        }
         lines.Sort(StringComparer.Ordinal);
         var text = new StringBuilder(lines.Count * 64);
         text.Append(Version).Append('\n').AppendJoin('\u001f', excludedList.Order(StringComparer.Ordinal)).Append('\n').AppendJoin('\u001f', allowedSecrets).Append('\n');
@@ -121,15 +132,19 @@ public static class SourceTreeStamp
         return value;
     }
 
-    private static string FileLine(string relative, FileSystemInfo entry)
+    private static string FileLine(WalkedFile file)
     {
-        var line = Line(relative, entry);
-        // The attribute comes with the stat; asking every file for its link target would cost a call each.
-        if ((entry.Attributes & FileAttributes.ReparsePoint) != 0 && entry.LinkTarget is { } target)
+        if (!file.Exists)
+        {
+            return file.Relative + "|missing";
+        }
+        var line = string.Create(CultureInfo.InvariantCulture, $"{file.Relative}|{file.Length}|{file.LastWriteTicks}");
+        // Whether it is a link came with the stat; asking every file for its link target would cost a call each.
+        if (file.IsLink && new FileInfo(file.FullPath) is { LinkTarget: { } target } link)
         {
             // What a file link packs is its target's content: its stat stands for it.
-            var final = entry.ResolveLinkTarget(returnFinalTarget: true);
-            line += "|->" + target + (final is FileInfo { Exists: true } file ? "|" + Line(string.Empty, file) : "|missing");
+            var final = link.ResolveLinkTarget(returnFinalTarget: true);
+            line += "|->" + target + (final is FileInfo { Exists: true } resolved ? "|" + Line(string.Empty, resolved) : "|missing");
         }
         return line;
     }

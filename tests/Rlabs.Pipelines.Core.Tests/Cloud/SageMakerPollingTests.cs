@@ -1,3 +1,4 @@
+using Rlabs.Pipelines.Aws;
 using Rlabs.Pipelines.Cloud;
 
 namespace Rlabs.Pipelines.Tests.Cloud;
@@ -5,66 +6,89 @@ namespace Rlabs.Pipelines.Tests.Cloud;
 /// <summary>How often a client-driven run asks SageMaker about a job: the schedule alone, no clock.</summary>
 public sealed class SageMakerPollingTests
 {
-    /// <summary>The times of the Describe calls for a job whose state never changes, over <paramref name="seconds"/>.</summary>
-    private static List<double> Calls(double seconds)
+    /// <summary>
+    /// The times (seconds after CreateProcessingJob) of the Describe calls the runner makes for a job that ends
+    /// <paramref name="jobSeconds"/> after it was created: the last one is the call that sees it ended.
+    /// </summary>
+    private static List<double> Calls(double jobSeconds, TimeSpan interval)
     {
-        var calls = new List<double> { 0 };
-        string? state = null;
-        var delay = SageMakerStepRunner.MinPollInterval;
-        var now = 0.0;
+        var calls = new List<double>();
+        var now = SageMakerStepRunner.FirstPollDelay(interval, justCreated: true).TotalSeconds;
         while (true)
         {
-            delay = SageMakerStepRunner.NextPollInterval(delay, ref state, "InProgress|started");
-            now += delay.TotalSeconds;
-            if (now > seconds)
+            calls.Add(now);
+            if (now >= jobSeconds)
             {
                 return calls;
             }
-            calls.Add(now);
+            now += interval.TotalSeconds;
         }
-    }
-
-    [Fact]
-    public void Should_poll_fast_first_and_grow_to_five_seconds()
-    {
-        string? state = null;
-        var delay = SageMakerStepRunner.MinPollInterval;
-        var waits = new List<double>();
-        for (var i = 0; i < 7; i++)
-        {
-            delay = SageMakerStepRunner.NextPollInterval(delay, ref state, "InProgress");
-            waits.Add(delay.TotalSeconds);
-        }
-        Assert.Equal([1, 1.5, 2.25, 3.375, 5, 5, 5], waits);
-    }
-
-    [Fact]
-    public void Should_poll_fast_again_when_the_job_changes_state()
-    {
-        string? state = null;
-        var delay = SageMakerStepRunner.MinPollInterval;
-        for (var i = 0; i < 6; i++)
-        {
-            delay = SageMakerStepRunner.NextPollInterval(delay, ref state, "InProgress|");
-        }
-        Assert.Equal(5, delay.TotalSeconds);
-        delay = SageMakerStepRunner.NextPollInterval(delay, ref state, "InProgress|1733450000000"); // the container started
-        Assert.Equal(1, delay.TotalSeconds);
-        delay = SageMakerStepRunner.NextPollInterval(delay, ref state, "InProgress|1733450000000");
-        Assert.Equal(1.5, delay.TotalSeconds);
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(10)]
+    [InlineData(6)]
+    [InlineData(59.5)]
     [InlineData(60)]
-    public void Should_notice_a_jobs_end_within_five_seconds_at_twelve_calls_per_job_minute(int minutes)
+    [InlineData(60.3)]
+    [InlineData(61)]
+    [InlineData(64.9)]
+    [InlineData(600)]
+    [InlineData(3600.01)]
+    public void Should_notice_a_jobs_end_within_five_seconds_at_no_more_than_twelve_calls_per_job_minute(double jobSeconds)
     {
-        var calls = Calls(minutes * 60);
-        var gaps = calls.Zip(calls.Skip(1), (a, b) => b - a).ToList();
+        var calls = Calls(jobSeconds, AwsSession.DefaultJobPollInterval);
 
-        Assert.True(gaps.Max() <= 5, $"a gap of {gaps.Max()} s");
-        // 12 a minute, plus the 4 quick calls of the first seconds (a job that just started may fail fast).
-        Assert.True(calls.Count <= (12 * minutes) + 4, $"{calls.Count} calls in {minutes} min");
+        Assert.InRange(calls[^1] - jobSeconds, 0, 5);
+        Assert.True(calls.Count / (jobSeconds / 60) <= 12, $"{calls.Count} calls in a job of {jobSeconds} s");
+    }
+
+    [Fact]
+    public void Should_wait_two_intervals_before_asking_about_a_job_it_just_created_and_none_for_one_it_found()
+    {
+        var interval = TimeSpan.FromSeconds(5);
+        Assert.Equal(TimeSpan.FromSeconds(10), SageMakerStepRunner.FirstPollDelay(interval, justCreated: true));
+        Assert.Equal(TimeSpan.Zero, SageMakerStepRunner.FirstPollDelay(interval, justCreated: false));
+    }
+
+    [Theory]
+    [InlineData(null, 5)]
+    [InlineData("", 5)]
+    [InlineData("0.2", 0.2)]
+    [InlineData("30", 30)]
+    public void Should_take_the_poll_interval_from_RLABS_JOB_POLL_INTERVAL(string? value, double seconds)
+    {
+        using var session = AwsSession.Create(
+            new AwsSessionOptions { AccessKey = "AKIDPOLL", SecretKey = "secret", Region = "eu-west-1" },
+            name => name == AwsSession.JobPollIntervalVariable ? value : null);
+
+        Assert.Equal(TimeSpan.FromSeconds(seconds), session.JobPollInterval);
+    }
+
+    [Fact]
+    public void Should_prefer_the_options_poll_interval_to_the_environment()
+    {
+        using var session = AwsSession.Create(
+            new AwsSessionOptions { AccessKey = "AKIDPOLL", SecretKey = "secret", Region = "eu-west-1", JobPollInterval = TimeSpan.FromSeconds(2) },
+            name => name == AwsSession.JobPollIntervalVariable ? "0.2" : null);
+
+        Assert.Equal(TimeSpan.FromSeconds(2), session.JobPollInterval);
+    }
+
+    [Theory]
+    [InlineData("five")]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("301")]
+    [InlineData("NaN")]
+    [InlineData("0,5")]
+    public void Should_refuse_a_poll_interval_that_is_not_a_number_of_seconds_from_0_05_to_300(string value)
+    {
+        var ex = Assert.Throws<AwsServiceException>(() => AwsSession.Create(
+            new AwsSessionOptions { AccessKey = "AKIDPOLL", SecretKey = "secret", Region = "eu-west-1" },
+            name => name == AwsSession.JobPollIntervalVariable ? value : null));
+
+        Assert.Equal("JobPollIntervalInvalid", ex.ErrorCode);
+        Assert.Contains(AwsSession.JobPollIntervalVariable, ex.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{value}'", ex.Message, StringComparison.Ordinal);
     }
 }
