@@ -44,10 +44,18 @@ internal sealed class GitIgnoreFile
             }
             var anchored = line.Contains('/', StringComparison.Ordinal);
             line = line.TrimStart('/');
-            var regex = ToRegex(line, anchored);
-            if (regex is not null)
+            if (!anchored && line.IndexOfAny(s_wildcards) < 0)
             {
-                file._rules.Add(new Rule(regex, negate, directoryOnly));
+                file._rules.Add(new Rule(null, negate, directoryOnly, line, Exact: true)); // a name, at any depth
+            }
+            else if (!anchored && line[0] == '*' && line.IndexOfAny(s_wildcards, 1) < 0)
+            {
+                file._rules.Add(new Rule(null, negate, directoryOnly, line[1..], Exact: false)); // '*.log': a name's ending
+            }
+            else if (ToRegex(line, anchored: true) is { } regex)
+            {
+                // A pattern without a slash matches a name at any depth: it is matched against the last name alone.
+                file._rules.Add(new Rule(regex, negate, directoryOnly, null, Exact: false) { NameOnly = !anchored });
             }
         }
         return file;
@@ -63,7 +71,7 @@ internal sealed class GitIgnoreFile
             {
                 continue;
             }
-            if (rule.Regex.IsMatch(relativeToBase))
+            if (rule.Matches(relativeToBase))
             {
                 result = !rule.Negate;
             }
@@ -162,7 +170,24 @@ internal sealed class GitIgnoreFile
         }
     }
 
-    private sealed record Rule(Regex Regex, bool Negate, bool DirectoryOnly);
+    private static readonly char[] s_wildcards = ['*', '?', '[', '\\'];
+
+    /// <summary>One pattern: a regex, or (most patterns) a name or a name's ending, compared without one.</summary>
+    private sealed record Rule(Regex? Regex, bool Negate, bool DirectoryOnly, string? Literal, bool Exact)
+    {
+        /// <summary>Whether the pattern is matched against the path's last name only (it has no slash).</summary>
+        public bool NameOnly { get; init; } = Regex is null;
+
+        public bool Matches(string path)
+        {
+            var name = NameOnly ? path.AsSpan(path.LastIndexOf('/') + 1) : path.AsSpan();
+            if (Regex is not null)
+            {
+                return Regex.IsMatch(name);
+            }
+            return Exact ? name.SequenceEqual(Literal) : name.EndsWith(Literal, StringComparison.Ordinal);
+        }
+    }
 }
 
 /// <summary>The .gitignore files in effect for a folder, root first.</summary>

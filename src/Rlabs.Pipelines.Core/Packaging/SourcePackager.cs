@@ -114,7 +114,7 @@ public static partial class SourcePackager
         var secrets = new List<string>();
         var links = new List<string>();
         var rootIgnores = RootIgnores(root);
-        foreach (var walked in Walk(root, excluded, rootIgnores))
+        foreach (var walked in Walk(root, excluded, rootIgnores, null, out _))
         {
             var entryRelative = walked.Relative;
             var content = walked.FullPath;
@@ -178,8 +178,14 @@ public static partial class SourcePackager
     /// walk is the kernel's stat calls, which do not get cheaper on one thread. <paramref name="onGitIgnore"/> is
     /// told of each .gitignore read, from any thread.
     /// </summary>
-    internal static List<WalkedFile> Walk(string root, HashSet<string> excluded, List<GitIgnoreFile> rootIgnores, Action<string>? onGitIgnore = null)
+    /// <param name="root">The repository.</param>
+    /// <param name="excluded">Full paths left out, with everything under them.</param>
+    /// <param name="rootIgnores">Ignore rules of the whole repository (.git/info/exclude).</param>
+    /// <param name="onGitIgnore">Told of each .gitignore read.</param>
+    /// <param name="directories">How many directories were listed, the root included.</param>
+    internal static List<WalkedFile> Walk(string root, HashSet<string> excluded, List<GitIgnoreFile> rootIgnores, Action<string>? onGitIgnore, out int directories)
     {
+        directories = 0;
         var level = new List<(string Directory, string Relative, GitIgnoreStack Ignores)> { (root, string.Empty, new GitIgnoreStack(rootIgnores)) };
         var all = new List<List<WalkedFile>>();
         while (level.Count > 0)
@@ -209,6 +215,7 @@ public static partial class SourcePackager
                 }
             }
             all.AddRange(files);
+            directories += level.Count;
             level = below.SelectMany(b => b).ToList();
         }
         var result = new List<WalkedFile>(all.Sum(f => f.Count));

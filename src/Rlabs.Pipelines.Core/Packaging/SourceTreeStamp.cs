@@ -27,7 +27,10 @@ public static class SourceTreeStamp
 
     private static readonly ConditionalWeakTable<RunPlan, Dictionary<string, Lazy<string>>> s_runs = new();
 
-    /// <summary>The stamp of <paramref name="repositoryPath"/> now.</summary>
+    /// <summary>
+    /// The stamp of <paramref name="repositoryPath"/> now: walked, or the stamp of this session's last walk while the
+    /// repository's watcher saw nothing change since (see <see cref="SourceTreeWatch"/>).
+    /// </summary>
     public static string Compute(string repositoryPath, IEnumerable<string> excludedPaths, IReadOnlyList<string> allowedSecrets)
     {
         ArgumentNullException.ThrowIfNull(repositoryPath);
@@ -36,6 +39,24 @@ public static class SourceTreeStamp
         var root = Path.GetFullPath(repositoryPath).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
         var excludedList = excludedPaths.ToList();
         var excluded = SourcePackager.ExcludedSet(excludedList);
+        var options = Options(excludedList, allowedSecrets);
+        return SourceTreeWatch.Stamp(root, options, excluded, () => Walk(root, excluded, options));
+    }
+
+    /// <summary>The stamp of <paramref name="repositoryPath"/> from a walk, whatever a watcher says (for tests).</summary>
+    internal static string Walked(string repositoryPath, IEnumerable<string> excludedPaths, IReadOnlyList<string> allowedSecrets)
+    {
+        var root = Path.GetFullPath(repositoryPath).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
+        var excludedList = excludedPaths.ToList();
+        return Walk(root, SourcePackager.ExcludedSet(excludedList), Options(excludedList, allowedSecrets)).Stamp;
+    }
+
+    private static string Options(List<string> excludedList, IReadOnlyList<string> allowedSecrets) =>
+        new StringBuilder().Append(Version).Append('\n').AppendJoin('\u001f', excludedList.Order(StringComparer.Ordinal)).Append('\n').AppendJoin('\u001f', allowedSecrets).Append('\n').ToString();
+
+    /// <summary>The stamp of <paramref name="root"/> from a walk, and how many directories it listed.</summary>
+    private static (string Stamp, int Directories) Walk(string root, HashSet<string> excluded, string options)
+    {
         var ignoreFiles = new List<string>();
         var exclude = Path.Combine(root, ".git", "info", "exclude");
         ignoreFiles.Add(exclude);
@@ -45,7 +66,7 @@ public static class SourceTreeStamp
             {
                 ignoreFiles.Add(file);
             }
-        });
+        }, out var directories);
         var lines = new List<string>(walked.Count);
         foreach (var file in walked)
         {
@@ -53,7 +74,7 @@ public static class SourceTreeStamp
         }
         lines.Sort(StringComparer.Ordinal);
         var text = new StringBuilder(lines.Count * 64);
-        text.Append(Version).Append('\n').AppendJoin('\u001f', excludedList.Order(StringComparer.Ordinal)).Append('\n').AppendJoin('\u001f', allowedSecrets).Append('\n');
+        text.Append(options);
         foreach (var ignoreFile in ignoreFiles.Order(StringComparer.Ordinal))
         {
             // An ignore file that ignores itself is not in the walk; a change to it still changes what is packed.
@@ -63,7 +84,7 @@ public static class SourceTreeStamp
         {
             text.Append(line).Append('\n');
         }
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        return (Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()))), directories);
     }
 
     /// <summary>

@@ -169,6 +169,19 @@ public sealed class SourcePackagerTests : IDisposable
     [InlineData("f[a-c]o", "fbo", false, true)]
     [InlineData("f[!a-c]o", "fbo", false, false)]
     [InlineData("\\#hash", "#hash", false, true)]
+    [InlineData("build", "a/build", true, true)]
+    [InlineData("build", "build", false, true)]
+    [InlineData("build", "a/rebuild", false, false)]
+    [InlineData("build", "build.txt", false, false)]
+    [InlineData("build", "build/x.py", false, false)]
+    [InlineData("*.py", "a.pyc", false, false)]
+    [InlineData("*.log", "a.log/b.txt", false, false)]
+    [InlineData("*.log", "deep/er/x.log", false, true)]
+    [InlineData("*", "any/name", false, true)]
+    [InlineData("te?t.py", "x/test.py", false, true)]
+    [InlineData("te?t.py", "x/tet.py", false, false)]
+    [InlineData("*.p[yx]", "x/a.px", false, true)]
+    [InlineData("a*b", "x/a/b", false, false)]
     public void Should_match_gitignore_patterns_like_git(string pattern, string path, bool isDirectory, bool ignored)
     {
         var file = GitIgnoreFile.Parse(string.Empty, [pattern]);
