@@ -31,7 +31,11 @@ public static class SourceTreeStamp
     /// The stamp of <paramref name="repositoryPath"/> now: walked, or the stamp of this session's last walk while the
     /// repository's watcher saw nothing change since (see <see cref="SourceTreeWatch"/>).
     /// </summary>
-    public static string Compute(string repositoryPath, IEnumerable<string> excludedPaths, IReadOnlyList<string> allowedSecrets)
+    public static string Compute(string repositoryPath, IEnumerable<string> excludedPaths, IReadOnlyList<string> allowedSecrets) =>
+        Compute(repositoryPath, excludedPaths, allowedSecrets, walk: false);
+
+    /// <summary>The stamp of <paramref name="repositoryPath"/> now; with <paramref name="walk"/>, walked whatever a watcher says (-NoCache).</summary>
+    public static string Compute(string repositoryPath, IEnumerable<string> excludedPaths, IReadOnlyList<string> allowedSecrets, bool walk)
     {
         ArgumentNullException.ThrowIfNull(repositoryPath);
         ArgumentNullException.ThrowIfNull(excludedPaths);
@@ -40,7 +44,7 @@ public static class SourceTreeStamp
         var excludedList = excludedPaths.ToList();
         var excluded = SourcePackager.ExcludedSet(excludedList);
         var options = Options(excludedList, allowedSecrets);
-        return SourceTreeWatch.Stamp(root, options, excluded, () => Walk(root, excluded, options));
+        return SourceTreeWatch.Stamp(root, options, excluded, walk, () => Walk(root, excluded, options));
     }
 
     /// <summary>The stamp of <paramref name="repositoryPath"/> from a walk, whatever a watcher says (for tests).</summary>
@@ -102,7 +106,8 @@ public static class SourceTreeStamp
         {
             if (!stamps.TryGetValue(id, out stamp!))
             {
-                stamp = new Lazy<string>(() => Compute(plan.Pipeline.RepositoryPath, excludedPaths, plan.Pipeline.Defaults.PackageSecrets), LazyThreadSafetyMode.ExecutionAndPublication);
+                // -NoCache trusts nothing kept: not even the session's watcher.
+                stamp = new Lazy<string>(() => Compute(plan.Pipeline.RepositoryPath, excludedPaths, plan.Pipeline.Defaults.PackageSecrets, walk: plan.Request.NoCache), LazyThreadSafetyMode.ExecutionAndPublication);
                 stamps[id] = stamp;
             }
         }

@@ -42,16 +42,17 @@ internal static class SourceTreeWatch
 
     /// <summary>
     /// The stamp of <paramref name="root"/> for <paramref name="options"/> (the packing options it depends on): the
-    /// kept one when the watcher vouches for it, else <paramref name="walk"/>'s, kept when nothing changed during it.
+    /// kept one when the watcher vouches for it (unless <paramref name="fresh"/>), else <paramref name="walk"/>'s, kept
+    /// when nothing changed during it.
     /// </summary>
-    public static string Stamp(string root, string options, HashSet<string> excluded, Func<(string Stamp, int Directories)> walk)
+    public static string Stamp(string root, string options, HashSet<string> excluded, bool fresh, Func<(string Stamp, int Directories)> walk)
     {
         Watched? watched;
         lock (s_lock)
         {
             s_watched.TryGetValue(root, out watched);
         }
-        if (watched is not null && watched.Has(options))
+        if (!fresh && watched is not null && watched.Has(options))
         {
             if (watched.Settle())
             {

@@ -47,6 +47,16 @@ public sealed class SourceTreeWatchTests : IDisposable
     }
 
     [Fact]
+    public void Should_walk_when_asked_to_whatever_the_watcher_says()
+    {
+        var stamp = Warm();
+        Assert.Equal(stamp, SourceTreeStamp.Compute(_repo.Root, Excluded, [], walk: true));
+        Assert.Equal(3, Walks);
+        Assert.Equal(stamp, Stamp());
+        Assert.Equal(3, Walks);
+    }
+
+    [Fact]
     public void Should_see_every_edit_made_just_before_the_stamp_is_asked_for()
     {
         var previous = Warm();
