@@ -196,6 +196,49 @@ pipeline:
         }
     }
 
+    Context 'Given a repository run again and again in one session' {
+        BeforeAll {
+            $again = Join-Path $TestDrive 'again'
+            New-Item -ItemType Directory -Path (Join-Path $again 'conf') -Force | Out-Null
+            Set-Content (Join-Path $again 'conf/settings.txt') 'v0' -NoNewline
+            Set-Content (Join-Path $again 'step.py') @'
+import argparse, os, zipfile
+p = argparse.ArgumentParser()
+for a in ('--job-id', '--input-data-path', '--output-data-path', '--source-code-zip', '--requirements-path'):
+    p.add_argument(a)
+args, _ = p.parse_known_args()
+os.makedirs(args.output_data_path, exist_ok=True)
+with zipfile.ZipFile(args.source_code_zip) as z:
+    open(os.path.join(args.output_data_path, 'settings.txt'), 'wb').write(z.read('conf/settings.txt'))
+'@
+            Set-Content (Join-Path $again 'again.yaml') 'pipeline:
+  - { name: read, job_suffix: R, code: step.py, output_path: out }'
+            function Invoke-Again([string] $JobId) {
+                $lines = Invoke-RlabsPipeline -Path (Join-Path $again 'again.yaml') -RepositoryPath $again -InstanceType local -JobId $JobId -Verbose 4>&1
+                $run = $lines | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+                $run.Status | Should -Be 'Completed'
+                [pscustomobject]@{
+                    Seen   = Get-Content (Join-Path $again ".rlabs/data/out/$JobId/settings.txt") -Raw
+                    Reused = [bool]($lines | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match '^Reused the source zip' })
+                }
+            }
+        }
+
+        It 'Should pack an edit made just before each run, and reuse the zip of an unchanged repository' {
+            (Invoke-Again 'a0').Seen | Should -Be 'v0'
+            (Invoke-Again 'a1').Reused | Should -BeTrue
+            (Invoke-Again 'a2').Reused | Should -BeTrue
+            for ($i = 1; $i -le 5; $i++) {
+                # The same size and no pause: the watcher must not vouch for the tree as it was.
+                Set-Content (Join-Path $again 'conf/settings.txt') "v$i" -NoNewline
+                $result = Invoke-Again "e$i"
+                $result.Seen | Should -Be "v$i"
+                $result.Reused | Should -BeFalse
+                (Invoke-Again "u$i").Reused | Should -BeTrue
+            }
+        }
+    }
+
     Context 'Given -WhatIf' {
         It 'Should print the plan and run nothing' {
             $whatIfRepo = Copy-ExampleRepository (Join-Path $TestDrive 'whatif')
