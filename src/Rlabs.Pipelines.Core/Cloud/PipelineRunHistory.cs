@@ -141,7 +141,7 @@ public sealed class PipelineRunHistory
         }
         var sageMaker = new SageMakerClient(_session);
         var interval = _session.JobPollInterval;
-        var delay = interval < TimeSpan.FromSeconds(1) ? interval : TimeSpan.FromSeconds(1);
+        var delay = SageMakerStepRunner.ExecutionPoll(null, interval);
         string? last = null;
         while (true)
         {
@@ -156,7 +156,7 @@ public sealed class PipelineRunHistory
                 break;
             }
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            delay = TimeSpan.FromTicks(Math.Min(interval.Ticks, (long)(delay.Ticks * 1.5)));
+            delay = SageMakerStepRunner.ExecutionPoll(delay, interval);
         }
         return await FindScheduledAsync(run.ProjectName, run.JobId, cancellationToken).ConfigureAwait(false) ?? run;
     }

@@ -223,9 +223,8 @@ public static partial class SageMakerPipelinesEngine
         var activity = $"Pipeline {run.PipelineName} (job {run.JobId}) on SageMaker Pipelines";
         var logs = new Dictionary<string, (StepLog Log, JobLogStream? Stream)>(StringComparer.Ordinal);
         var seen = run.Steps.ToDictionary(s => s, s => s.Status);
-        // 1 s, growing to the job poll interval: an execution's first steps may be cached or fail at once.
         var interval = service.JobPollInterval;
-        var delay = interval < TimeSpan.FromSeconds(1) ? interval : TimeSpan.FromSeconds(1);
+        var delay = SageMakerStepRunner.ExecutionPoll(null, interval);
         var lastObserved = TimeProvider.System.GetTimestamp();
         try
         {
@@ -294,7 +293,7 @@ public static partial class SageMakerPipelinesEngine
                 reporter.Progress(new RunProgress(activity, $"{done}/{run.Steps.Count} steps done{(running.Count == 0 ? string.Empty : "; running: " + string.Join(", ", running))} ({execution?.PipelineExecutionStatus ?? "starting"})",
                     (int)(100.0 * done / run.Steps.Count), manifest.PipelineExecutionArn, false));
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(interval.Ticks, (long)(delay.Ticks * 1.5)));
+                delay = SageMakerStepRunner.ExecutionPoll(delay, interval);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && stopOnCancel)

@@ -32,6 +32,13 @@ internal sealed partial class SageMakerStepRunner : IStepRunner
     internal static TimeSpan FirstPollDelay(TimeSpan interval, bool justCreated) => justCreated ? interval * 2 : TimeSpan.Zero;
 
     /// <summary>
+    /// The wait before the next DescribePipelineExecution (<paramref name="previous"/> null: the first): 1 s, growing
+    /// by half to <paramref name="interval"/>. An execution's first steps may be cached, or fail, at once.
+    /// </summary>
+    internal static TimeSpan ExecutionPoll(TimeSpan? previous, TimeSpan interval) =>
+        previous is { } last ? TimeSpan.FromTicks(Math.Min(interval.Ticks, (long)(last.Ticks * 1.5))) : interval < TimeSpan.FromSeconds(1) ? interval : TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// What a failed job's FailureReason says about the failure: capacity, throttling or an internal error of
     /// SageMaker (worth another attempt), else the script's own (AlgorithmError, ClientError), with the exit
     /// code when the reason gives one ("exit code 75").

@@ -50,6 +50,21 @@ public sealed class SageMakerPollingTests
         Assert.Equal(TimeSpan.Zero, SageMakerStepRunner.FirstPollDelay(interval, justCreated: false));
     }
 
+    [Fact]
+    public void Should_poll_an_execution_from_one_second_up_to_the_interval()
+    {
+        var interval = TimeSpan.FromSeconds(5);
+        var waits = new List<double>();
+        TimeSpan? delay = null;
+        for (var i = 0; i < 6; i++)
+        {
+            delay = SageMakerStepRunner.ExecutionPoll(delay, interval);
+            waits.Add(delay.Value.TotalSeconds);
+        }
+        Assert.Equal([1, 1.5, 2.25, 3.375, 5, 5], waits);
+        Assert.Equal(TimeSpan.FromSeconds(0.2), SageMakerStepRunner.ExecutionPoll(null, TimeSpan.FromSeconds(0.2)));
+    }
+
     [Theory]
     [InlineData(null, 5)]
     [InlineData("", 5)]
