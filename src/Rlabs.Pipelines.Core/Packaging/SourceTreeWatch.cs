@@ -314,7 +314,9 @@ internal static class SourceTreeWatch
             {
                 return true;
             }
-            if (relative == ".git" || (relative.StartsWith(".git/", StringComparison.Ordinal) && relative != ".git/info" && relative != ".git/info/exclude"))
+            // Not .git itself nor .git/info: a folder made, removed or moved in is watched only from its report on, so
+            // an exclude file written into a new .git/info at once would not be reported itself.
+            if (relative.StartsWith(".git/", StringComparison.Ordinal) && relative != ".git/info" && relative != ".git/info/exclude")
             {
                 return true;
             }

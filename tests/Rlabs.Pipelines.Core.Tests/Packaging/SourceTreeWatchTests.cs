@@ -92,6 +92,7 @@ public sealed class SourceTreeWatchTests : IDisposable
     [Fact]
     public void Should_not_walk_again_for_changes_in_the_work_folder_git_or_an_excluded_path()
     {
+        _repo.Write(".git/HEAD", "ref: refs/heads/main");
         var stamp = Warm();
         _repo.Write(".rlabs/runs/j2/out.txt", "the work folder");
         _repo.Write(".git/index", "git's own");
@@ -115,6 +116,7 @@ public sealed class SourceTreeWatchTests : IDisposable
     [Fact]
     public void Should_see_a_change_to_git_info_exclude()
     {
+        // The worst case: no .git yet, and the exclude file written the moment its folders are made.
         var stamp = Warm();
         _repo.Write(".git/info/exclude", "src/lib/\n");
         var excluded = Stamp();
