@@ -29,8 +29,12 @@ internal static class SourceTreeWatch
     /// <summary>Only a repository whose last walk listed at most this many folders is watched (a watch each).</summary>
     internal const int MaxDirectories = 4000;
 
-    /// <summary>How long a marker's report is waited for before the tree is walked instead.</summary>
-    internal static readonly TimeSpan MarkerTimeout = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// How long a marker's report is waited for before the tree is walked instead. The report comes through the thread
+    /// pool: on a starved pool it may come late, and the walk is the safe answer (tests, whose many classes start at
+    /// once, wait longer to count walks exactly).
+    /// </summary>
+    internal static TimeSpan MarkerTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
 
     private static readonly object s_lock = new();
     private static readonly Dictionary<string, Watched> s_watched = new(PathComparer);
@@ -56,6 +60,10 @@ internal static class SourceTreeWatch
         {
             if (watched.Settle())
             {
+                lock (s_lock)
+                {
+                    s_failures.Remove(root); // a late report earlier was the machine's load, not the watcher
+                }
                 if (watched.TryGet(options, out var kept))
                 {
                     return kept;
