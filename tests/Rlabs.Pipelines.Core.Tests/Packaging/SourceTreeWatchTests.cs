@@ -160,6 +160,19 @@ public sealed class SourceTreeWatchTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_repo.Root, ".rlabs")));
     }
 
+    [Fact]
+    public void Should_not_watch_a_repository_of_more_folders_than_the_limit()
+    {
+        for (var i = 0; i < SourceTreeWatch.MaxDirectories; i++)
+        {
+            Directory.CreateDirectory(Path.Combine(_repo.Root, "many", (i % 40).ToString("D2", System.Globalization.CultureInfo.InvariantCulture), i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        var stamp = Warm();
+        Assert.Equal(stamp, Stamp());
+
+        Assert.Equal(3, Walks); // every question walks: no watch per folder of a big tree
+    }
+
     [Theory]
     [InlineData("ext4", true)]
     [InlineData("xfs", true)]
